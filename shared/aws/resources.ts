@@ -1,0 +1,138 @@
+import type { ProviderId } from '../config/schema.ts';
+
+/**
+ * The one description of the deployable resources that both the CDK stack (infra/aws) and the
+ * local stack (infra/local) build from, so the two cannot drift.
+ */
+
+export type FunctionName =
+  | 'amazon-ads-invoices'
+  | 'amazon-ads-billing-statements'
+  | 'amazon-business-invoices'
+  | 'sp-api-invoices'
+  | 'cm360-invoices'
+  | 'export-poller'
+  | 'runs-api';
+
+export interface QueueFedFunction {
+  name: Exclude<FunctionName, 'runs-api'>;
+  /** Logical queue id; the physical name is derived per environment. */
+  queue: string;
+  /** The provider whose connections feed this function (the poller serves every provider). */
+  provider: ProviderId | 'all';
+  /** The message `job` value a run for this function carries (billing statements share the provider). */
+  job?: string;
+  /** S3 prefixes the function writes (IAM is scoped to these). */
+  writes: readonly string[];
+  /** Whether it starts exports and so sends to the poll queue. */
+  startsExports: boolean;
+  /** Whether it reads the provider's connection secrets. */
+  readsSecrets: boolean;
+  batchSize: number;
+  /** Whether it is implemented, or only validates and logs (README status table). */
+  implemented: boolean;
+}
+
+export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
+  {
+    name: 'amazon-ads-invoices',
+    queue: 'amazon-ads-invoices',
+    provider: 'amazon-ads',
+    writes: ['raw/amazon-ads/', 'documents/amazon-ads/', 'invoices/provider=amazon-ads/', 'runs/'],
+    startsExports: false,
+    readsSecrets: true,
+    batchSize: 1,
+    implemented: false,
+  },
+  {
+    name: 'amazon-ads-billing-statements',
+    queue: 'amazon-ads-billing-statements',
+    provider: 'amazon-ads',
+    job: 'billing-statements',
+    writes: ['reports/amazon-ads/', 'runs/'],
+    startsExports: true,
+    readsSecrets: true,
+    batchSize: 1,
+    implemented: false,
+  },
+  {
+    name: 'amazon-business-invoices',
+    queue: 'amazon-business-invoices',
+    provider: 'amazon-business',
+    writes: ['raw/amazon-business/', 'documents/amazon-business/', 'invoices/provider=amazon-business/', 'runs/'],
+    startsExports: false,
+    readsSecrets: true,
+    batchSize: 1,
+    implemented: false,
+  },
+  {
+    name: 'sp-api-invoices',
+    queue: 'sp-api-invoices',
+    provider: 'sp-api',
+    writes: ['raw/sp-api/', 'documents/sp-api/', 'invoices/provider=sp-api/', 'runs/'],
+    startsExports: true,
+    readsSecrets: true,
+    batchSize: 1,
+    implemented: false,
+  },
+  {
+    name: 'cm360-invoices',
+    queue: 'cm360-invoices',
+    provider: 'cm360',
+    writes: ['raw/cm360/', 'documents/cm360/', 'invoices/provider=cm360/', 'runs/'],
+    startsExports: false,
+    readsSecrets: true,
+    batchSize: 1,
+    implemented: false,
+  },
+  {
+    name: 'export-poller',
+    queue: 'export-poll',
+    provider: 'all',
+    writes: ['reports/', 'exports/', 'documents/', 'invoices/', 'runs/'],
+    startsExports: false,
+    readsSecrets: true,
+    batchSize: 1,
+    implemented: true,
+  },
+];
+
+/** The function a `run` for this provider and job goes to. */
+export function functionForRun(provider: ProviderId, job?: string): QueueFedFunction {
+  const fn = QUEUE_FED_FUNCTIONS.find((f) => f.provider === provider && f.job === job);
+  if (!fn) throw new Error(`no function takes runs for provider ${provider}${job ? ` job ${job}` : ''}`);
+  return fn;
+}
+
+/** Every run job a provider has (a scheduled run fans out to each). */
+export function runJobsOf(provider: ProviderId): QueueFedFunction[] {
+  return QUEUE_FED_FUNCTIONS.filter((f) => f.provider === provider);
+}
+
+export const POLL_QUEUE = 'export-poll';
+
+/** Environment variable a function reads to find a queue's URL: QUEUE_URL_<ID>, e.g. QUEUE_URL_EXPORT_POLL. */
+export function queueUrlEnv(queue: string): string {
+  return `QUEUE_URL_${queue.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Visibility timeout is at least six times the function timeout (AWS's guidance for SQS event sources). */
+export function visibilityTimeoutSeconds(functionTimeoutSeconds: number): number {
+  return functionTimeoutSeconds * 6;
+}
+
+export const STATE_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'expiresAt',
+} as const;
+
+/** Environment variables every function gets. */
+export const ENV = {
+  bucket: 'INVOICE_BUCKET',
+  table: 'STATE_TABLE',
+  connectionsFile: 'CONNECTIONS_FILE',
+  /** Comma-separated extra download hosts (the local stack adds loopback). */
+  extraDownloadHosts: 'EXTRA_DOWNLOAD_HOSTS',
+  allowLoopback: 'ALLOW_LOOPBACK_DOWNLOADS',
+} as const;

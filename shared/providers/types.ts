@@ -1,0 +1,201 @@
+import type { Readable } from 'node:stream';
+import type { Connection, ProviderId } from '../config/schema.ts';
+import type { FetchMessage, JobMessageInput, PollMessage, RunMessage, Window } from '../jobs/messages.ts';
+
+/**
+ * What a provider module sees of the runtime. The handler frame builds one per message; the
+ * provider never reaches for environment variables or AWS clients itself.
+ */
+
+/** Time a piece of work may take: the Lambda's remaining time less a margin. */
+export interface Budget {
+  /** Epoch ms by which work must have stopped. */
+  readonly deadline: number;
+  remainingMs(): number;
+}
+
+/** Counters that end up in the run record, the local summary and CloudWatch metrics. */
+export type Counter =
+  | 'invoices'
+  | 'documents'
+  | 'reports'
+  | 'bytes'
+  | 'retries'
+  | 'throttles'
+  | 'defers'
+  | 'failures'
+  | 'rows';
+
+export interface ObjectMeta {
+  /** The provider operation the bytes came from, e.g. getInvoicesDocument. */
+  sourceOperation: string;
+  runId: string;
+  fetchedAt: string;
+  contentType?: string;
+}
+
+export interface StoredObject {
+  key: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface Sink {
+  putJson(key: string, value: unknown, meta: ObjectMeta): Promise<StoredObject>;
+  /** Merges records into a JSONL object by id: existing lines with other ids stay, same ids are replaced. */
+  mergeJsonl<T extends Record<string, unknown>>(
+    key: string,
+    records: readonly T[],
+    idField: keyof T & string,
+    meta: ObjectMeta,
+  ): Promise<StoredObject>;
+  /** Streams into S3 (multipart beyond one part), hashing on the way; checks expectedBytes when given. */
+  putStream(
+    key: string,
+    body: Readable,
+    meta: ObjectMeta & { expectedBytes?: number; onChunk?: (chunk: Buffer) => void },
+  ): Promise<StoredObject>;
+  getText(key: string): Promise<string | undefined>;
+}
+
+export type ExportState = 'CREATING' | 'PENDING' | 'DONE' | 'FAILED' | 'EXPIRED';
+
+export interface ExportRecord {
+  key: string;
+  provider: ProviderId;
+  connection: string;
+  scope: string;
+  exportId?: string;
+  state: ExportState;
+  createdAt: string;
+  deadline: string;
+  attempts: number;
+  /** Document ids already copied into S3, with where they went. */
+  copied: Record<string, StoredObject>;
+  runId: string;
+  error?: { code: string; message: string };
+  /** Provider-owned details (window, filters, row counts). */
+  details?: Record<string, unknown>;
+}
+
+export interface StateStore {
+  getExport(key: string): Promise<ExportRecord | undefined>;
+  /**
+   * Find-before-create: returns the registered export for this key, or claims the key (conditional
+   * write) and calls create to start one. Only one caller ever creates for a key.
+   */
+  findOrCreateExport(
+    key: Omit<ExportRecord, 'state' | 'createdAt' | 'attempts' | 'copied' | 'exportId' | 'deadline'> & {
+      deadlineMs: number;
+    },
+    create: () => Promise<{ exportId: string; details?: Record<string, unknown> }>,
+  ): Promise<{ record: ExportRecord; created: boolean }>;
+  updateExport(key: string, patch: Partial<Omit<ExportRecord, 'key'>>): Promise<void>;
+  recordCopy(key: string, documentId: string, stored: StoredObject): Promise<void>;
+  getWatermark(provider: ProviderId, connection: string, scope: string): Promise<string | undefined>;
+  /** Moves the watermark forward only (a conditional write keeps an older run from moving it back). */
+  setWatermark(provider: ProviderId, connection: string, scope: string, date: string): Promise<void>;
+}
+
+export interface JobQueue {
+  /** Sends to the queue of the function that handles this message; delays over 900 s are chained. */
+  send(message: JobMessageInput, opts?: { delaySeconds?: number }): Promise<void>;
+  sendBatch(messages: readonly JobMessageInput[]): Promise<void>;
+}
+
+export interface HttpResponse<T> {
+  status: number;
+  headers: Record<string, string>;
+  data: T;
+  rawBody: string;
+}
+
+export interface DownloadResponse {
+  status: number;
+  stream: Readable;
+  contentLength?: number;
+  contentType?: string;
+}
+
+export interface RequestOptions<T> {
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | boolean | readonly string[] | undefined>;
+  headers?: Record<string, string>;
+  json?: unknown;
+  /** Media type of a JSON body when a provider wants a vendor type. */
+  contentType?: string;
+  /** Validates the answer; one that does not fit raises a PayloadError with the raw body. */
+  schema?: { safeParse(data: unknown): { success: true; data: T } | { success: false; error: unknown } };
+}
+
+export interface ProviderHttp {
+  request<T = unknown>(operation: string, opts: RequestOptions<T>): Promise<HttpResponse<T>>;
+  /** GET a download URL: followed only to allowlisted https hosts; redirects are checked too. */
+  download(
+    operation: string,
+    url: string,
+    opts?: { headers?: Record<string, string>; auth?: boolean },
+  ): Promise<DownloadResponse>;
+}
+
+export interface Log {
+  debug(message: string, extra?: Record<string, unknown>): void;
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface ProviderContext<C extends Connection = Connection> {
+  connection: C;
+  runId: string;
+  /** The connection's secret (validated by the provider's secretSchema). */
+  secret: Record<string, string>;
+  http: ProviderHttp;
+  sink: Sink;
+  state: StateStore;
+  queue: JobQueue;
+  log: Log;
+  count(counter: Counter, n?: number): void;
+  /** Records a non-fatal problem in the run (e.g. a payload kept raw that did not fit the model). */
+  reportProblem(problem: { code: string; message: string; key?: string }): void;
+  budget: Budget;
+  now(): Date;
+}
+
+export type ExportCheck =
+  | { state: 'PENDING'; detail?: string }
+  | { state: 'DONE'; documentIds: string[]; details?: Record<string, unknown> }
+  | { state: 'FAILED'; code: string; message: string };
+
+export interface OpenedDocument {
+  /** Where the copy goes. */
+  key: string;
+  operation: string;
+  response: DownloadResponse;
+  /** Called on each chunk as it streams (counting CSV rows, say). */
+  onChunk?: (chunk: Buffer) => void;
+  /** After the copy: what to record (rows counted, XML split out...). */
+  after?: (stored: { key: string; sha256: string; bytes: number }) => Promise<Record<string, unknown> | undefined>;
+}
+
+/** What a provider module exports for its function(s). */
+export interface ProviderModule<C extends Connection = Connection> {
+  id: ProviderId;
+  /** Validates the connection's secret; the error names the missing field. */
+  parseSecret(raw: unknown): Record<string, string>;
+  /** Builds the HTTP client for a connection (base URL, auth style, operations' rates). */
+  http(connection: C, secret: Record<string, string>): ProviderHttp;
+  /** A run: discover scopes, fan out fetch messages (or start exports). */
+  run(message: RunMessage, ctx: ProviderContext<C>): Promise<void>;
+  fetch(message: FetchMessage, ctx: ProviderContext<C>): Promise<void>;
+  /** Export-capable providers: the poller's part. */
+  exports?: {
+    check(message: PollMessage, ctx: ProviderContext<C>): Promise<ExportCheck>;
+    /** Opens one document for copying; asks for a fresh download URL every time it is called. */
+    open(message: PollMessage, documentId: string, ctx: ProviderContext<C>): Promise<OpenedDocument>;
+    /** Called once when the export is DONE and every document is copied (e.g. split a ZIP). */
+  };
+}
+
+export type { Window };
