@@ -1,0 +1,2 @@
+// Placeholder until the handler frame lands: accepts the event and reports no failures.
+export const handler = async (_event: unknown) => ({ batchItemFailures: [] });
