@@ -26,6 +26,8 @@ export interface QueueFedFunction {
   writes: readonly string[];
   /** Whether it starts exports and so sends to the poll queue. */
   startsExports: boolean;
+  /** Queues it sends to besides its own (continuations go to its own queue). */
+  alsoSendsTo: readonly string[];
   /** Whether it reads the provider's connection secrets. */
   readsSecrets: boolean;
   batchSize: number;
@@ -40,6 +42,7 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     provider: 'amazon-ads',
     writes: ['raw/amazon-ads/', 'documents/amazon-ads/', 'invoices/provider=amazon-ads/', 'runs/'],
     startsExports: false,
+    alsoSendsTo: ['amazon-ads-billing-statements'],
     readsSecrets: true,
     batchSize: 1,
     implemented: false,
@@ -51,6 +54,7 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     job: 'billing-statements',
     writes: ['reports/amazon-ads/', 'runs/'],
     startsExports: true,
+    alsoSendsTo: ['export-poll'],
     readsSecrets: true,
     batchSize: 1,
     implemented: false,
@@ -61,6 +65,7 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     provider: 'amazon-business',
     writes: ['raw/amazon-business/', 'documents/amazon-business/', 'invoices/provider=amazon-business/', 'runs/'],
     startsExports: false,
+    alsoSendsTo: [],
     readsSecrets: true,
     batchSize: 1,
     implemented: false,
@@ -71,6 +76,7 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     provider: 'sp-api',
     writes: ['raw/sp-api/', 'documents/sp-api/', 'invoices/provider=sp-api/', 'runs/'],
     startsExports: true,
+    alsoSendsTo: ['export-poll'],
     readsSecrets: true,
     batchSize: 1,
     implemented: false,
@@ -81,6 +87,7 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     provider: 'cm360',
     writes: ['raw/cm360/', 'documents/cm360/', 'invoices/provider=cm360/', 'runs/'],
     startsExports: false,
+    alsoSendsTo: [],
     readsSecrets: true,
     batchSize: 1,
     implemented: false,
@@ -91,6 +98,7 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     provider: 'all',
     writes: ['reports/', 'exports/', 'documents/', 'invoices/', 'runs/'],
     startsExports: false,
+    alsoSendsTo: [],
     readsSecrets: true,
     batchSize: 1,
     implemented: true,
@@ -135,4 +143,32 @@ export const ENV = {
   /** Comma-separated extra download hosts (the local stack adds loopback). */
   extraDownloadHosts: 'EXTRA_DOWNLOAD_HOSTS',
   allowLoopback: 'ALLOW_LOOPBACK_DOWNLOADS',
+  /** The function's own queue id (continuations and DLQ moves). */
+  ownQueue: 'OWN_QUEUE',
+  /** Receives before redrive: the frame records a failure on the last one. */
+  maxReceiveCount: 'MAX_RECEIVE_COUNT',
 } as const;
+
+/** CloudWatch metrics the handler frame emits (namespace, dimension `provider`); the dashboard reads the same. */
+export const METRICS = {
+  namespace: 'InvoiceIngest',
+  dimension: 'provider',
+  names: {
+    records: 'Records',
+    invoices: 'Invoices',
+    documents: 'Documents',
+    reports: 'Reports',
+    bytes: 'BytesCopied',
+    retries: 'Retries',
+    throttles: 'Throttles',
+    defers: 'Defers',
+    failures: 'Failures',
+    rows: 'ReportRows',
+    exportsFailed: 'ExportsFailed',
+  },
+} as const;
+
+/** Per-function environment: where to find the queues it sends to and its own DLQ. */
+export function dlqUrlEnv(queue: string): string {
+  return `DLQ_URL_${queue.toUpperCase().replace(/-/g, '_')}`;
+}
