@@ -1,2 +1,4 @@
-// Placeholder until the handler frame lands: accepts the event and reports no failures.
-export const handler = async (_event: unknown) => ({ batchItemFailures: [] });
+import { providerFunction } from '../../shared/runtime/provider-function.ts';
+
+// Not implemented yet: messages are validated and logged (README status table).
+export const handler = providerFunction('amazon-ads-billing-statements', undefined);

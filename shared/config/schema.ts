@@ -55,8 +55,14 @@ export const amazonAdsConnectionSchema = z
     region: amazonRegion,
     /** Global account id (Amazon-Ads-AccountId) for the billing statements report; no report without it. */
     globalAccountId: z.string().min(1).optional(),
-    locale: z.string().regex(/^[a-z]{2}_[A-Z]{2}$/).default('en_US'),
-    countryCodes: z.array(z.string().regex(/^[A-Z]{2}$/)).max(30).optional(),
+    locale: z
+      .string()
+      .regex(/^[a-z]{2}_[A-Z]{2}$/)
+      .default('en_US'),
+    countryCodes: z
+      .array(z.string().regex(/^[A-Z]{2}$/))
+      .max(30)
+      .optional(),
   })
   .strict();
 
@@ -132,7 +138,11 @@ export const configSchema = z
     const seen = new Set<string>();
     config.connections.forEach((c, i) => {
       if (seen.has(c.id)) {
-        ctx.addIssue({ code: 'custom', path: ['connections', i, 'id'], message: `duplicate connection id "${c.id}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connections', i, 'id'],
+          message: `duplicate connection id "${c.id}"`,
+        });
       }
       seen.add(c.id);
     });

@@ -24,7 +24,8 @@ export type Counter =
   | 'throttles'
   | 'defers'
   | 'failures'
-  | 'rows';
+  | 'rows'
+  | 'exportsFailed';
 
 export interface ObjectMeta {
   /** The provider operation the bytes came from, e.g. getInvoicesDocument. */
@@ -146,6 +147,23 @@ export interface Log {
   error(message: string, extra?: Record<string, unknown>): void;
 }
 
+/** What the frame hands a provider's HTTP client for one message. */
+export interface HttpRuntime {
+  budget: Budget;
+  log: Log;
+  /** Retries, throttles and defers, for the run's counters and metrics. */
+  onEvent: (event: {
+    type: 'retry' | 'throttle' | 'defer';
+    operation: string;
+    status?: number;
+    waitMs?: number;
+  }) => void;
+  /** Loopback download hosts are allowed (the local stack). */
+  allowLoopback: boolean;
+  /** Extra download hosts from the environment (the connection's endpoints.downloadHosts come on top). */
+  extraDownloadHosts: string[];
+}
+
 export interface ProviderContext<C extends Connection = Connection> {
   connection: C;
   runId: string;
@@ -173,10 +191,16 @@ export interface OpenedDocument {
   key: string;
   operation: string;
   response: DownloadResponse;
+  /** Which run counter a copy adds to. */
+  counter: 'documents' | 'reports';
   /** Called on each chunk as it streams (counting CSV rows, say). */
   onChunk?: (chunk: Buffer) => void;
   /** After the copy: what to record (rows counted, XML split out...). */
-  after?: (stored: { key: string; sha256: string; bytes: number }) => Promise<Record<string, unknown> | undefined>;
+  after?: (stored: {
+    key: string;
+    sha256: string;
+    bytes: number;
+  }) => Promise<Record<string, unknown> | undefined>;
 }
 
 /** What a provider module exports for its function(s). */
@@ -184,8 +208,8 @@ export interface ProviderModule<C extends Connection = Connection> {
   id: ProviderId;
   /** Validates the connection's secret; the error names the missing field. */
   parseSecret(raw: unknown): Record<string, string>;
-  /** Builds the HTTP client for a connection (base URL, auth style, operations' rates). */
-  http(connection: C, secret: Record<string, string>): ProviderHttp;
+  /** Builds the HTTP client for a connection (base URL, auth style, operations' rates) for one message. */
+  http(connection: C, secret: Record<string, string>, runtime: HttpRuntime): ProviderHttp;
   /** A run: discover scopes, fan out fetch messages (or start exports). */
   run(message: RunMessage, ctx: ProviderContext<C>): Promise<void>;
   fetch(message: FetchMessage, ctx: ProviderContext<C>): Promise<void>;
@@ -194,7 +218,6 @@ export interface ProviderModule<C extends Connection = Connection> {
     check(message: PollMessage, ctx: ProviderContext<C>): Promise<ExportCheck>;
     /** Opens one document for copying; asks for a fresh download URL every time it is called. */
     open(message: PollMessage, documentId: string, ctx: ProviderContext<C>): Promise<OpenedDocument>;
-    /** Called once when the export is DONE and every document is copied (e.g. split a ZIP). */
   };
 }
 

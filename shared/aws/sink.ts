@@ -1,0 +1,269 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { ObjectMeta, Sink, StoredObject } from '../providers/types.ts';
+
+export class ByteCountError extends Error {
+  override name = 'ByteCountError';
+}
+
+export interface SinkOptions {
+  /** Multipart part size; S3's minimum is 5 MiB. */
+  partSize?: number;
+  /** Parts in flight at once: memory is about partSize * (concurrency + 1). */
+  concurrency?: number;
+  /** Counted once per stored object (bytes and documents for the run's totals). */
+  onStored?: (stored: StoredObject) => void;
+}
+
+const MiB = 1024 * 1024;
+/** Server-side copy (used to attach the hash after a multipart upload) is limited to 5 GiB in one request. */
+const MAX_SINGLE_COPY = 5 * 1024 * MiB;
+
+function metadata(meta: ObjectMeta, sha256: string): Record<string, string> {
+  return {
+    sha256,
+    'source-operation': meta.sourceOperation,
+    'run-id': meta.runId,
+    'fetched-at': meta.fetchedAt,
+  };
+}
+
+function isMissing(err: unknown): boolean {
+  const name = (err as { name?: string })?.name;
+  return (
+    name === 'NoSuchKey' ||
+    name === 'NotFound' ||
+    (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 404
+  );
+}
+
+function isPreconditionFailed(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    e?.name === 'PreconditionFailed' ||
+    e?.$metadata?.httpStatusCode === 412 ||
+    e?.$metadata?.httpStatusCode === 409
+  );
+}
+
+export class S3Sink implements Sink {
+  private readonly partSize: number;
+  private readonly concurrency: number;
+
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly options: SinkOptions = {},
+  ) {
+    this.partSize = Math.max(5 * MiB, options.partSize ?? 8 * MiB);
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
+  }
+
+  private async putBuffer(
+    key: string,
+    body: Buffer,
+    meta: ObjectMeta,
+    contentType: string,
+    condition?: { ifMatch?: string; ifNoneMatch?: string },
+  ): Promise<StoredObject> {
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: body,
+        ContentLength: body.length,
+        ContentType: contentType,
+        Metadata: metadata(meta, sha256),
+        ...(condition?.ifMatch ? { IfMatch: condition.ifMatch } : {}),
+        ...(condition?.ifNoneMatch ? { IfNoneMatch: condition.ifNoneMatch } : {}),
+      }),
+    );
+    const stored = { key, sha256, bytes: body.length };
+    this.options.onStored?.(stored);
+    return stored;
+  }
+
+  putJson(key: string, value: unknown, meta: ObjectMeta): Promise<StoredObject> {
+    return this.putBuffer(key, Buffer.from(`${JSON.stringify(value, null, 2)}\n`), meta, 'application/json');
+  }
+
+  async getText(key: string): Promise<string | undefined> {
+    return (await this.getWithEtag(key))?.text;
+  }
+
+  private async getWithEtag(key: string): Promise<{ text: string; etag?: string } | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const text = (await out.Body?.transformToString('utf8')) ?? '';
+      return { text, ...(out.ETag ? { etag: out.ETag } : {}) };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async mergeJsonl<T extends Record<string, unknown>>(
+    key: string,
+    records: readonly T[],
+    idField: keyof T & string,
+    meta: ObjectMeta,
+  ): Promise<StoredObject> {
+    // A conditional write on the ETag keeps two writers of the same month file from losing each other's lines.
+    for (let attempt = 0; ; attempt++) {
+      const existing = await this.getWithEtag(key);
+      const byId = new Map<string, string>();
+      for (const line of existing?.text.split('\n') ?? []) {
+        if (!line.trim()) continue;
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        byId.set(String(parsed[idField]), line);
+      }
+      for (const r of records) byId.set(String(r[idField]), JSON.stringify(r));
+      const body = Buffer.from(
+        `${[...byId.entries()]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([, line]) => line)
+          .join('\n')}\n`,
+      );
+      try {
+        return await this.putBuffer(
+          key,
+          body,
+          meta,
+          'application/x-ndjson',
+          existing?.etag ? { ifMatch: existing.etag } : { ifNoneMatch: '*' },
+        );
+      } catch (err) {
+        if (!isPreconditionFailed(err) || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  async putStream(
+    key: string,
+    body: Readable,
+    meta: ObjectMeta & { expectedBytes?: number; onChunk?: (chunk: Buffer) => void },
+  ): Promise<StoredObject> {
+    const contentType = meta.contentType ?? 'application/octet-stream';
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let uploadId: string | undefined;
+    const parts: { PartNumber: number; ETag: string }[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+
+    const startPart = async (data: Buffer): Promise<void> => {
+      if (!uploadId) {
+        const created = await this.s3.send(
+          new CreateMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: key,
+            ContentType: contentType,
+            Metadata: metadata(meta, 'pending'),
+          }),
+        );
+        uploadId = created.UploadId;
+        if (!uploadId) throw new Error(`S3 gave no upload id for ${key}`);
+      }
+      const partNumber = parts.length + inFlight.size + 1;
+      const job = this.s3
+        .send(
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: data,
+            ContentLength: data.length,
+          }),
+        )
+        .then((out) => {
+          parts.push({ PartNumber: partNumber, ETag: out.ETag ?? '' });
+        })
+        .catch((err: unknown) => {
+          failure ??= err;
+        })
+        .finally(() => inFlight.delete(job));
+      inFlight.add(job);
+      // Backpressure: the source is not read further while the window of parts is full.
+      while (inFlight.size >= this.concurrency) await Promise.race(inFlight);
+      if (failure) throw failure;
+    };
+
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer | string>) {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        hash.update(buf);
+        bytes += buf.length;
+        meta.onChunk?.(buf);
+        pending.push(buf);
+        pendingBytes += buf.length;
+        if (pendingBytes >= this.partSize) {
+          const all = Buffer.concat(pending, pendingBytes);
+          const part = all.subarray(0, this.partSize);
+          const rest = all.subarray(this.partSize);
+          pending = rest.length ? [Buffer.from(rest)] : [];
+          pendingBytes = rest.length;
+          await startPart(Buffer.from(part));
+        }
+      }
+      if (meta.expectedBytes !== undefined && bytes !== meta.expectedBytes) {
+        throw new ByteCountError(`${key}: got ${bytes} bytes, the source announced ${meta.expectedBytes}`);
+      }
+      const sha256 = hash.digest('hex');
+      if (!uploadId) {
+        return await this.putBuffer(key, Buffer.concat(pending, pendingBytes), meta, contentType);
+      }
+      if (pendingBytes > 0) await startPart(Buffer.concat(pending, pendingBytes));
+      await Promise.all(inFlight);
+      if (failure) throw failure;
+      parts.sort((a, b) => a.PartNumber - b.PartNumber);
+      await this.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+      uploadId = undefined;
+      if (bytes <= MAX_SINGLE_COPY) {
+        // The hash is known only at the end; a server-side self-copy attaches it as metadata.
+        await this.s3.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            CopySource: `${this.bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`,
+            MetadataDirective: 'REPLACE',
+            ContentType: contentType,
+            Metadata: metadata(meta, sha256),
+          }),
+        );
+      }
+      const stored = { key, sha256, bytes };
+      this.options.onStored?.(stored);
+      return stored;
+    } catch (err) {
+      body.destroy();
+      await Promise.allSettled(inFlight);
+      if (uploadId) {
+        await this.s3
+          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))
+          .catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+}

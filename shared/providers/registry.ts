@@ -1,0 +1,12 @@
+import type { ProviderId } from '../config/schema.ts';
+import type { ProviderModule } from './types.ts';
+
+/**
+ * Provider modules by id. A provider is listed here once its module exists; the export poller serves
+ * the ones with `exports`. Functions import their own module directly so bundles stay small.
+ */
+export const PROVIDER_MODULES: Partial<Record<ProviderId, ProviderModule>> = {};
+
+export const EXPORT_MODULES: Partial<Record<ProviderId, ProviderModule>> = Object.fromEntries(
+  Object.entries(PROVIDER_MODULES).filter(([, m]) => m?.exports),
+);

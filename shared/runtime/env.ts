@@ -1,0 +1,43 @@
+import { dlqUrlEnv, ENV } from '../aws/resources.ts';
+
+/** The function's own settings, read from the environment the stack (or the local stack) sets. */
+export interface FunctionEnv {
+  bucket: string;
+  table: string;
+  ownQueue: string;
+  dlqUrl: string | undefined;
+  maxReceiveCount: number;
+  allowLoopback: boolean;
+  extraDownloadHosts: string[];
+}
+
+export function functionEnv(env: NodeJS.ProcessEnv = process.env): FunctionEnv {
+  const need = (name: string): string => {
+    const v = env[name];
+    if (!v) throw new Error(`environment variable ${name} is not set`);
+    return v;
+  };
+  const ownQueue = need(ENV.ownQueue);
+  return {
+    bucket: need(ENV.bucket),
+    table: need(ENV.table),
+    ownQueue,
+    dlqUrl: env[dlqUrlEnv(ownQueue)],
+    maxReceiveCount: Number(env[ENV.maxReceiveCount] ?? 5),
+    allowLoopback: env[ENV.allowLoopback] === '1',
+    extraDownloadHosts: (env[ENV.extraDownloadHosts] ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
+  };
+}
+
+/** Numeric setting with a default; a bad value names the variable. */
+export function numberEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`environment variable ${name} must be a non-negative number, got "${raw}"`);
+  return n;
+}
