@@ -10,5 +10,6 @@ export default defineConfig({
     execArgv: ['--openssl-legacy-provider'],
     fileParallelism: true,
     maxWorkers: 2,
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

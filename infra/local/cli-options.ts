@@ -1,0 +1,145 @@
+import { parseArgs } from 'node:util';
+import { PROVIDERS, type ProviderId } from '../../shared/config/schema.ts';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const USAGE = `Usage: npm start -- [options]
+
+Runs every connection of the config against the provider simulators (or, with --live, the real APIs),
+until every queue is idle, then prints a summary and mirrors the bucket into --out.
+
+Options:
+  --provider <id>       only this provider (${PROVIDERS.join(', ')})
+  --connection <id>     only this connection
+  --from <YYYY-MM-DD>   window start (default: watermark less the connection's lookback)
+  --to <YYYY-MM-DD>     window end (default: today; needs --from)
+  --invoice-id <id>     fetch one invoice (with --provider)
+  --job <name>          a provider job other than the default (e.g. billing-statements)
+  --config <file>       connections config (default: config/connections.json, else the example)
+  --out <dir>           where the bucket is mirrored (default: ./out)
+  --json                print the summary as JSON on stdout (progress goes to stderr)
+  --serve               keep the stack up and serve the runs API on localhost (POST /runs, GET /runs/{id})
+  --port <n>            port for --serve (default: a free port)
+  --live                real provider endpoints; credentials from --secrets
+  --secrets <file>      with --live: JSON of secret name -> secret (default: config/secrets.local.json)
+  --seed <n>            sandbox data seed (default 1)
+  --time-scale <n>      sandbox simulated seconds per real second (default 60)
+  --faults <file>       sandbox fault injection, JSON by simulator name
+  --quiet               no per-object and per-record lines
+  --verbose             the functions' own log lines too
+  -h, --help            this text`;
+
+export interface CliOptions {
+  provider?: ProviderId;
+  connection?: string;
+  from?: string;
+  to?: string;
+  invoiceId?: string;
+  job?: string;
+  config?: string;
+  out: string;
+  json: boolean;
+  serve: boolean;
+  port: number;
+  live: boolean;
+  secrets?: string;
+  seed: number;
+  timeScale: number;
+  faults?: string;
+  quiet: boolean;
+  verbose: boolean;
+  help: boolean;
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function positiveNumber(name: string, raw: string | undefined, fallback: number, integer: boolean): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name}: expected a ${integer ? 'whole ' : ''}number >= 0, got "${raw}"`);
+  }
+  return n;
+}
+
+/** Parses and checks every option before anything starts; a bad one is a UsageError naming it. */
+export function parseCliOptions(argv: string[]): CliOptions {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  if (parsed.positionals.length) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
+  if (v.provider !== undefined && !(PROVIDERS as readonly string[]).includes(v.provider)) {
+    throw new UsageError(`--provider: "${v.provider}" is not one of ${PROVIDERS.join(', ')}`);
+  }
+  for (const name of ['from', 'to'] as const) {
+    const d = v[name];
+    if (d !== undefined && (!DATE.test(d) || Number.isNaN(Date.parse(`${d}T00:00:00Z`)))) {
+      throw new UsageError(`--${name}: expected a date as YYYY-MM-DD, got "${d}"`);
+    }
+  }
+  if (v.to && !v.from) throw new UsageError('--to needs --from');
+  if (v.from && v.to && v.from > v.to) throw new UsageError(`--from ${v.from} is after --to ${v.to}`);
+  if (v['invoice-id'] && !v.provider) throw new UsageError('--invoice-id needs --provider');
+  if (v.secrets && !v.live) throw new UsageError('--secrets goes with --live');
+  if (v.live && (v.faults || v.seed || v['time-scale'])) {
+    throw new UsageError('--faults, --seed and --time-scale are for the sandbox, not --live');
+  }
+  const timeScale = positiveNumber('time-scale', v['time-scale'], 60, false);
+  if (timeScale <= 0) throw new UsageError('--time-scale: must be above 0');
+  return {
+    ...(v.provider ? { provider: v.provider as ProviderId } : {}),
+    ...(v.connection ? { connection: v.connection } : {}),
+    ...(v.from ? { from: v.from } : {}),
+    ...(v.to ? { to: v.to } : {}),
+    ...(v['invoice-id'] ? { invoiceId: v['invoice-id'] } : {}),
+    ...(v.job ? { job: v.job } : {}),
+    ...(v.config ? { config: v.config } : {}),
+    out: v.out ?? 'out',
+    json: Boolean(v.json),
+    serve: Boolean(v.serve),
+    port: positiveNumber('port', v.port, 0, true),
+    live: Boolean(v.live),
+    ...(v.secrets ? { secrets: v.secrets } : {}),
+    seed: positiveNumber('seed', v.seed, 1, true),
+    timeScale,
+    ...(v.faults ? { faults: v.faults } : {}),
+    quiet: Boolean(v.quiet),
+    verbose: Boolean(v.verbose),
+    help: Boolean(v.help),
+  };
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      provider: { type: 'string' },
+      connection: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'invoice-id': { type: 'string' },
+      job: { type: 'string' },
+      config: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+      serve: { type: 'boolean' },
+      port: { type: 'string' },
+      live: { type: 'boolean' },
+      secrets: { type: 'string' },
+      seed: { type: 'string' },
+      'time-scale': { type: 'string' },
+      faults: { type: 'string' },
+      quiet: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}

@@ -1,0 +1,210 @@
+import { readFile, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QUEUE_FED_FUNCTIONS } from '../../shared/aws/resources.ts';
+import { DynamoStateStore, type RunRecord } from '../../shared/aws/state-store.ts';
+import { ConfigError, defaultConfigPath, loadConfig } from '../../shared/config/load.ts';
+import type { Config, Connection, ProviderId } from '../../shared/config/schema.ts';
+import { SqsJobQueue } from '../../shared/jobs/queue.ts';
+import { RunRequestError, resolveRunRequest, startRun } from '../../shared/runtime/runs.ts';
+import { startSandbox } from '../sandbox/index.ts';
+import { SIMULATORS } from '../sandbox/simulators.ts';
+import { type CliOptions, parseCliOptions, USAGE, UsageError } from './cli-options.ts';
+import { localDynamoClient, localSqsClient } from './clients.ts';
+import { startProgress } from './progress.ts';
+import { liveSecrets, sandboxConfig } from './sandbox-config.ts';
+import { serveRunsApi } from './serve.ts';
+import { type LocalFunctionSpec, startLocalStack } from './stack.ts';
+import { buildSummary, formatSummary } from './summary.ts';
+
+function implemented(provider: ProviderId, job?: string): boolean {
+  const fn = QUEUE_FED_FUNCTIONS.find((f) => f.provider === provider && f.job === job);
+  return Boolean(fn?.implemented);
+}
+
+/** The connections this invocation runs, checked against the options before anything starts. */
+function selectConnections(config: Config, options: CliOptions): Connection[] {
+  if (options.connection) {
+    const c = config.connections.find((x) => x.id === options.connection);
+    if (!c) {
+      throw new UsageError(
+        `--connection: no connection "${options.connection}" in the config (${config.connections.map((x) => x.id).join(', ')})`,
+      );
+    }
+    if (options.provider && c.provider !== options.provider) {
+      throw new UsageError(`--connection: "${c.id}" is a ${c.provider} connection, not ${options.provider}`);
+    }
+    return [c];
+  }
+  const selected = config.connections.filter(
+    (c) => c.enabled && (!options.provider || c.provider === options.provider),
+  );
+  if (!selected.length)
+    throw new UsageError(
+      `no enabled connection${options.provider ? ` for ${options.provider}` : ''} in the config`,
+    );
+  return selected;
+}
+
+/** Lambda runs Node 24; on a Node 20 laptop the SDK's upgrade notice is noise between progress lines. */
+const QUIET_SDK = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+
+async function main(argv: string[]): Promise<number> {
+  Object.assign(process.env, QUIET_SDK);
+  const options = parseCliOptions(argv);
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const configPath = resolve(options.config ?? defaultConfigPath());
+  const userConfig = loadConfig(configPath);
+  const connections = selectConnections(userConfig, options);
+  if (options.faults)
+    JSON.parse(
+      await readFile(options.faults, 'utf8').catch(() => {
+        throw new UsageError(`--faults: cannot read ${options.faults}`);
+      }),
+    );
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const secretsForLive = options.live
+    ? await liveSecrets(resolve(options.secrets ?? 'config/secrets.local.json'), userConfig)
+    : undefined;
+
+  const sandbox = options.live
+    ? undefined
+    : await startSandbox({
+        seed: options.seed,
+        timeScale: options.timeScale,
+        simulators: SIMULATORS,
+        connections: userConfig.connections,
+        ...(options.faults ? { faults: JSON.parse(await readFile(options.faults, 'utf8')) } : {}),
+        log: options.verbose ? say : () => {},
+      });
+  const cleanups: Array<() => Promise<void>> = [];
+  if (sandbox) cleanups.push(() => sandbox.close());
+  try {
+    const local = sandbox ? await sandboxConfig(userConfig, sandbox) : undefined;
+    if (local) cleanups.push(() => rm(resolve(local.path, '..'), { recursive: true, force: true }));
+    const config = local?.config ?? userConfig;
+    const functionEnv: Record<string, string> = {
+      POWERTOOLS_LOG_LEVEL: options.verbose ? 'INFO' : 'ERROR',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      ...QUIET_SDK,
+      ...(sandbox
+        ? { POLL_FIRST_DELAY_SECONDS: '1', POLL_FACTOR: '1.5', POLL_MAX_DELAY_SECONDS: '5' }
+        : { ALLOW_LOOPBACK_DOWNLOADS: '0' }),
+    };
+    const functions: LocalFunctionSpec[] = QUEUE_FED_FUNCTIONS.map((f) => ({
+      name: f.name,
+      env: functionEnv,
+    }));
+    const stack = await startLocalStack({
+      config,
+      configPath: local?.path ?? configPath,
+      secrets: local?.secrets ?? secretsForLive ?? {},
+      functions,
+      quiet: !options.verbose,
+      functionOutput: options.verbose ? 'inherit' : 'ignore',
+      log: say,
+    });
+    cleanups.push(() => stack.close());
+    say(
+      `local stack up: S3 ${stack.endpoints.s3}, SQS ${stack.endpoints.sqs}, DynamoDB ${stack.endpoints.dynamodb}${sandbox ? ', provider simulators' : ', live provider APIs'}`,
+    );
+
+    const ddb = DynamoDBDocumentClient.from(localDynamoClient(stack.env), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    const state = new DynamoStateStore(ddb, stack.table);
+    const queue = new SqsJobQueue(localSqsClient(stack.env), stack.functionEnv['runs-api'], (m, n) =>
+      state.addPending(m.runId, n),
+    );
+
+    if (options.serve) {
+      const api = await serveRunsApi(stack, options.port);
+      cleanups.push(() => api.close());
+      say(`runs API on ${api.url}: curl -X POST ${api.url}/runs -d '{"provider":"sp-api"}'; Ctrl-C stops`);
+      await new Promise<void>((done) => {
+        process.once('SIGINT', () => done());
+        process.once('SIGTERM', () => done());
+      });
+      return 0;
+    }
+
+    const runOf = new Map<string, string>();
+    const notImplemented = new Set<string>();
+    const providers = [...new Set(connections.map((c) => c.provider))];
+    for (const provider of providers) {
+      const mine = connections.filter((c) => c.provider === provider);
+      if (!implemented(provider, options.job)) {
+        for (const c of mine) notImplemented.add(c.id);
+        say(`${provider}: not implemented yet, skipped (${mine.map((c) => c.id).join(', ')})`);
+        continue;
+      }
+      const resolved = resolveRunRequest(
+        {
+          provider,
+          ...(options.connection ? { connection: options.connection } : {}),
+          ...(options.from ? { from: options.from } : {}),
+          ...(options.to ? { to: options.to } : {}),
+          ...(options.invoiceId ? { invoiceId: options.invoiceId } : {}),
+          ...(options.job ? { job: options.job } : {}),
+        },
+        config,
+      );
+      const { runId } = await startRun(resolved, { state, queue, source: 'local' });
+      for (const c of resolved.connections) runOf.set(c.id, runId);
+      say(`${provider}: run ${runId} for ${resolved.connections.map((c) => c.id).join(', ')}`);
+    }
+
+    const stopProgress = startProgress(stack, !options.json || process.stderr.isTTY);
+    try {
+      await stack.waitForIdle({ timeoutMs: 30 * 60_000 });
+    } finally {
+      stopProgress();
+    }
+
+    const runs = new Map<string, RunRecord | undefined>();
+    for (const runId of new Set(runOf.values())) runs.set(runId, await state.getRun(runId));
+    const dlq = (await stack.runner.dlqMessages()).map((m) => {
+      let connection: string | undefined;
+      try {
+        connection = (JSON.parse(m.body) as { connection?: string }).connection;
+      } catch {
+        connection = undefined;
+      }
+      return { queue: m.queueId, ...(connection ? { connection } : {}), reason: m.reason };
+    });
+    const landed = Object.fromEntries(
+      Object.entries(stack.consumer.counts()).map(([p, c]) => [p, c?.objects ?? 0]),
+    );
+    const summary = buildSummary({ connections, runs, runOf, notImplemented, dlq, landed });
+    const mirrored = await stack.mirror(resolve(options.out));
+    summary.out = { dir: mirrored.dir, files: mirrored.objects, bytes: mirrored.bytes };
+    if (mirrored.failed.length || mirrored.refused.length) summary.ok = false;
+    if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else process.stdout.write(`\n${formatSummary(summary)}\n`);
+    return summary.ok ? 0 : 1;
+  } finally {
+    for (const step of cleanups.reverse())
+      await step().catch((err: unknown) => say(`cleanup: ${(err as Error).message}`));
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof ConfigError || err instanceof RunRequestError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

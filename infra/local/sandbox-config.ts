@@ -1,0 +1,53 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../../shared/config/schema.ts';
+import { PROVIDER_AUTH, type Sandbox } from '../sandbox/index.ts';
+
+/**
+ * The config the functions read when they run against the simulators: the user's connections with their
+ * API and token endpoints pointed at the sandbox, written to a temp file (CONNECTIONS_FILE), and the
+ * secrets the local Secrets Manager serves, by secret name.
+ */
+export async function sandboxConfig(
+  config: Config,
+  sandbox: Sandbox,
+): Promise<{ config: Config; path: string; secrets: Record<string, unknown> }> {
+  const local: Config = {
+    ...config,
+    connections: config.connections.map((c) => {
+      const api = sandbox.endpoints[c.provider];
+      const token = PROVIDER_AUTH[c.provider] === 'lwa' ? sandbox.tokenUrls.lwa : sandbox.tokenUrls.google;
+      return { ...c, endpoints: { ...(c.endpoints ?? {}), ...(api ? { api } : {}), token } };
+    }),
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'invoice-ingest-config-'));
+  const path = join(dir, 'connections.json');
+  await writeFile(path, JSON.stringify(local, null, 2));
+  const secrets: Record<string, unknown> = {};
+  for (const c of config.connections) {
+    const secret = sandbox.credentials[c.id];
+    if (secret) secrets[c.secretName] = secret;
+  }
+  return { config: local, path, secrets };
+}
+
+/** With --live: secrets from a local JSON file (secret name -> secret), never logged. */
+export async function liveSecrets(file: string, config: Config): Promise<Record<string, unknown>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new Error(
+      `--secrets ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new Error(`--secrets ${file}: expected an object of secret name -> secret`);
+  const secrets = raw as Record<string, unknown>;
+  const missing = config.connections
+    .filter((c) => c.enabled && !(c.secretName in secrets))
+    .map((c) => `${c.id} (${c.secretName})`);
+  if (missing.length) throw new Error(`--secrets ${file}: no secret for ${missing.join(', ')}`);
+  return secrets;
+}

@@ -1,0 +1,160 @@
+import type { RunRecord } from '../../shared/aws/state-store.ts';
+import type { Connection, ProviderId } from '../../shared/config/schema.ts';
+import type { Counter } from '../../shared/providers/types.ts';
+
+export interface SummaryRow {
+  provider: ProviderId;
+  connection: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'RUNNING' | 'NOT_IMPLEMENTED' | 'NOT_STARTED';
+  runId?: string;
+  invoices: number;
+  documents: number;
+  reports: number;
+  bytes: number;
+  retries: number;
+  throttles: number;
+  defers: number;
+  failures: number;
+  dlqMessages: number;
+  problems: number;
+}
+
+export interface Summary {
+  ok: boolean;
+  rows: SummaryRow[];
+  failures: Array<{ runId: string; connection: string; reason: string }>;
+  problems: Array<{ runId: string; connection: string; code: string; message: string }>;
+  dlq: Array<{ queue: string; connection?: string; reason?: string }>;
+  out?: { dir: string; files: number; bytes: number };
+  landed: Record<string, number>;
+}
+
+const COUNTERS: Counter[] = [
+  'invoices',
+  'documents',
+  'reports',
+  'bytes',
+  'retries',
+  'throttles',
+  'defers',
+  'failures',
+];
+
+export function buildSummary(input: {
+  connections: Connection[];
+  runs: Map<string, RunRecord | undefined>;
+  runOf: Map<string, string>;
+  notImplemented: Set<string>;
+  dlq: Summary['dlq'];
+  landed: Record<string, number>;
+}): Summary {
+  const rows: SummaryRow[] = [];
+  const failures: Summary['failures'] = [];
+  const problems: Summary['problems'] = [];
+  for (const c of input.connections) {
+    const runId = input.runOf.get(c.id);
+    const run = runId ? input.runs.get(runId) : undefined;
+    const counts = run?.connections[c.id] ?? {};
+    const row: SummaryRow = {
+      provider: c.provider,
+      connection: c.id,
+      status: input.notImplemented.has(c.id) ? 'NOT_IMPLEMENTED' : run ? run.status : 'NOT_STARTED',
+      ...(runId ? { runId } : {}),
+      invoices: 0,
+      documents: 0,
+      reports: 0,
+      bytes: 0,
+      retries: 0,
+      throttles: 0,
+      defers: 0,
+      failures: 0,
+      dlqMessages: input.dlq.filter((d) => d.connection === c.id).length,
+      problems: 0,
+    };
+    for (const k of COUNTERS) row[k as keyof Pick<SummaryRow, 'invoices'>] = Number(counts[k] ?? 0);
+    if (run) {
+      for (const f of run.failures.filter((x) => x.connection === c.id)) {
+        failures.push({ runId: run.runId, connection: c.id, reason: f.reason });
+      }
+      for (const p of run.problems.filter((x) => x.connection === c.id)) {
+        problems.push({ runId: run.runId, connection: c.id, code: p.code, message: p.message });
+      }
+      row.problems = run.problems.filter((x) => x.connection === c.id).length;
+      // A failure recorded in the run but not attributed to a connection still fails that run's rows.
+      row.failures = Math.max(row.failures, run.failures.filter((x) => x.connection === c.id).length);
+    }
+    // The run settles itself when its last message finishes; a row still RUNNING at idle lost track of one.
+    if (row.status === 'RUNNING') row.status = row.failures || row.dlqMessages ? 'FAILED' : 'RUNNING';
+    rows.push(row);
+  }
+  const ok = input.dlq.length === 0 && rows.every((r) => r.status !== 'FAILED' && r.status !== 'NOT_STARTED');
+  return { ok, rows, failures, problems, dlq: input.dlq, landed: input.landed };
+}
+
+function human(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+export function formatSummary(s: Summary): string {
+  const head = [
+    'provider',
+    'connection',
+    'status',
+    'invoices',
+    'docs',
+    'reports',
+    'bytes',
+    'retries',
+    'throttles',
+    'defers',
+    'failures',
+    'DLQ',
+  ];
+  const body = s.rows.map((r) => [
+    r.provider,
+    r.connection,
+    r.status === 'NOT_IMPLEMENTED' ? 'not implemented' : r.status.toLowerCase(),
+    String(r.invoices),
+    String(r.documents),
+    String(r.reports),
+    human(r.bytes),
+    String(r.retries),
+    String(r.throttles),
+    String(r.defers),
+    String(r.failures),
+    String(r.dlqMessages),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
+  if (s.failures.length) {
+    out.push('', 'failures:');
+    for (const f of s.failures.slice(0, 20)) out.push(`  ${f.connection}: ${f.reason}`);
+    if (s.failures.length > 20) out.push(`  ... and ${s.failures.length - 20} more`);
+  }
+  if (s.problems.length) {
+    out.push('', 'problems (kept raw, reported):');
+    for (const p of s.problems.slice(0, 20)) out.push(`  ${p.connection}: ${p.code}: ${p.message}`);
+  }
+  if (s.dlq.length) {
+    out.push('', 'dead-letter queues:');
+    for (const d of s.dlq.slice(0, 20))
+      out.push(`  ${d.queue}${d.connection ? ` (${d.connection})` : ''}: ${d.reason ?? 'no reason given'}`);
+  }
+  const landed = Object.entries(s.landed)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  if (landed) out.push('', `objects landed: ${landed}`);
+  if (s.out) out.push(`output: ${s.out.dir} (${s.out.files} files, ${human(s.out.bytes)})`);
+  out.push(s.ok ? 'result: ok' : 'result: FAILED (see failures and dead-letter queues above)');
+  return out.join('\n');
+}
