@@ -10,10 +10,11 @@ import { S3Sink } from '../aws/sink.ts';
 import { DynamoStateStore, ExportBusyError } from '../aws/state-store.ts';
 import { findConnection, runtimeConfig } from '../config/load.ts';
 import type { Connection, ProviderId } from '../config/schema.ts';
+import { lambdaBudget } from '../http/budget.ts';
 import { InvalidMessageError, type JobMessage, parseJobMessage } from '../jobs/messages.ts';
 import { moveToDlq, planDelay, SqsJobQueue } from '../jobs/queue.ts';
-import { createLogger } from '../log/logger.ts';
-import type { Budget, Counter, Log, ProviderContext, ProviderModule } from '../providers/types.ts';
+import { asLog, createLogger } from '../log/logger.ts';
+import type { Counter, ProviderContext, ProviderModule } from '../providers/types.ts';
 import { type FunctionEnv, functionEnv } from './env.ts';
 import { describeError, isDefer, isPermanent } from './errors.ts';
 
@@ -36,11 +37,6 @@ interface Frame {
   metrics: Metrics;
   state: DynamoStateStore;
   sqs: ReturnType<typeof sqsClient>;
-}
-
-function budgetOf(context: Context): Budget {
-  const deadline = Date.now() + Math.max(0, context.getRemainingTimeInMillis() - BUDGET_MARGIN_MS);
-  return { deadline, remainingMs: () => Math.max(0, deadline - Date.now()) };
 }
 
 /** Secret JSON by name, cached briefly per container (rotations show up within the max age). */
@@ -155,13 +151,8 @@ export function sqsHandler(options: FrameOptions) {
       return;
     }
 
-    const budget = budgetOf(context);
-    const ctxLog: Log = {
-      debug: (m, extra) => f.logger.debug(m, extra ?? {}),
-      info: (m, extra) => f.logger.info(m, extra ?? {}),
-      warn: (m, extra) => f.logger.warn(m, extra ?? {}),
-      error: (m, extra) => f.logger.error(m, extra ?? {}),
-    };
+    const budget = lambdaBudget(context, BUDGET_MARGIN_MS);
+    const ctxLog = asLog(f.logger);
     const problems: Promise<void>[] = [];
     try {
       const secret = await loadSecret(module, connection);
