@@ -1,0 +1,239 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import {
+  dlqUrlEnv,
+  ENV,
+  type FunctionName,
+  METRICS,
+  POLL_QUEUE,
+  QUEUE_FED_FUNCTIONS,
+  type QueueFedFunction,
+  queueUrlEnv,
+} from '../../shared/aws/resources.ts';
+import type { Config, ProviderId } from '../../shared/config/schema.ts';
+import { BUNDLED_CONFIG_NAME, BUNDLED_CONFIG_PATH, shellQuote } from './bundled-config.ts';
+import { acknowledge, wildcardResourceFinding } from './nag.ts';
+import type { JobQueue, JobQueues } from './queues.ts';
+import type { ConnectionSecrets } from './secrets.ts';
+import { RUNS_API_SETTINGS, settingsFor } from './settings.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:Query',
+  'dynamodb:ConditionCheckItem',
+];
+const WRITE_ACTIONS = ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'];
+
+export interface IngestFunction {
+  name: FunctionName;
+  fn: NodejsFunction;
+  role: Role;
+  /** The queue that feeds it (none for runs-api). */
+  queue?: JobQueue;
+}
+
+export interface FunctionsProps {
+  config: Config;
+  /** The validated config written as JSON; copied into every bundle. */
+  bundledConfigFile: string;
+  bucket: Bucket;
+  table: Table;
+  queues: JobQueues;
+  secrets: ConnectionSecrets;
+}
+
+/** The Lambdas: one per queue-fed function in shared/aws/resources.ts, plus runs-api behind the API. */
+export class Functions extends Construct {
+  readonly queueFed: IngestFunction[] = [];
+  readonly runsApi: IngestFunction;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: FunctionsProps,
+  ) {
+    super(scope, id);
+
+    // Providers whose exports the poller follows: it needs their credentials to ask for status and downloads.
+    const exportProviders = new Set(
+      QUEUE_FED_FUNCTIONS.filter((f) => f.startsExports && f.provider !== 'all').map(
+        (f) => f.provider as ProviderId,
+      ),
+    );
+
+    for (const spec of QUEUE_FED_FUNCTIONS) {
+      const settings = settingsFor(props.config, spec);
+      const own = props.queues.get(spec.queue);
+      const sendsTo = [...new Set([...spec.alsoSendsTo, ...(spec.startsExports ? [POLL_QUEUE] : [])])]
+        .filter((q) => q !== spec.queue)
+        .map((q) => props.queues.get(q));
+
+      const environment: Record<string, string> = {
+        [ENV.ownQueue]: spec.queue,
+        [ENV.maxReceiveCount]: String(own.maxReceiveCount),
+        [queueUrlEnv(spec.queue)]: own.queue.queueUrl,
+        [dlqUrlEnv(spec.queue)]: own.dlq.queueUrl,
+      };
+      for (const q of sendsTo) environment[queueUrlEnv(q.id)] = q.queue.queueUrl;
+
+      const made = this.makeFunction(spec.name, settings.timeoutSeconds, settings.memoryMb, environment);
+      made.queue = own;
+
+      // Continuations and fan-out go to its own queue; invalid messages are moved to its DLQ at once.
+      for (const q of [own.queue, own.dlq, ...sendsTo.map((s) => s.queue)]) q.grantSendMessages(made.role);
+      made.fn.addEventSource(
+        new SqsEventSource(own.queue, {
+          batchSize: spec.batchSize,
+          reportBatchItemFailures: true,
+          maxConcurrency: settings.maxConcurrency,
+        }),
+      );
+      this.grantObjects(made.role, spec.writes, WRITE_ACTIONS, 'writes');
+      this.grantSecrets(made.role, spec, exportProviders);
+      this.queueFed.push(made);
+    }
+
+    // runs-api enqueues runs for any provider job, never polls: every queue but the poller's.
+    const runQueues = QUEUE_FED_FUNCTIONS.filter((f) => f.provider !== 'all').map((f) =>
+      props.queues.get(f.queue),
+    );
+    const apiEnv: Record<string, string> = {};
+    for (const q of runQueues) apiEnv[queueUrlEnv(q.id)] = q.queue.queueUrl;
+    this.runsApi = this.makeFunction(
+      'runs-api',
+      RUNS_API_SETTINGS.timeoutSeconds,
+      RUNS_API_SETTINGS.memoryMb,
+      apiEnv,
+    );
+    for (const q of runQueues) q.queue.grantSendMessages(this.runsApi.role);
+    this.grantObjects(this.runsApi.role, ['runs/'], ['s3:GetObject'], 'reads run records');
+  }
+
+  all(): IngestFunction[] {
+    return [...this.queueFed, this.runsApi];
+  }
+
+  private makeFunction(
+    name: FunctionName,
+    timeoutSeconds: number,
+    memoryMb: number,
+    extraEnv: Record<string, string>,
+  ): IngestFunction {
+    const { bucket, table, bundledConfigFile } = this.props;
+    const logGroup = new LogGroup(this, `${name}-logs`, { retention: RetentionDays.THREE_MONTHS });
+
+    // An explicit role instead of AWSLambdaBasicExecutionRole: logs only to its own log group.
+    const role = new Role(this, `${name}-role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `invoice-ingest ${name}`,
+    });
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    role.addToPolicy(new PolicyStatement({ actions: TABLE_ACTIONS, resources: [table.tableArn] }));
+    role.addToPolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': METRICS.namespace } },
+      }),
+    );
+    acknowledge(
+      role,
+      'IAM5',
+      'cloudwatch:PutMetricData has no resource-level permissions; the statement is conditioned on ' +
+        `cloudwatch:namespace = ${METRICS.namespace}.`,
+      ['Resource::*'],
+    );
+
+    const fn = new NodejsFunction(this, name, {
+      entry: join(REPO_ROOT, 'functions', name, 'handler.ts'),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      description: `invoice-ingest ${name}`,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      timeout: Duration.seconds(timeoutSeconds),
+      memorySize: memoryMb,
+      role,
+      logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      environment: {
+        [ENV.bucket]: bucket.bucketName,
+        [ENV.table]: table.tableName,
+        [ENV.connectionsFile]: BUNDLED_CONFIG_PATH,
+        POWERTOOLS_SERVICE_NAME: name,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...extraEnv,
+      },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies bundled into ESM call require(); ESM has none, so give it one.
+        banner:
+          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        // Ship the SDK versions package-lock pins (and the tests ran against), not whatever the runtime carries.
+        bundleAwsSDK: true,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => [
+            `cp ${shellQuote(bundledConfigFile)} ${shellQuote(join(outputDir, BUNDLED_CONFIG_NAME))}`,
+          ],
+        },
+      },
+    });
+    return { name, fn, role };
+  }
+
+  /** Object access under the given prefixes only, and listing limited to the same prefixes. */
+  private grantObjects(role: Role, prefixes: readonly string[], actions: string[], what: string): void {
+    const { bucket } = this.props;
+    for (const prefix of prefixes) {
+      const arn = bucket.arnForObjects(`${prefix}*`);
+      role.addToPolicy(new PolicyStatement({ actions, resources: [arn] }));
+      acknowledge(
+        role,
+        'IAM5',
+        `The function ${what} objects under the ${prefix} prefix, with keys (connection, scope, month, ` +
+          'invoice id) known only at run time; the wildcard is limited to that prefix.',
+        [wildcardResourceFinding(role, arn)],
+      );
+    }
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
+      }),
+    );
+  }
+
+  private grantSecrets(role: Role, spec: QueueFedFunction, exportProviders: ReadonlySet<ProviderId>): void {
+    if (!spec.readsSecrets) return;
+    const providers = spec.provider === 'all' ? exportProviders : new Set([spec.provider]);
+    for (const secret of this.props.secrets.ofProviders(providers)) secret.grantRead(role);
+  }
+}

@@ -1,0 +1,66 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
+import type { Construct } from 'constructs';
+import type { Config, ProviderId } from '../../shared/config/schema.ts';
+import { RunsApi } from './api.ts';
+import { writeBundledConfig } from './bundled-config.ts';
+import { Functions } from './functions.ts';
+import { Monitoring } from './monitoring.ts';
+import { JobQueues } from './queues.ts';
+import { RunSchedules } from './schedules.ts';
+import { ConnectionSecrets } from './secrets.ts';
+import { Storage } from './storage.ts';
+
+export interface InvoiceIngestStackProps extends StackProps {
+  /** The validated connections config (shared/config/load.ts). */
+  config: Config;
+}
+
+/** The whole deployable: storage, queues, functions, schedules, API, secrets, alarms. Environment-agnostic. */
+export class InvoiceIngestStack extends Stack {
+  readonly storage: Storage;
+  readonly queues: JobQueues;
+  readonly functions: Functions;
+  readonly schedules: RunSchedules;
+  readonly api: RunsApi;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: InvoiceIngestStackProps) {
+    super(scope, id, props);
+    // Log delivery through the bucket policy, not the LogDeliveryWrite ACL: ACLs are disabled on new buckets.
+    this.node.setContext(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+    const { config } = props;
+
+    this.storage = new Storage(this, 'Storage');
+    this.queues = new JobQueues(this, 'Queues', { config });
+    const secrets = new ConnectionSecrets(this, 'Secrets', { config });
+    this.functions = new Functions(this, 'Functions', {
+      config,
+      bundledConfigFile: writeBundledConfig(this, config),
+      bucket: this.storage.bucket,
+      table: this.storage.table,
+      queues: this.queues,
+      secrets,
+    });
+    this.schedules = new RunSchedules(this, 'Schedules', { config, queues: this.queues });
+    this.api = new RunsApi(this, 'Api', { handler: this.functions.runsApi.fn });
+
+    const providers = [...new Set(config.connections.map((c) => c.provider))] as ProviderId[];
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      providers,
+      functions: this.functions.all(),
+      dlqs: [
+        ...this.queues.all().map((q) => ({ name: q.id, queue: q.dlq })),
+        { name: 'schedule-runs', queue: this.schedules.dlq },
+      ],
+    });
+
+    new CfnOutput(this, 'BucketName', { value: this.storage.bucket.bucketName });
+    new CfnOutput(this, 'TableName', { value: this.storage.table.tableName });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.api.url });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+    for (const q of this.queues.all()) {
+      new CfnOutput(this, `QueueUrl-${q.id}`, { value: q.queue.queueUrl, description: `queue ${q.id}` });
+    }
+  }
+}

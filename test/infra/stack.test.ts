@@ -1,0 +1,590 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../infra/aws/build.ts';
+import { POLLER_SETTINGS } from '../../infra/aws/settings.ts';
+import {
+  dlqUrlEnv,
+  ENV,
+  functionForRun,
+  METRICS,
+  QUEUE_FED_FUNCTIONS,
+  queueUrlEnv,
+  STATE_TABLE,
+  visibilityTimeoutSeconds,
+} from '../../shared/aws/resources.ts';
+import { parseConfig } from '../../shared/config/load.ts';
+import { type Config, PROVIDERS, providerSettings } from '../../shared/config/schema.ts';
+import {
+  allows,
+  type CfnTemplate,
+  flatten,
+  type Json,
+  logicalIdAt,
+  resourcesOfType,
+  statementsOfRole,
+} from './template.ts';
+
+const STACK = 'InvoiceIngest';
+
+// The example connections, plus: amazon-business with settings unlike the defaults (so the stack is seen
+// to follow the config), and a disabled sp-api connection whose secret already exists.
+const example = JSON.parse(readFileSync('config/connections.example.json', 'utf8'));
+const config: Config = parseConfig({
+  ...example,
+  providers: {
+    ...example.providers,
+    'amazon-business': { maxConcurrency: 3, maxReceiveCount: 3, timeoutSeconds: 200, memoryMb: 768 },
+  },
+  connections: [
+    ...example.connections,
+    {
+      id: 'sp-old',
+      provider: 'sp-api',
+      region: 'NA',
+      secretName: 'invoice-ingest/sp-old',
+      existingSecret: true,
+      scopes: ['A2Q3Y263D00KWC'],
+      schedule: 'rate(1 day)',
+      lookbackDays: 30,
+      enabled: false,
+    },
+  ],
+});
+
+let outdir: string;
+let built: ReturnType<typeof buildApp>;
+let template: Template;
+let t: CfnTemplate;
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'infra-stack-'));
+  built = buildApp(config, { outdir });
+  // Synthesizes the app (bundling included) and runs the registered cdk-nag pack: a finding throws here.
+  template = Template.fromStack(built.stack);
+  t = template.toJSON() as CfnTemplate;
+}, 180_000);
+afterAll(() => {
+  if (outdir) rmSync(outdir, { recursive: true, force: true });
+});
+
+/** Logical id of the CloudFormation resource under a construct path, e.g. `Queues/export-poll`. */
+const id = (path: string) => logicalIdAt(built.stack, `${STACK}/${path}/Resource`);
+const props = (logicalId: string) => t.Resources[logicalId]?.Properties as Json;
+const functionId = (name: string) => id(`Functions/${name}`);
+const roleStatements = (name: string) => statementsOfRole(t, id(`Functions/${name}-role`));
+const queueArn = (queue: string) => `<${id(`Queues/${queue}`)}.Arn>`;
+const dlqArn = (queue: string) => `<${id(`Queues/${queue}-dlq`)}.Arn>`;
+const objectArn = (key: string) => `<${id('Storage/Invoices')}.Arn>/${key}`;
+const settingsOf = (fn: (typeof QUEUE_FED_FUNCTIONS)[number]) =>
+  fn.provider === 'all' ? POLLER_SETTINGS : providerSettings(config, fn.provider);
+
+/** True when the statements deny plain-HTTP access (the enforceSSL / enforce TLS bucket, queue, topic policy). */
+function deniesInsecureTransport(statements: Array<Json>): boolean {
+  return statements.some(
+    (s) =>
+      s.Effect === 'Deny' &&
+      JSON.stringify(s.Condition) === JSON.stringify({ Bool: { 'aws:SecureTransport': 'false' } }),
+  );
+}
+function policyStatementsFor(type: string, targetKey: string, logicalId: string): Array<Json> {
+  return resourcesOfType(t, type)
+    .filter(([, r]) => JSON.stringify(r.Properties?.[targetKey]).includes(`"${logicalId}"`))
+    .flatMap(([, r]) => (r.Properties!.PolicyDocument as { Statement: Json[] }).Statement);
+}
+
+describe('storage', () => {
+  it('keeps invoices private, encrypted, versioned, TLS-only, logged, and announced on EventBridge', () => {
+    const bucket = props(id('Storage/Invoices'));
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+    expect(bucket.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(bucket.NotificationConfiguration).toEqual({
+      EventBridgeConfiguration: { EventBridgeEnabled: true },
+    });
+    expect(bucket.LifecycleConfiguration).toEqual({
+      Rules: [
+        expect.objectContaining({
+          Status: 'Enabled',
+          NoncurrentVersionExpiration: { NoncurrentDays: 90 },
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+        }),
+      ],
+    });
+    expect(bucket.LoggingConfiguration).toEqual({
+      DestinationBucketName: { Ref: id('Storage/AccessLogs') },
+      LogFilePrefix: 'invoices/',
+    });
+    expect(
+      deniesInsecureTransport(policyStatementsFor('AWS::S3::BucketPolicy', 'Bucket', id('Storage/Invoices'))),
+    ).toBe(true);
+  });
+
+  it('gives the access-log bucket the same protection', () => {
+    const logs = props(id('Storage/AccessLogs'));
+    expect(logs.PublicAccessBlockConfiguration).toMatchObject({
+      BlockPublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(logs.BucketEncryption).toBeDefined();
+    expect(logs.AccessControl).toBeUndefined();
+    expect(
+      deniesInsecureTransport(
+        policyStatementsFor('AWS::S3::BucketPolicy', 'Bucket', id('Storage/AccessLogs')),
+      ),
+    ).toBe(true);
+  });
+
+  it('has one state table with pk/sk, TTL, PITR, encryption and on-demand billing', () => {
+    expect(resourcesOfType(t, 'AWS::DynamoDB::Table')).toHaveLength(1);
+    const table = props(id('Storage/State'));
+    expect(table.KeySchema).toEqual([
+      { AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' },
+      { AttributeName: STATE_TABLE.sortKey, KeyType: 'RANGE' },
+    ]);
+    expect(table.TimeToLiveSpecification).toEqual({ AttributeName: STATE_TABLE.ttlAttribute, Enabled: true });
+    expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(table.SSESpecification).toEqual({ SSEEnabled: true });
+    expect(table.BillingMode).toBe('PAY_PER_REQUEST');
+  });
+});
+
+describe('queues', () => {
+  it.each(QUEUE_FED_FUNCTIONS.map((f) => [f.queue, f] as const))(
+    '%s has its own DLQ with the configured redrive count, TLS-only, encrypted, visibility >= 6x timeout',
+    (queue, fn) => {
+      const q = props(id(`Queues/${queue}`));
+      const dlq = props(id(`Queues/${queue}-dlq`));
+      expect(q.RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': [id(`Queues/${queue}-dlq`), 'Arn'] },
+        maxReceiveCount: settingsOf(fn).maxReceiveCount,
+      });
+      const timeout = props(functionId(fn.name)).Timeout as number;
+      expect(timeout).toBe(settingsOf(fn).timeoutSeconds);
+      expect(q.VisibilityTimeout).toBe(visibilityTimeoutSeconds(timeout));
+      expect(q.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * timeout);
+      expect(dlq.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+      for (const [name, qid] of [
+        [queue, id(`Queues/${queue}`)],
+        [`${queue}-dlq`, id(`Queues/${queue}-dlq`)],
+      ]) {
+        expect(props(qid as string).SqsManagedSseEnabled, name).toBe(true);
+        expect(
+          deniesInsecureTransport(policyStatementsFor('AWS::SQS::QueuePolicy', 'Queues', qid as string)),
+          name,
+        ).toBe(true);
+      }
+    },
+  );
+
+  it('uses the provider settings from the config (amazon-business overrides the defaults)', () => {
+    const q = props(id('Queues/amazon-business-invoices'));
+    expect(q.RedrivePolicy).toMatchObject({ maxReceiveCount: 3 });
+    expect(q.VisibilityTimeout).toBe(1200);
+    expect(props(functionId('amazon-business-invoices')).MemorySize).toBe(768);
+  });
+
+  it('every queue in the stack is encrypted and refuses plain HTTP', () => {
+    const queues = resourcesOfType(t, 'AWS::SQS::Queue');
+    expect(queues).toHaveLength(QUEUE_FED_FUNCTIONS.length * 2 + 1);
+    for (const [qid, q] of queues) {
+      expect(q.Properties?.SqsManagedSseEnabled, qid).toBe(true);
+      expect(deniesInsecureTransport(policyStatementsFor('AWS::SQS::QueuePolicy', 'Queues', qid)), qid).toBe(
+        true,
+      );
+    }
+  });
+});
+
+describe('functions', () => {
+  it('runs every function on nodejs24.x, arm64, JSON logs in its own log group', () => {
+    const fns = resourcesOfType(t, 'AWS::Lambda::Function');
+    expect(fns).toHaveLength(QUEUE_FED_FUNCTIONS.length + 1);
+    for (const [fid, fn] of fns) {
+      expect(fn.Properties?.Runtime, fid).toBe('nodejs24.x');
+      expect(fn.Properties?.Architectures, fid).toEqual(['arm64']);
+      expect(fn.Properties?.LoggingConfig, fid).toMatchObject({
+        LogFormat: 'JSON',
+        LogGroup: { Ref: expect.any(String) },
+      });
+    }
+    for (const [, lg] of resourcesOfType(t, 'AWS::Logs::LogGroup')) {
+      expect(lg.Properties?.RetentionInDays).toBe(90);
+    }
+  });
+
+  it.each(QUEUE_FED_FUNCTIONS.map((f) => [f.name, f] as const))(
+    '%s gets the environment it needs',
+    (name, fn) => {
+      const env = (props(functionId(name)).Environment as { Variables: Json }).Variables;
+      const ref = (path: string) => ({ Ref: id(path) });
+      const expected: Json = {
+        [ENV.bucket]: ref('Storage/Invoices'),
+        [ENV.table]: ref('Storage/State'),
+        [ENV.connectionsFile]: '/var/task/connections.json',
+        [ENV.ownQueue]: fn.queue,
+        [ENV.maxReceiveCount]: String(settingsOf(fn).maxReceiveCount),
+        [queueUrlEnv(fn.queue)]: ref(`Queues/${fn.queue}`),
+        [dlqUrlEnv(fn.queue)]: ref(`Queues/${fn.queue}-dlq`),
+        POWERTOOLS_SERVICE_NAME: name,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+        NODE_OPTIONS: '--enable-source-maps',
+      };
+      for (const q of fn.alsoSendsTo) expected[queueUrlEnv(q)] = ref(`Queues/${q}`);
+      expect(env).toEqual(expected);
+    },
+  );
+
+  it('gives runs-api the URL of every queue a run can go to, and not the poller', () => {
+    const env = (props(functionId('runs-api')).Environment as { Variables: Json }).Variables;
+    for (const fn of QUEUE_FED_FUNCTIONS.filter((f) => f.provider !== 'all')) {
+      expect(env[queueUrlEnv(fn.queue)]).toEqual({ Ref: id(`Queues/${fn.queue}`) });
+    }
+    expect(env[queueUrlEnv('export-poll')]).toBeUndefined();
+    expect(env.POWERTOOLS_SERVICE_NAME).toBe('runs-api');
+  });
+
+  it('feeds each queue-fed function from its queue with partial batch failures and bounded concurrency', () => {
+    const mappings = resourcesOfType(t, 'AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(QUEUE_FED_FUNCTIONS.length);
+    for (const fn of QUEUE_FED_FUNCTIONS) {
+      const m = mappings.find(
+        ([, r]) =>
+          JSON.stringify(r.Properties?.FunctionName) === JSON.stringify({ Ref: functionId(fn.name) }),
+      );
+      expect(m, fn.name).toBeDefined();
+      expect(m?.[1].Properties).toMatchObject({
+        EventSourceArn: { 'Fn::GetAtt': [id(`Queues/${fn.queue}`), 'Arn'] },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: fn.batchSize,
+        ScalingConfig: { MaximumConcurrency: settingsOf(fn).maxConcurrency },
+      });
+    }
+  });
+
+  it('bundles each handler as ESM with a require shim and the validated config as connections.json', () => {
+    for (const [fid, fn] of resourcesOfType(t, 'AWS::Lambda::Function')) {
+      const key = ((fn.Properties!.Code as Json).S3Key as string).replace(/\.zip$/, '');
+      const dir = join(outdir, `asset.${key}`);
+      const bundled = JSON.parse(readFileSync(join(dir, 'connections.json'), 'utf8'));
+      expect(parseConfig(bundled, `${fid} connections.json`), fid).toEqual(config);
+      const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
+      expect(
+        code.startsWith("import { createRequire } from 'node:module'; const require = createRequire("),
+        fid,
+      ).toBe(true);
+      expect(fn.Properties?.Handler, fid).toBe('index.handler');
+    }
+  });
+
+  it('uses an explicit role per function with no managed policies', () => {
+    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api']) {
+      const role = props(id(`Functions/${name}-role`));
+      expect(role.ManagedPolicyArns, name).toBeUndefined();
+      const logGroup = `<${id(`Functions/${name}-logs`)}.Arn>`;
+      expect(allows(roleStatements(name), 'logs:PutLogEvents', logGroup), name).toBe(true);
+      expect(allows(roleStatements(name), 'logs:PutLogEvents', `<${id('Api/AccessLogs')}.Arn>`), name).toBe(
+        false,
+      );
+    }
+  });
+});
+
+describe('least privilege', () => {
+  const allPrefixes = [...new Set(QUEUE_FED_FUNCTIONS.flatMap((f) => f.writes))];
+
+  it('sp-api-invoices cannot write under another provider, nor send to another provider queue', () => {
+    const s = roleStatements('sp-api-invoices');
+    expect(allows(s, 's3:PutObject', objectArn('raw/sp-api/sp-br/A2Q3Y263D00KWC/2024/05/1.json'))).toBe(true);
+    expect(allows(s, 's3:PutObject', objectArn('raw/amazon-ads/ads-na/p1/2024/05/1.json'))).toBe(false);
+    expect(allows(s, 's3:GetObject', objectArn('raw/amazon-ads/ads-na/p1/2024/05/1.json'))).toBe(false);
+    expect(allows(s, 's3:PutObject', objectArn('reports/amazon-ads/ads-na/x.csv'))).toBe(false);
+    expect(allows(s, 'sqs:SendMessage', queueArn('export-poll'))).toBe(true);
+    expect(allows(s, 'sqs:SendMessage', queueArn('cm360-invoices'))).toBe(false);
+    expect(allows(s, 'sqs:ReceiveMessage', queueArn('cm360-invoices'))).toBe(false);
+  });
+
+  it.each(QUEUE_FED_FUNCTIONS.map((f) => [f.name, f] as const))(
+    '%s sends only to its own queue, its DLQ and alsoSendsTo, and consumes only its own queue',
+    (name, fn) => {
+      const s = roleStatements(name);
+      for (const other of QUEUE_FED_FUNCTIONS) {
+        const mayTarget = other.queue === fn.queue || fn.alsoSendsTo.includes(other.queue);
+        expect(allows(s, 'sqs:SendMessage', queueArn(other.queue)), other.queue).toBe(mayTarget);
+        expect(allows(s, 'sqs:ReceiveMessage', queueArn(other.queue)), other.queue).toBe(
+          other.queue === fn.queue,
+        );
+        expect(allows(s, 'sqs:SendMessage', dlqArn(other.queue)), `${other.queue}-dlq`).toBe(
+          other.queue === fn.queue,
+        );
+      }
+      expect(allows(s, 'sqs:SendMessage', `<${id('Schedules/undelivered-runs')}.Arn>`)).toBe(false);
+    },
+  );
+
+  it.each(QUEUE_FED_FUNCTIONS.map((f) => [f.name, f] as const))(
+    '%s writes objects only under its own prefixes',
+    (name, fn) => {
+      const s = roleStatements(name);
+      for (const prefix of allPrefixes) {
+        const key = `${prefix}probe/2024/05/x.json`;
+        const own = fn.writes.some((p) => key.startsWith(p));
+        expect(allows(s, 's3:PutObject', objectArn(key)), key).toBe(own);
+        expect(allows(s, 's3:AbortMultipartUpload', objectArn(key)), key).toBe(own);
+      }
+      expect(allows(s, 's3:DeleteObject', objectArn(`${fn.writes[0]}x`))).toBe(false);
+      const list = s.find((st) => JSON.stringify(st.Action) === '"s3:ListBucket"');
+      expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': fn.writes.map((p) => `${p}*`) } });
+    },
+  );
+
+  it('runs-api may enqueue runs, use the table and read run records, nothing else in the bucket', () => {
+    const s = roleStatements('runs-api');
+    for (const fn of QUEUE_FED_FUNCTIONS) {
+      expect(allows(s, 'sqs:SendMessage', queueArn(fn.queue)), fn.queue).toBe(fn.provider !== 'all');
+      expect(allows(s, 'sqs:ReceiveMessage', queueArn(fn.queue)), fn.queue).toBe(false);
+    }
+    expect(allows(s, 's3:GetObject', objectArn('runs/r-1.json'))).toBe(true);
+    expect(allows(s, 's3:PutObject', objectArn('runs/r-1.json'))).toBe(false);
+    expect(allows(s, 's3:GetObject', objectArn('raw/sp-api/x.json'))).toBe(false);
+    expect(allows(s, 'dynamodb:PutItem', `<${id('Storage/State')}.Arn>`)).toBe(true);
+  });
+
+  it('limits table access to item operations and PutMetricData to the app namespace', () => {
+    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api']) {
+      const s = roleStatements(name);
+      const table = `<${id('Storage/State')}.Arn>`;
+      for (const action of ['GetItem', 'PutItem', 'UpdateItem', 'Query', 'ConditionCheckItem']) {
+        expect(allows(s, `dynamodb:${action}`, table), `${name} ${action}`).toBe(true);
+      }
+      for (const action of ['DeleteTable', 'Scan', 'DeleteItem']) {
+        expect(allows(s, `dynamodb:${action}`, table), `${name} ${action}`).toBe(false);
+      }
+      const metrics = s.filter((st) => allows([st], 'cloudwatch:PutMetricData', '*'));
+      expect(metrics.length, name).toBe(1);
+      expect(metrics[0]?.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': METRICS.namespace } });
+      // '*' is only ever the PutMetricData resource.
+      for (const st of s) {
+        const resources = Array.isArray(st.Resource) ? st.Resource : [st.Resource];
+        if (resources.includes('*')) expect(st.Action, name).toBe('cloudwatch:PutMetricData');
+      }
+    }
+  });
+
+  it('lets only the provider function(s), and the poller for providers with exports, read a secret', () => {
+    const exportProviders = new Set(
+      QUEUE_FED_FUNCTIONS.filter((f) => f.startsExports).map((f) => f.provider),
+    );
+    const readers = [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api'];
+    for (const c of config.connections) {
+      const arn = c.existingSecret
+        ? `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${c.secretName}-AbC123`
+        : `<${id(`Secrets/${c.id}`)}>`;
+      for (const name of readers) {
+        const fn = QUEUE_FED_FUNCTIONS.find((f) => f.name === name);
+        const expected =
+          fn?.provider === c.provider || (fn?.provider === 'all' && exportProviders.has(c.provider));
+        expect(
+          allows(roleStatements(name), 'secretsmanager:GetSecretValue', arn),
+          `${name} reads ${c.id}`,
+        ).toBe(expected);
+      }
+    }
+  });
+
+  it('creates missing secrets empty and kept, and references existing ones by name', () => {
+    const created = config.connections.filter((c) => !c.existingSecret);
+    expect(resourcesOfType(t, 'AWS::SecretsManager::Secret')).toHaveLength(created.length);
+    for (const c of created) {
+      const secretId = id(`Secrets/${c.id}`);
+      expect(props(secretId).Name).toBe(c.secretName);
+      expect(props(secretId).GenerateSecretString).toBeUndefined();
+      expect(props(secretId).SecretString).toBeUndefined();
+      expect(t.Resources[secretId]).toMatchObject({ DeletionPolicy: 'Retain' });
+    }
+  });
+});
+
+describe('schedules', () => {
+  it('has exactly one schedule per enabled connection, sending a run to its primary queue', () => {
+    const enabled = config.connections.filter((c) => c.enabled);
+    expect(enabled.length).toBeLessThan(config.connections.length);
+    const schedules = resourcesOfType(t, 'AWS::Scheduler::Schedule');
+    expect(schedules).toHaveLength(enabled.length);
+    for (const c of enabled) {
+      const s = props(id(`Schedules/${c.id}`));
+      const target = s.Target as Json;
+      expect(s.ScheduleExpression).toBe(c.schedule);
+      expect(target.Arn).toEqual({ 'Fn::GetAtt': [id(`Queues/${functionForRun(c.provider).queue}`), 'Arn'] });
+      expect(JSON.parse(target.Input as string)).toEqual({
+        v: 1,
+        type: 'run',
+        runId: '<aws.scheduler.execution-id>',
+        provider: c.provider,
+        connection: c.id,
+      });
+      expect(target.DeadLetterConfig).toEqual({
+        Arn: { 'Fn::GetAtt': [id('Schedules/undelivered-runs'), 'Arn'] },
+      });
+
+      const roleId = (target.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const s2 = statementsOfRole(t, roleId);
+      for (const fn of QUEUE_FED_FUNCTIONS) {
+        expect(allows(s2, 'sqs:SendMessage', queueArn(fn.queue)), `${c.id} -> ${fn.queue}`).toBe(
+          fn.queue === functionForRun(c.provider).queue,
+        );
+      }
+    }
+  });
+});
+
+describe('api', () => {
+  it('requires IAM auth on every method and validates requests', () => {
+    const methods = resourcesOfType(t, 'AWS::ApiGateway::Method');
+    expect(methods.map(([, m]) => m.Properties?.HttpMethod).sort()).toEqual(['GET', 'POST']);
+    for (const [, m] of methods) {
+      expect(m.Properties?.AuthorizationType).toBe('AWS_IAM');
+      expect(m.Properties?.RequestValidatorId).toBeDefined();
+    }
+    const [, get] = methods.find(([, m]) => m.Properties?.HttpMethod === 'GET')!;
+    expect(get.Properties?.RequestParameters).toEqual({ 'method.request.path.runId': true });
+    const [, validator] = resourcesOfType(t, 'AWS::ApiGateway::RequestValidator')[0]!;
+    expect(validator.Properties).toMatchObject({
+      ValidateRequestBody: true,
+      ValidateRequestParameters: true,
+    });
+  });
+
+  it('checks a POST /runs body against a schema: provider enum required, dates as YYYY-MM-DD', () => {
+    const [, post] = resourcesOfType(t, 'AWS::ApiGateway::Method').find(
+      ([, m]) => m.Properties?.HttpMethod === 'POST',
+    )!;
+    const [modelId, model] = resourcesOfType(t, 'AWS::ApiGateway::Model')[0]!;
+    expect(post.Properties?.RequestModels).toEqual({ 'application/json': { Ref: modelId } });
+    const schema = model.Properties?.Schema as Json & { properties: Record<string, Json> };
+    expect(schema.required).toEqual(['provider']);
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.properties.provider?.enum).toEqual([...PROVIDERS]);
+    const date = new RegExp(schema.properties.from?.pattern as string);
+    expect(date.test('2024-05-01')).toBe(true);
+    expect(date.test('2024-5-1')).toBe(false);
+    expect(Object.keys(schema.properties).sort()).toEqual([
+      'connection',
+      'from',
+      'invoiceId',
+      'job',
+      'provider',
+      'to',
+    ]);
+  });
+
+  it('throttles the stage and logs access as JSON', () => {
+    const [, stage] = resourcesOfType(t, 'AWS::ApiGateway::Stage')[0]!;
+    const settings = (stage.Properties!.MethodSettings as Json[])[0];
+    expect(settings).toMatchObject({
+      ThrottlingRateLimit: 5,
+      ThrottlingBurstLimit: 10,
+      LoggingLevel: 'INFO',
+    });
+    expect(settings?.DataTraceEnabled).toBe(false);
+    const access = stage.Properties?.AccessLogSetting as Json;
+    expect(access.DestinationArn).toEqual({ 'Fn::GetAtt': [id('Api/AccessLogs'), 'Arn'] });
+    expect(() => JSON.parse(access.Format as string)).not.toThrow();
+  });
+});
+
+describe('monitoring', () => {
+  const alarms = () => resourcesOfType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Json);
+  const alarmOn = (metric: string, dimension: Json) =>
+    alarms().filter(
+      (a) =>
+        a.MetricName === metric &&
+        JSON.stringify(a.Dimensions) === JSON.stringify([dimension]) &&
+        a.Threshold === 0 &&
+        a.ComparisonOperator === 'GreaterThanThreshold' &&
+        (a.AlarmActions as unknown[]).length === 1,
+    );
+
+  it('alarms on every DLQ holding a message', () => {
+    const dlqs = [
+      ...QUEUE_FED_FUNCTIONS.map((f) => id(`Queues/${f.queue}-dlq`)),
+      id('Schedules/undelivered-runs'),
+    ];
+    for (const dlq of dlqs) {
+      expect(
+        alarmOn('ApproximateNumberOfMessagesVisible', {
+          Name: 'QueueName',
+          Value: { 'Fn::GetAtt': [dlq, 'QueueName'] },
+        }),
+        dlq,
+      ).toHaveLength(1);
+    }
+  });
+
+  it('alarms on every function error and throttle, and on failed exports per provider', () => {
+    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api']) {
+      const dim = { Name: 'FunctionName', Value: { Ref: functionId(name) } };
+      expect(alarmOn('Errors', dim), name).toHaveLength(1);
+      expect(alarmOn('Throttles', dim), name).toHaveLength(1);
+    }
+    for (const provider of ['amazon-ads', 'sp-api']) {
+      const a = alarmOn(METRICS.names.exportsFailed, { Name: METRICS.dimension, Value: provider });
+      expect(a, provider).toHaveLength(1);
+      expect(a[0]?.Namespace).toBe(METRICS.namespace);
+    }
+  });
+
+  it('sends alarms to a TLS-only topic', () => {
+    const [topicId] = resourcesOfType(t, 'AWS::SNS::Topic')[0]!;
+    expect(deniesInsecureTransport(policyStatementsFor('AWS::SNS::TopicPolicy', 'Topics', topicId))).toBe(
+      true,
+    );
+    for (const a of alarms()) expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
+  });
+
+  it('has a dashboard with the provider metrics and every DLQ depth', () => {
+    const [, dash] = resourcesOfType(t, 'AWS::CloudWatch::Dashboard')[0]!;
+    const body = flatten(dash.Properties?.DashboardBody);
+    for (const provider of new Set(config.connections.map((c) => c.provider))) {
+      for (const metric of ['invoices', 'bytes', 'retries', 'throttles'] as const) {
+        expect(body, `${provider} ${metric}`).toContain(
+          `["${METRICS.namespace}","${METRICS.names[metric]}","${METRICS.dimension}","${provider}"`,
+        );
+      }
+    }
+    for (const f of QUEUE_FED_FUNCTIONS) expect(body).toContain(`<${id(`Queues/${f.queue}-dlq`)}.QueueName>`);
+  });
+});
+
+describe('outputs and cdk-nag', () => {
+  it('exports the bucket, table, API URL and queue URLs', () => {
+    const outputs = t.Outputs ?? {};
+    expect(outputs.BucketName?.Value).toEqual({ Ref: id('Storage/Invoices') });
+    expect(outputs.TableName?.Value).toEqual({ Ref: id('Storage/State') });
+    expect(flatten(outputs.ApiUrl?.Value)).toContain('.execute-api.');
+    for (const f of QUEUE_FED_FUNCTIONS) {
+      const out = Object.values(outputs).find(
+        (o) => JSON.stringify(o.Value) === JSON.stringify({ Ref: id(`Queues/${f.queue}`) }),
+      );
+      expect(out, f.queue).toBeDefined();
+    }
+  });
+
+  it('leaves no unacknowledged AwsSolutions finding', () => {
+    const report = new AwsSolutionsChecks().validateScope(built.app);
+    const findings = report.violations.flatMap((v) =>
+      v.violatingResources.map((r) => `${v.severity} ${v.ruleName} at ${r.constructPath}`),
+    );
+    expect(findings).toEqual([]);
+  });
+});
