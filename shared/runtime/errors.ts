@@ -29,7 +29,9 @@ const PERMANENT = new Set([
 ]);
 
 export function isPermanent(err: unknown): boolean {
-  const e = err as { name?: string; retryable?: boolean };
+  const e = err as { name?: string; retryable?: boolean; transient?: boolean };
+  // A token endpoint that was down (not one that refused) may answer on redelivery.
+  if (e?.transient === true) return false;
   if (e?.retryable === false) return true;
   return PERMANENT.has(e?.name ?? '');
 }

@@ -1,0 +1,412 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localDynamoClient, localS3Client, localSqsClient } from '../../infra/local/clients.ts';
+import { createLocalResources, type LocalResources } from '../../infra/local/resources.ts';
+import { type Standins, startStandins } from '../../infra/local/standins.ts';
+import { ByteCountError, S3Sink } from '../../shared/aws/sink.ts';
+import { DynamoStateStore, exportKey } from '../../shared/aws/state-store.ts';
+import { defaultConfigPath, loadConfig } from '../../shared/config/load.ts';
+import { ExpiredUrlError } from '../../shared/http/errors.ts';
+import type { PollMessage } from '../../shared/jobs/messages.ts';
+import { MAX_DELAY_SECONDS, moveToDlq, SqsJobQueue } from '../../shared/jobs/queue.ts';
+import type { Counter, ExportCheck, ProviderContext, ProviderModule } from '../../shared/providers/types.ts';
+import { pollExport } from '../../shared/runtime/poller.ts';
+
+let standins: Standins;
+let resources: LocalResources;
+let s3: S3Client;
+let sqs: SQSClient;
+let state: DynamoStateStore;
+
+beforeAll(async () => {
+  standins = await startStandins();
+  const configPath = defaultConfigPath();
+  resources = await createLocalResources({
+    config: loadConfig(configPath),
+    configPath,
+    standinEnv: standins.env,
+  });
+  s3 = localS3Client(standins.env);
+  sqs = localSqsClient(standins.env);
+  state = new DynamoStateStore(DynamoDBDocumentClient.from(localDynamoClient(standins.env)), resources.table);
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  sqs?.destroy();
+  await standins?.close();
+});
+
+async function receiveAll(queueUrl: string) {
+  const out = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 0,
+      AttributeNames: ['All'],
+      MessageAttributeNames: ['All'],
+    }),
+  );
+  return out.Messages ?? [];
+}
+
+describe('state store on DynamoDB', () => {
+  it('creates an export once even when two invocations race for it', async () => {
+    const key = exportKey('sp-api', 'sp-br', 'A2Q3Y263D00KWC', { from: '2026-01-01', to: '2026-01-31' });
+    let creates = 0;
+    const create = async () => {
+      creates++;
+      await new Promise((r) => setTimeout(r, 50));
+      return { exportId: `exp-${creates}` };
+    };
+    const input = {
+      key,
+      provider: 'sp-api' as const,
+      connection: 'sp-br',
+      scope: 'A2Q3Y263D00KWC',
+      runId: 'r1',
+      deadlineMs: 3_600_000,
+    };
+    const results = await Promise.allSettled([
+      state.findOrCreateExport(input, create),
+      state.findOrCreateExport(input, create),
+    ]);
+    expect(creates).toBe(1);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    expect(ok.length).toBeGreaterThanOrEqual(1);
+    // The loser either saw the winner's export or was told to come back (never a second create).
+    for (const r of results) {
+      if (r.status === 'rejected') expect((r.reason as Error).name).toBe('ExportBusyError');
+    }
+    const rerun = await state.findOrCreateExport(input, create);
+    expect(rerun).toMatchObject({ created: false, record: { exportId: 'exp-1', state: 'PENDING' } });
+    expect(creates).toBe(1);
+  });
+
+  it('releases the claim when the provider refuses the create, and replaces a failed export on a rerun', async () => {
+    const key = exportKey('amazon-ads', 'ads-na', 'g', { from: '2026-02-01', to: '2026-02-28' });
+    const input = {
+      key,
+      provider: 'amazon-ads' as const,
+      connection: 'ads-na',
+      scope: 'g',
+      runId: 'r2',
+      deadlineMs: 60_000,
+    };
+    await expect(
+      state.findOrCreateExport(input, async () => Promise.reject(new Error('503'))),
+    ).rejects.toThrow('503');
+    const made = await state.findOrCreateExport(input, async () => ({ exportId: 'A' }));
+    expect(made.created).toBe(true);
+    await state.updateExport(key, { state: 'FAILED', error: { code: 'X', message: 'failed' } });
+    const again = await state.findOrCreateExport(input, async () => ({ exportId: 'B' }));
+    expect(again).toMatchObject({ created: true, record: { exportId: 'B', state: 'PENDING' } });
+  });
+
+  it('moves a watermark forward only', async () => {
+    await state.setWatermark('cm360', 'c', 'adv', '2026-03-10');
+    await state.setWatermark('cm360', 'c', 'adv', '2026-03-01');
+    expect(await state.getWatermark('cm360', 'c', 'adv')).toBe('2026-03-10');
+    await state.setWatermark('cm360', 'c', 'adv', '2026-03-12');
+    expect(await state.getWatermark('cm360', 'c', 'adv')).toBe('2026-03-12');
+  });
+
+  it('settles a run when its last message is done, FAILED when one failed', async () => {
+    await state.ensureRun('run-ok', { connections: ['a'], source: 'local' }, 0);
+    await state.addPending('run-ok', 2);
+    await state.addCounts('run-ok', 'a', { invoices: 3, bytes: 100 });
+    await state.addPending('run-ok', -1);
+    expect((await state.getRun('run-ok'))?.status).toBe('RUNNING');
+    await state.addCounts('run-ok', 'a', { invoices: 2 });
+    await state.addPending('run-ok', -1);
+    const ok = await state.getRun('run-ok');
+    expect(ok).toMatchObject({
+      status: 'SUCCEEDED',
+      pending: 0,
+      connections: { a: { invoices: 5, bytes: 100 } },
+    });
+
+    await state.ensureRun('run-bad', { connections: ['a'], source: 'local' }, 1);
+    await state.addFailure(
+      'run-bad',
+      { at: new Date().toISOString(), connection: 'a', messageType: 'fetch', reason: 'ProviderError: 403' },
+      'm1',
+    );
+    await state.addPending('run-bad', -1);
+    const bad = await state.getRun('run-bad');
+    expect(bad?.status).toBe('FAILED');
+    expect(bad?.failures[0]?.reason).toBe('ProviderError: 403');
+    expect(await state.getRun('no-such-run')).toBeUndefined();
+  });
+});
+
+describe('job queue', () => {
+  it('routes messages to their queue, chains long delays and counts what it sends', async () => {
+    const sent: number[] = [];
+    const queue = new SqsJobQueue(sqs, resources.functionEnv['runs-api'], async (_m, n) => {
+      sent.push(n);
+    });
+    const base = { v: 1 as const, runId: 'q1', provider: 'cm360' as const, connection: 'cm360-main' };
+    await queue.sendBatch(
+      Array.from({ length: 12 }, (_, i) => ({ ...base, type: 'run' as const, scopes: [`s${i}`] })),
+    );
+    await queue.send({ ...base, type: 'run' }, { delaySeconds: 3600 });
+    expect(sent).toEqual(Array(13).fill(1));
+    const url = resources.queueUrls['cm360-invoices']!;
+    const got = [...(await receiveAll(url)), ...(await receiveAll(url))];
+    expect(got).toHaveLength(12);
+    const poll = new SqsJobQueue(sqs, resources.functionEnv['runs-api']);
+    await expect(
+      poll.send({
+        ...base,
+        type: 'poll',
+        scope: 's',
+        exportKey: 'k',
+        exportId: 'e',
+        createdAt: new Date().toISOString(),
+        deadline: new Date().toISOString(),
+        attempt: 0,
+      }),
+    ).rejects.toThrow(/may not send to queue export-poll/);
+    expect(MAX_DELAY_SECONDS).toBe(900);
+  });
+
+  it('moves a message to the DLQ with its reason', async () => {
+    const dlq = resources.dlqUrls['sp-api-invoices']!;
+    await moveToDlq(sqs, dlq, '{"broken":true}', 'invalid message: runId: Required');
+    const [m] = await receiveAll(dlq);
+    expect(m?.Body).toBe('{"broken":true}');
+    expect(m?.MessageAttributes?.reason?.StringValue).toBe('invalid message: runId: Required');
+  });
+});
+
+function meta() {
+  return { sourceOperation: 'test', runId: 'r', fetchedAt: '2026-01-01T00:00:00.000Z' };
+}
+
+function patterned(bytes: number, chunk = 256 * 1024): Readable {
+  let left = bytes;
+  let i = 0;
+  return new Readable({
+    read() {
+      if (left <= 0) return void this.push(null);
+      const n = Math.min(chunk, left);
+      left -= n;
+      this.push(Buffer.alloc(n, i++ % 251));
+    },
+  });
+}
+
+async function sha256Of(
+  key: string,
+): Promise<{ sha: string; meta: Record<string, string> | undefined; bytes: number }> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: resources.bucket, Key: key }));
+  const body = Buffer.from(await out.Body!.transformToByteArray());
+  return { sha: createHash('sha256').update(body).digest('hex'), meta: out.Metadata, bytes: body.length };
+}
+
+describe('S3 sink', () => {
+  const sink = () => new S3Sink(s3, resources.bucket, { partSize: 5 * 1024 * 1024, concurrency: 2 });
+
+  it('writes JSON with the sha256, source, run and time as metadata', async () => {
+    const stored = await sink().putJson('raw/x.json', { a: 1 }, meta());
+    const got = await sha256Of('raw/x.json');
+    expect(stored.sha256).toBe(got.sha);
+    expect(got.meta).toMatchObject({
+      sha256: got.sha,
+      'source-operation': 'test',
+      'run-id': 'r',
+      'fetched-at': '2026-01-01T00:00:00.000Z',
+    });
+  });
+
+  it('streams a small and a multipart body with the right bytes and hash', async () => {
+    for (const size of [1234, 12 * 1024 * 1024 + 7]) {
+      const key = `documents/big-${size}.bin`;
+      const stored = await sink().putStream(key, patterned(size), { ...meta(), expectedBytes: size });
+      const got = await sha256Of(key);
+      expect(got.bytes).toBe(size);
+      expect(stored).toEqual({ key, sha256: got.sha, bytes: size });
+      expect(got.meta?.sha256).toBe(got.sha);
+    }
+  });
+
+  it('refuses a body shorter than announced and leaves no object or upload behind', async () => {
+    const key = 'documents/short.bin';
+    await expect(
+      sink().putStream(key, patterned(6 * 1024 * 1024), { ...meta(), expectedBytes: 7 * 1024 * 1024 }),
+    ).rejects.toThrow(ByteCountError);
+    await expect(s3.send(new HeadObjectCommand({ Bucket: resources.bucket, Key: key }))).rejects.toThrow();
+    const uploads = await s3
+      .send(new ListMultipartUploadsCommand({ Bucket: resources.bucket }))
+      .catch(() => ({ Uploads: [] }));
+    expect((uploads.Uploads ?? []).filter((u) => u.Key === key)).toHaveLength(0);
+  });
+
+  it('merges month files by id instead of replacing them', async () => {
+    const key = 'invoices/provider=cm360/issue_month=2026-01/c-a.jsonl';
+    await sink().mergeJsonl(
+      key,
+      [
+        { invoiceId: 'b', v: 1 },
+        { invoiceId: 'a', v: 1 },
+      ],
+      'invoiceId',
+      meta(),
+    );
+    await sink().mergeJsonl(
+      key,
+      [
+        { invoiceId: 'c', v: 1 },
+        { invoiceId: 'a', v: 2 },
+      ],
+      'invoiceId',
+      meta(),
+    );
+    const text = await sink().getText(key);
+    expect(
+      text
+        ?.trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
+      { invoiceId: 'a', v: 2 },
+      { invoiceId: 'b', v: 1 },
+      { invoiceId: 'c', v: 1 },
+    ]);
+    expect(await sink().getText('invoices/none.jsonl')).toBeUndefined();
+  });
+});
+
+describe('export poller', () => {
+  const schedule = { firstDelaySeconds: 1, factor: 2, maxDelaySeconds: 4 };
+
+  function setup(checks: ExportCheck[], opens: Array<'ok' | 'expired'>) {
+    const counts: Partial<Record<Counter, number>> = {};
+    const sent: Array<{ m: unknown; delay?: number }> = [];
+    let opened = 0;
+    const module: ProviderModule = {
+      id: 'sp-api',
+      parseSecret: () => ({}),
+      http: () => {
+        throw new Error('unused');
+      },
+      run: async () => {},
+      fetch: async () => {},
+      exports: {
+        check: async () => checks.shift() ?? { state: 'PENDING' },
+        open: async (_m, documentId) => {
+          const mode = opens[opened++] ?? 'ok';
+          if (mode === 'expired') throw new ExpiredUrlError('getInvoicesDocument', 403);
+          return {
+            key: `exports/sp-api/sp-br/M/E/${documentId}.zip`,
+            operation: 'getInvoicesDocument',
+            counter: 'documents',
+            response: {
+              status: 200,
+              stream: patterned(1000 + documentId.length),
+              contentLength: 1000 + documentId.length,
+            },
+          };
+        },
+      },
+    };
+    const ctx = {
+      connection: {} as never,
+      runId: 'poll-run',
+      secret: {},
+      http: {} as never,
+      sink: new S3Sink(s3, resources.bucket),
+      state,
+      queue: {
+        send: async (m: unknown, o?: { delaySeconds?: number }) => {
+          sent.push({ m, ...(o?.delaySeconds !== undefined ? { delay: o.delaySeconds } : {}) });
+        },
+        sendBatch: async () => {},
+      },
+      log: { debug() {}, info() {}, warn() {}, error() {} },
+      count: (c: Counter, n = 1) => {
+        counts[c] = (counts[c] ?? 0) + n;
+      },
+      reportProblem: () => {},
+      budget: { deadline: Date.now() + 60_000, remainingMs: () => 60_000 },
+      now: () => new Date(),
+    } satisfies ProviderContext;
+    return { module, ctx, counts, sent, opened: () => opened };
+  }
+
+  async function register(name: string, deadlineMs = 3_600_000): Promise<PollMessage> {
+    const key = exportKey('sp-api', 'sp-br', 'M', { name });
+    const { record } = await state.findOrCreateExport(
+      { key, provider: 'sp-api', connection: 'sp-br', scope: 'M', runId: 'poll-run', deadlineMs },
+      async () => ({ exportId: `E-${name}` }),
+    );
+    return {
+      v: 1,
+      type: 'poll',
+      runId: 'poll-run',
+      provider: 'sp-api',
+      connection: 'sp-br',
+      scope: 'M',
+      exportKey: key,
+      exportId: record.exportId!,
+      createdAt: record.createdAt,
+      deadline: record.deadline,
+      attempt: 0,
+    };
+  }
+
+  it('re-enqueues itself with a growing delay while the export is pending', async () => {
+    const msg = await register('pending');
+    const t = setup([{ state: 'PENDING' }], []);
+    expect(await pollExport(msg, t.ctx, t.module, { state, schedule })).toBe('pending');
+    expect(t.sent).toEqual([{ m: { ...msg, attempt: 1 }, delay: 2 }]);
+  });
+
+  it('copies each document once, renewing an expired URL, and a repeated poll copies nothing again', async () => {
+    const msg = await register('done');
+    const t = setup([{ state: 'DONE', documentIds: ['d1', 'd22'] }], ['expired', 'ok', 'ok']);
+    expect(await pollExport(msg, t.ctx, t.module, { state, schedule })).toBe('done');
+    expect(t.opened()).toBe(3);
+    expect(t.counts.documents).toBe(2);
+    const record = await state.getExport(msg.exportKey);
+    expect(record?.state).toBe('DONE');
+    expect(Object.keys(record?.copied ?? {}).sort()).toEqual(['d1', 'd22']);
+    expect(record?.copied.d22?.bytes).toBe(1003);
+    const again = setup([], []);
+    expect(await pollExport(msg, again.ctx, again.module, { state, schedule })).toBe('done');
+    expect(again.opened()).toBe(0);
+  });
+
+  it('records a failed export in the export and the run, and counts it for the alarm', async () => {
+    const msg = await register('failed');
+    await state.ensureRun('poll-run', { connections: ['sp-br'], source: 'local' }, 1);
+    const t = setup([{ state: 'FAILED', code: 'ERROR', message: 'export failed upstream' }], []);
+    expect(await pollExport(msg, t.ctx, t.module, { state, schedule })).toBe('failed');
+    expect((await state.getExport(msg.exportKey))?.error).toEqual({
+      code: 'ERROR',
+      message: 'export failed upstream',
+    });
+    expect(t.counts.exportsFailed).toBe(1);
+    const run = await state.getRun('poll-run');
+    expect(run?.failures.some((f) => f.reason.includes('export failed upstream'))).toBe(true);
+  });
+
+  it('gives up at the deadline counted from creation, not from this poll', async () => {
+    const msg = await register('late', 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const t = setup([{ state: 'PENDING' }], []);
+    expect(await pollExport(msg, t.ctx, t.module, { state, schedule })).toBe('expired');
+    expect((await state.getExport(msg.exportKey))?.state).toBe('EXPIRED');
+    expect(t.sent).toHaveLength(0);
+  });
+});
