@@ -208,7 +208,11 @@ export class Functions extends Construct {
     return { name, fn, role };
   }
 
-  /** Object access under the given prefixes only, and listing limited to the same prefixes. */
+  /**
+   * Object access under the given prefixes only. ListBucket is limited to the same prefixes: S3 answers a
+   * missing key with 404 (not 403) only to a caller that may list it, evaluating s3:prefix as the key, and the
+   * sink relies on that 404 to tell a new month file from an existing one.
+   */
   private grantObjects(role: Role, prefixes: readonly string[], actions: string[], what: string): void {
     const { bucket } = this.props;
     for (const prefix of prefixes) {

@@ -53,6 +53,7 @@ export class RunSchedules extends Construct {
         target: new SqsSendMessage(target.queue, {
           role,
           deadLetterQueue: this.dlq,
+          // A run delivered a few hours late still covers its window; past that it goes to the DLQ (alarmed).
           retryAttempts: 10,
           maxEventAge: Duration.hours(6),
           input: ScheduleTargetInput.fromObject({
