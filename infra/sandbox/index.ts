@@ -8,7 +8,9 @@
  *   sandbox.credentials['ads-main'];   // {clientId, clientSecret, refreshToken}: the connection's secret
  *   await sandbox.close();
  *
- * Adding a simulator (in infra/sandbox/<provider>/index.ts):
+ * Adding a simulator (in infra/sandbox/<provider>/index.ts; everything below is exported from here):
+ *
+ *   import { amazonErrorList, createRng, createSimServer, fail, json, type SimulatorFactory } from '../index.ts';
  *
  *   export const spApiSimulator: SimulatorFactory = {
  *     name: 'sp-api',
@@ -56,11 +58,17 @@ import {
 } from './google-oauth.ts';
 import { createLwaServer, type LwaServer } from './lwa.ts';
 
-export type { SimClock } from './framework/clock.ts';
+export { createSimClock, type SimClock } from './framework/clock.ts';
 export * from './framework/errors.ts';
-export type { FaultConfig, FaultConfigInput, FaultInjector } from './framework/faults.ts';
+export {
+  type FaultConfig,
+  type FaultConfigInput,
+  FaultInjector,
+  type FaultKind,
+  parseFaultConfig,
+} from './framework/faults.ts';
 export * from './framework/http.ts';
-export type { RateLimit, RateLimitHeaderPolicy } from './framework/rate-limit.ts';
+export { type RateLimit, type RateLimitHeaderPolicy, rateLimitHeaderValue } from './framework/rate-limit.ts';
 export { createRng, formatMinorUnits, hash32, hashUnit, Rng, type Seed } from './framework/seed.ts';
 export {
   type AdminRouteDef,
@@ -72,8 +80,18 @@ export {
 } from './framework/server.ts';
 export { type DownloadSource, generatedStream, type OpenDownload } from './framework/signed-url.ts';
 export type { OperationStats, SimStats } from './framework/stats.ts';
-export type { GoogleOAuthServer, GoogleTokenInfo, ServiceAccountKey } from './google-oauth.ts';
-export type { LwaServer, LwaTokenInfo } from './lwa.ts';
+export type { TokenCheck } from './framework/tokens.ts';
+export {
+  createGoogleOAuthServer,
+  DFATRAFFICKING_SCOPE,
+  type GoogleOAuthServer,
+  type GoogleTokenInfo,
+  JWT_BEARER_GRANT,
+  newServiceAccount,
+  type ServiceAccountKey,
+  signJwtRs256,
+} from './google-oauth.ts';
+export { createLwaServer, type LwaServer, type LwaTokenInfo } from './lwa.ts';
 
 /** How each provider authenticates. */
 export const PROVIDER_AUTH: Record<ProviderId, 'lwa' | 'google'> = {

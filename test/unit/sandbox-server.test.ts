@@ -198,7 +198,10 @@ describe('sim server routing and bodies', () => {
 
 describe('sim server close', () => {
   it('closes with keep-alive sockets and a request still waiting, and frees the port', async () => {
+    const listeners = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+    const before = listeners();
     const { sim } = await start({ faults: { latencyMs: 60_000 } });
+    expect(listeners()).toBe(before + 1);
     const agent = new Agent({ keepAliveTimeout: 60_000 });
     const first = await request(`${sim.url}/__sandbox/stats`, { dispatcher: agent });
     await first.body.dump(); // the agent keeps this socket open
@@ -207,6 +210,7 @@ describe('sim server close', () => {
 
     await sim.close();
     expect(sim.server.listening).toBe(false);
+    expect(listeners()).toBe(before);
     expect(await hanging).toBeInstanceOf(Error);
     await sim.close(); // idempotent
 

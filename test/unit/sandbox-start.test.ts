@@ -283,6 +283,7 @@ describe('startSandbox', () => {
     const sandbox = await startSandbox({
       simulators: [ledgerSimulator],
       connections: CONNECTIONS,
+      googleAuth: 'refresh-token',
       log: () => {},
     });
     await sandbox.close();
