@@ -1,0 +1,165 @@
+import { Worker } from 'node:worker_threads';
+import { type FromWorker, type SerializedError, serializeError, type WorkerInit } from './worker-protocol.ts';
+
+/**
+ * One warm "container" of a function: a worker thread with its own process.env and module state. It starts
+ * on the first invocation (a cold start), stays warm between invocations, and is thrown away when an
+ * invocation times out or the thread dies, as Lambda replaces a container in those cases.
+ */
+
+export type InvokeOutcome =
+  | { kind: 'ok'; value: unknown }
+  /** The handler threw or rejected. */
+  | { kind: 'error'; error: SerializedError }
+  | { kind: 'timeout' }
+  /** The thread died during the invocation (uncaught exception, out of memory). */
+  | { kind: 'crash'; error: SerializedError }
+  /** The handler module could not be loaded. */
+  | { kind: 'init-error'; error: SerializedError };
+
+export interface ContainerOptions {
+  init: WorkerInit;
+  env: Record<string, string>;
+  /** 'ignore' drops the function's stdout/stderr (tests, quiet runs). */
+  output: 'inherit' | 'ignore';
+  initTimeoutMs: number;
+}
+
+const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
+
+/** What a Lambda process has besides the function's own variables (tools and temp files need these). */
+const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
+
+type Started = { ok: true } | { ok: false; error: SerializedError };
+
+export class FunctionContainer {
+  private worker: Worker | undefined;
+  private ready: Promise<Started> | undefined;
+  private pending: { worker: Worker; requestId: string; settle: (o: InvokeOutcome) => void } | undefined;
+
+  constructor(private readonly options: ContainerOptions) {}
+
+  get warm(): boolean {
+    return this.worker !== undefined;
+  }
+
+  async invoke(requestId: string, event: unknown, timeoutMs: number): Promise<InvokeOutcome> {
+    const started = await this.start();
+    const worker = this.worker;
+    if (!started.ok) return { kind: 'init-error', error: started.error };
+    if (!worker)
+      return {
+        kind: 'crash',
+        error: { name: 'WorkerExit', message: 'the worker ended before the invocation' },
+      };
+    return new Promise<InvokeOutcome>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending = undefined;
+        void this.stop();
+        resolve({ kind: 'timeout' });
+      }, timeoutMs);
+      this.pending = {
+        worker,
+        requestId,
+        settle: (outcome) => {
+          clearTimeout(timer);
+          this.pending = undefined;
+          resolve(outcome);
+        },
+      };
+      worker.postMessage({ type: 'invoke', requestId, event, timeoutMs });
+    });
+  }
+
+  /** Ends the thread; a pending invocation settles as a crash. */
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    this.forget(worker);
+    if (!worker) return;
+    this.settleFor(worker, {
+      kind: 'crash',
+      error: { name: 'Stopped', message: 'the function was stopped' },
+    });
+    await worker.terminate();
+  }
+
+  private settleFor(worker: Worker, outcome: InvokeOutcome): void {
+    if (this.pending?.worker === worker) this.pending.settle(outcome);
+  }
+
+  private forget(worker: Worker | undefined): void {
+    if (worker && this.worker === worker) {
+      this.worker = undefined;
+      this.ready = undefined;
+    }
+  }
+
+  private start(): Promise<Started> {
+    if (this.ready) return this.ready;
+    const { init, output, initTimeoutMs } = this.options;
+    const env: Record<string, string> = {};
+    for (const name of INHERITED_ENV) {
+      const v = process.env[name];
+      if (v !== undefined) env[name] = v;
+    }
+    Object.assign(env, this.options.env);
+    const worker = new Worker(BOOTSTRAP, {
+      name: init.functionName,
+      workerData: init,
+      env,
+      // Per-process flags (the parent's --openssl-legacy-provider) are refused in a worker; none are needed.
+      execArgv: [],
+      stdout: output === 'ignore',
+      stderr: output === 'ignore',
+      // A loose Lambda-like memory bound: the JS heap may not outgrow the function's memory setting.
+      resourceLimits: { maxOldGenerationSizeMb: init.memoryMb },
+    });
+    if (output === 'ignore') {
+      worker.stdout.resume();
+      worker.stderr.resume();
+    }
+    this.worker = worker;
+    this.ready = new Promise<Started>((resolve) => {
+      const timer = setTimeout(() => {
+        resolve({
+          ok: false,
+          error: { name: 'InitTimeout', message: `handler module did not load within ${initTimeoutMs} ms` },
+        });
+        this.forget(worker);
+        void worker.terminate();
+      }, initTimeoutMs);
+      worker.on('message', (msg: FromWorker) => {
+        if (msg.type === 'ready') {
+          clearTimeout(timer);
+          resolve({ ok: true });
+        } else if (msg.type === 'init-error') {
+          clearTimeout(timer);
+          resolve({ ok: false, error: msg.error });
+          this.forget(worker);
+        } else if (
+          msg.type === 'result' &&
+          this.pending?.worker === worker &&
+          this.pending.requestId === msg.requestId
+        ) {
+          this.pending.settle(
+            msg.ok ? { kind: 'ok', value: msg.value } : { kind: 'error', error: msg.error },
+          );
+        }
+      });
+      worker.on('error', (err) => {
+        clearTimeout(timer);
+        resolve({ ok: false, error: serializeError(err) });
+        this.settleFor(worker, { kind: 'crash', error: serializeError(err) });
+        this.forget(worker);
+      });
+      worker.on('exit', (code) => {
+        clearTimeout(timer);
+        const error = { name: 'WorkerExit', message: `the function's worker exited with code ${code}` };
+        resolve({ ok: false, error });
+        this.settleFor(worker, { kind: 'crash', error });
+        this.forget(worker);
+      });
+    });
+    return this.ready;
+  }
+}

@@ -1,0 +1,210 @@
+import { resolve } from 'node:path';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import {
+  dlqUrlEnv,
+  ENV,
+  type FunctionName,
+  METRICS,
+  POLL_QUEUE,
+  QUEUE_FED_FUNCTIONS,
+  type QueueFedFunction,
+  queueUrlEnv,
+  STATE_TABLE,
+} from '../../shared/aws/resources.ts';
+import type { Config, ProviderSettings } from '../../shared/config/schema.ts';
+import { RUNS_API_SETTINGS, settingsFor } from '../aws/settings.ts';
+import { localDynamoClient, localS3Client, localSqsClient } from './clients.ts';
+
+/**
+ * The local counterparts of the CDK stack's bucket, queues (each with its DLQ and redrive) and state table,
+ * built from the same description (shared/aws/resources.ts) and the same settings (infra/aws/settings.ts).
+ * Only the visibility timeout differs: short, so a failed record comes back in seconds, not minutes.
+ */
+
+export const DEFAULT_LOCAL_VISIBILITY_TIMEOUT_SECONDS = 3;
+export const LOCAL_BUCKET = 'invoice-ingest-local';
+export const LOCAL_TABLE = 'invoice-ingest-state';
+const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
+
+export type QueueFedName = QueueFedFunction['name'];
+
+export interface LocalQueue {
+  id: string;
+  url: string;
+  arn: string;
+  dlqUrl: string;
+  dlqArn: string;
+  maxReceiveCount: number;
+  visibilityTimeoutSeconds: number;
+}
+
+export interface LocalResourcesOptions {
+  config: Config;
+  /** The connections file the functions read (CONNECTIONS_FILE); made absolute. */
+  configPath: string;
+  /** The stand-ins' env (endpoints, region, credentials); every function env starts from it. */
+  standinEnv: Record<string, string>;
+  visibilityTimeoutSeconds?: number;
+  bucket?: string;
+  table?: string;
+}
+
+export interface LocalResources {
+  bucket: string;
+  table: string;
+  queues: Record<string, LocalQueue>;
+  queueUrls: Record<string, string>;
+  dlqUrls: Record<string, string>;
+  /** Concurrency, redrive count, timeout and memory per queue-fed function (as the CDK stack sets them). */
+  settings: Record<QueueFedName, ProviderSettings>;
+  /** Everything a function's process.env holds, as the CDK stack sets it plus the stand-ins' endpoints. */
+  functionEnv: Record<FunctionName, Record<string, string>>;
+}
+
+/** Queues a queue-fed function sends to besides its own: as infra/aws/functions.ts grants them. */
+export function sendsTo(fn: QueueFedFunction): string[] {
+  return [...new Set([...fn.alsoSendsTo, ...(fn.startsExports ? [POLL_QUEUE] : [])])].filter(
+    (q) => q !== fn.queue,
+  );
+}
+
+/** runs-api enqueues runs for any provider job and never polls: every queue but the poller's. */
+export function runsApiQueues(): string[] {
+  return QUEUE_FED_FUNCTIONS.filter((f) => f.provider !== 'all').map((f) => f.queue);
+}
+
+export async function createLocalResources(options: LocalResourcesOptions): Promise<LocalResources> {
+  const visibility = options.visibilityTimeoutSeconds ?? DEFAULT_LOCAL_VISIBILITY_TIMEOUT_SECONDS;
+  if (!Number.isInteger(visibility) || visibility < 1 || visibility > 43200) {
+    throw new Error(
+      `visibilityTimeoutSeconds must be a whole number of seconds from 1 to 43200, got ${visibility}`,
+    );
+  }
+  const bucket = options.bucket ?? LOCAL_BUCKET;
+  const table = options.table ?? LOCAL_TABLE;
+  const env = options.standinEnv;
+  const s3 = localS3Client(env);
+  const sqs = localSqsClient(env);
+  const ddb = localDynamoClient(env);
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+
+    const settings = {} as Record<QueueFedName, ProviderSettings>;
+    const queues: Record<string, LocalQueue> = {};
+    for (const fn of QUEUE_FED_FUNCTIONS) {
+      const s = settingsFor(options.config, fn);
+      settings[fn.name] = s;
+      const dlqUrl = await createQueue(sqs, `${fn.queue}-dlq`, {
+        MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS),
+      });
+      const dlqArn = await queueArn(sqs, dlqUrl);
+      const url = await createQueue(sqs, fn.queue, {
+        VisibilityTimeout: String(visibility),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: s.maxReceiveCount }),
+      });
+      queues[fn.queue] = {
+        id: fn.queue,
+        url,
+        arn: await queueArn(sqs, url),
+        dlqUrl,
+        dlqArn,
+        maxReceiveCount: s.maxReceiveCount,
+        visibilityTimeoutSeconds: visibility,
+      };
+    }
+
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: STATE_TABLE.partitionKey, AttributeType: 'S' },
+          { AttributeName: STATE_TABLE.sortKey, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' },
+          { AttributeName: STATE_TABLE.sortKey, KeyType: 'RANGE' },
+        ],
+      }),
+    );
+    await waitForTable(ddb, table);
+    // dynalite has no UpdateTimeToLive: records past STATE_TABLE.ttlAttribute simply stay (the run is short).
+
+    const common = (name: FunctionName, memoryMb: number): Record<string, string> => ({
+      ...env,
+      // What the Lambda runtime itself sets and libraries (Powertools, the SDK) read.
+      AWS_LAMBDA_FUNCTION_NAME: name,
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
+      [ENV.bucket]: bucket,
+      [ENV.table]: table,
+      [ENV.connectionsFile]: resolve(options.configPath),
+      [ENV.allowLoopback]: '1',
+      POWERTOOLS_SERVICE_NAME: name,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+    });
+    const queueOf = (id: string): LocalQueue => {
+      const q = queues[id];
+      if (!q) throw new Error(`queue "${id}" is not in shared/aws/resources.ts`);
+      return q;
+    };
+
+    const functionEnv = {} as Record<FunctionName, Record<string, string>>;
+    for (const fn of QUEUE_FED_FUNCTIONS) {
+      const s = settings[fn.name];
+      const own = queueOf(fn.queue);
+      const fnEnv = common(fn.name, s.memoryMb);
+      fnEnv[ENV.ownQueue] = fn.queue;
+      fnEnv[ENV.maxReceiveCount] = String(own.maxReceiveCount);
+      fnEnv[queueUrlEnv(fn.queue)] = own.url;
+      fnEnv[dlqUrlEnv(fn.queue)] = own.dlqUrl;
+      for (const q of sendsTo(fn)) fnEnv[queueUrlEnv(q)] = queueOf(q).url;
+      functionEnv[fn.name] = fnEnv;
+    }
+    const apiEnv = common('runs-api', RUNS_API_SETTINGS.memoryMb);
+    for (const q of runsApiQueues()) apiEnv[queueUrlEnv(q)] = queueOf(q).url;
+    functionEnv['runs-api'] = apiEnv;
+
+    return {
+      bucket,
+      table,
+      queues,
+      queueUrls: Object.fromEntries(Object.values(queues).map((q) => [q.id, q.url])),
+      dlqUrls: Object.fromEntries(Object.values(queues).map((q) => [q.id, q.dlqUrl])),
+      settings,
+      functionEnv,
+    };
+  } finally {
+    s3.destroy();
+    sqs.destroy();
+    ddb.destroy();
+  }
+}
+
+async function createQueue(
+  sqs: ReturnType<typeof localSqsClient>,
+  name: string,
+  attributes: Record<string, string>,
+): Promise<string> {
+  const out = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  if (!out.QueueUrl) throw new Error(`creating local queue ${name} returned no URL`);
+  return out.QueueUrl;
+}
+
+async function queueArn(sqs: ReturnType<typeof localSqsClient>, url: string): Promise<string> {
+  const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  const arn = out.Attributes?.QueueArn;
+  if (!arn) throw new Error(`local queue ${url} has no ARN`);
+  return arn;
+}
+
+async function waitForTable(ddb: ReturnType<typeof localDynamoClient>, table: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const out = await ddb.send(new DescribeTableCommand({ TableName: table }));
+    if (out.Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`local table ${table} did not become ACTIVE`);
+}
