@@ -1,4 +1,4 @@
+import { amazonAdsModule } from '../../shared/providers/amazon-ads/index.ts';
 import { providerFunction } from '../../shared/runtime/provider-function.ts';
 
-// Not implemented yet: messages are validated and logged (README status table).
-export const handler = providerFunction('amazon-ads-invoices', undefined);
+export const handler = providerFunction('amazon-ads-invoices', amazonAdsModule);

@@ -1,0 +1,417 @@
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localDynamoClient, localS3Client } from '../../infra/local/clients.ts';
+import { sandboxConfig } from '../../infra/local/sandbox-config.ts';
+import { type LocalFunctionSpec, type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
+import { amazonAdsSimulator } from '../../infra/sandbox/amazon-ads/index.ts';
+import { type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
+import { DynamoStateStore, type RunRecord } from '../../shared/aws/state-store.ts';
+import { parseConfig } from '../../shared/config/load.ts';
+import type { NormalizedInvoice } from '../../shared/invoice/model.ts';
+import { normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
+
+/**
+ * Amazon Ads end to end on the local stack: the real handlers in worker threads, S3/SQS/DynamoDB
+ * stand-ins, the Amazon Ads simulator and the sandbox LWA server. Data is small (size 0.1: 31 invoices
+ * over three billing profiles) and pages are short (4 summaries) so paging is exercised in seconds.
+ */
+
+const CONNECTION = 'ads-main';
+const ACCOUNT = 'amzn1.ads-account.g.sandbox0001';
+const TODAY = new Date().toISOString().slice(0, 10);
+const ALL_TIME = { from: '2000-01-01', to: TODAY };
+const LOOKBACK_DAYS = 60;
+
+interface SimDocument {
+  type: string;
+  sha256: string;
+  bytes: number;
+}
+interface SimInvoiceView {
+  id: string;
+  status: string;
+  invoiceDate: string;
+  amountDue: { amount: number | string; currencyCode: string };
+  government: boolean;
+  documents: SimDocument[];
+}
+interface SimData {
+  profiles: Array<{ profileId: string; billing: boolean; countryCode: string; invoices: SimInvoiceView[] }>;
+}
+interface SimStatement {
+  id: string;
+  startDate: string;
+  endDate: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+  fails: boolean;
+}
+
+const iso = (compact: string) => `${compact.slice(0, 4)}-${compact.slice(4, 6)}-${compact.slice(6, 8)}`;
+
+describe('amazon-ads on the local stack', () => {
+  let sandbox: Sandbox;
+  let stack: LocalStack;
+  let s3: S3Client;
+  let state: DynamoStateStore;
+  let configDir: string;
+  let sim: string;
+
+  const admin = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+    const res = await request(`${sim}/__sandbox${path}`, {
+      method,
+      ...(body !== undefined
+        ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+        : {}),
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`admin ${method} ${path}: ${res.statusCode} ${text}`);
+    // Amounts are exact digits in the simulator's JSON; read them as text.
+    return JSON.parse(text.replace(/("amount"\s*:\s*)(-?\d+(?:\.\d+)?)/g, '$1"$2"')) as T;
+  };
+  const simData = () => admin<SimData>('GET', `/data?connection=${CONNECTION}`);
+  const simStatements = async () =>
+    (await admin<{ statements: SimStatement[] }>('GET', '/statements')).statements;
+  const simCalls = (operation: string) =>
+    (sandbox.stats()['amazon-ads'] as { operations: Record<string, { requests: number }> }).operations[
+      operation
+    ]?.requests ?? 0;
+
+  const listKeys = async (prefix: string): Promise<string[]> => {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const out = await s3.send(
+        new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = out.NextContinuationToken;
+    } while (token);
+    return keys.sort();
+  };
+  const getText = async (key: string) => {
+    const out = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+    return (await out.Body?.transformToString('utf8')) ?? '';
+  };
+  const normalized = async (): Promise<NormalizedInvoice[]> => {
+    const lines: NormalizedInvoice[] = [];
+    for (const key of await listKeys('invoices/provider=amazon-ads/')) {
+      for (const line of (await getText(key)).split('\n')) {
+        if (line.trim()) lines.push(normalizedInvoiceSchema.parse(JSON.parse(line)));
+      }
+    }
+    return lines;
+  };
+
+  const run = async (message: Record<string, unknown>, queue = 'amazon-ads-invoices'): Promise<RunRecord> => {
+    const runId = `test-${randomUUID()}`;
+    await stack.send(queue, {
+      v: 1,
+      type: 'run',
+      runId,
+      provider: 'amazon-ads',
+      connection: CONNECTION,
+      ...message,
+    });
+    await stack.waitForIdle({ timeoutMs: 180_000 });
+    const record = await state.getRun(runId);
+    if (!record) throw new Error(`no run record for ${runId}`);
+    return record;
+  };
+
+  beforeAll(async () => {
+    const config = parseConfig({
+      connections: [
+        {
+          id: CONNECTION,
+          provider: 'amazon-ads',
+          region: 'NA',
+          secretName: 'test/amazon-ads/ads-main',
+          scopes: 'discover',
+          schedule: 'rate(1 day)',
+          lookbackDays: LOOKBACK_DAYS,
+          globalAccountId: ACCOUNT,
+          locale: 'en_US',
+        },
+      ],
+    });
+    sandbox = await startSandbox({
+      seed: 11,
+      timeScale: 60,
+      size: 0.1,
+      simulators: [amazonAdsSimulator],
+      connections: config.connections,
+      options: { 'amazon-ads': { pageSize: 4, statementSeconds: 120 } },
+      log: () => {},
+    });
+    sim = sandbox.endpoints['amazon-ads']!;
+    const local = await sandboxConfig(config, sandbox);
+    configDir = dirname(local.path);
+    const env = {
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POLL_FIRST_DELAY_SECONDS: '1',
+      POLL_FACTOR: '1',
+      POLL_MAX_DELAY_SECONDS: '2',
+    };
+    const functions: LocalFunctionSpec[] = [
+      { name: 'amazon-ads-invoices', env },
+      { name: 'amazon-ads-billing-statements', env },
+      { name: 'export-poller', handler: 'test/integration/amazon-ads-poller.fixture.ts', env },
+    ];
+    stack = await startLocalStack({
+      config: local.config,
+      configPath: local.path,
+      secrets: local.secrets,
+      functions,
+      visibilityTimeoutSeconds: 2,
+      functionOutput: 'ignore',
+      quiet: true,
+    });
+    s3 = localS3Client(stack.env);
+    state = new DynamoStateStore(
+      DynamoDBDocumentClient.from(localDynamoClient(stack.env), {
+        marshallOptions: { removeUndefinedValues: true },
+      }),
+      stack.table,
+    );
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+    await sandbox?.close();
+    if (configDir) rmSync(configDir, { recursive: true, force: true });
+  });
+
+  it('lands every invoice of every billing profile once, raw and normalized, with its documents; and the billing statement', async () => {
+    const record = await run({ window: ALL_TIME });
+    const data = await simData();
+    const billing = data.profiles.filter((p) => p.billing);
+    const expected = billing.flatMap((p) => p.invoices.map((i) => ({ ...i, profileId: p.profileId })));
+    expect(billing.length).toBe(3);
+    expect(expected.length).toBeGreaterThan(20);
+
+    const lines = await normalized();
+    const ids = lines.map((l) => l.invoiceId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.sort()).toEqual(expected.map((i) => i.id).sort());
+    // The campaign-only profile is not a billing profile: nothing is fetched for it.
+    const campaignOnly = data.profiles.find((p) => !p.billing)!;
+    expect(await listKeys(`raw/amazon-ads/${CONNECTION}/${campaignOnly.profileId}/`)).toEqual([]);
+
+    for (const inv of expected) {
+      const line = lines.find((l) => l.invoiceId === inv.id)!;
+      expect(line.account).toBe(inv.profileId);
+      expect(line.status).toBe(inv.status);
+      expect(line.issuedOn).toBe(iso(inv.invoiceDate));
+      expect(line.total).toBe(
+        String(inv.amountDue.amount)
+          .replace(/(\.\d*?)0+$/, '$1')
+          .replace(/\.$/, ''),
+      );
+      expect(line.currency).toBe(inv.amountDue.currencyCode);
+      expect(line.rawKey).toBe(
+        `raw/amazon-ads/${CONNECTION}/${inv.profileId}/${inv.invoiceDate.slice(0, 4)}/${inv.invoiceDate.slice(4, 6)}/${inv.id}.json`,
+      );
+      const raw = JSON.parse(await getText(line.rawKey)) as {
+        payload?: { invoiceSummary?: { id?: string } };
+      };
+      expect(raw.payload?.invoiceSummary?.id).toBe(inv.id);
+      expect(
+        line.documents
+          .map(({ type, sha256, bytes }) => ({ type, sha256, bytes }))
+          .sort((a, b) => a.type.localeCompare(b.type)),
+      ).toEqual([...inv.documents].sort((a, b) => a.type.localeCompare(b.type)));
+      for (const doc of line.documents) {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: doc.key }));
+        expect(head.ContentLength).toBe(doc.bytes);
+        expect(head.Metadata?.sha256).toBe(doc.sha256);
+      }
+    }
+    // Statuses the list filter does not name are kept; an amount no double can hold arrives exact.
+    expect(lines.some((l) => l.status === 'ACCUMULATING' || l.status === 'PROCESSING')).toBe(true);
+    expect(lines.map((l) => l.total)).toContain('12345678901234567.89');
+    expect(lines.some((l) => l.kind === 'CREDIT_NOTE')).toBe(true);
+    expect(lines.some((l) => l.documents.some((d) => d.type === 'GOVERNMENT_INVOICE_XML'))).toBe(true);
+
+    expect(record.failures).toEqual([]);
+    expect(record.problems).toEqual([]);
+    expect(record.connections[CONNECTION]?.invoices).toBe(expected.length);
+    expect(await stack.runner.dlqMessages()).toEqual([]);
+
+    // The run forwarded the billing statements job: one statement, polled, copied byte for byte.
+    const statements = await simStatements();
+    expect(statements).toHaveLength(1);
+    const st = statements[0]!;
+    expect({ from: st.startDate, to: st.endDate }).toEqual(ALL_TIME);
+    const key = `reports/amazon-ads/${CONNECTION}/billing-statements/${ALL_TIME.from}_${ALL_TIME.to}/${st.id}.csv`;
+    const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
+    expect(head.ContentLength).toBe(st.bytes);
+    expect(head.Metadata?.sha256).toBe(st.sha256);
+    expect(st.rows).toBeGreaterThan(expected.length);
+    expect(record.connections[CONNECTION]?.rows).toBe(st.rows);
+    expect(record.connections[CONNECTION]?.reports).toBe(1);
+  });
+
+  it('a rerun of the same window overwrites: same objects, same lines, no second statement', async () => {
+    const before = await listKeys('');
+    const linesBefore = (await normalized()).map((l) => l.invoiceId).sort();
+    const record = await run({ window: ALL_TIME });
+    expect(record.failures).toEqual([]);
+    expect(await listKeys('')).toEqual(before);
+    expect((await normalized()).map((l) => l.invoiceId).sort()).toEqual(linesBefore);
+    expect(await simStatements()).toHaveLength(1);
+  });
+
+  it('a watermark run re-reads only the lookback, and picks up a status change inside it', async () => {
+    const data = await simData();
+    const since = new Date(Date.now() - LOOKBACK_DAYS * 86_400_000)
+      .toISOString()
+      .slice(0, 10)
+      .replace(/-/g, '');
+    const recent = data.profiles
+      .flatMap((p) => (p.billing ? p.invoices : []))
+      .filter((i) => i.invoiceDate >= since);
+    const changed = recent.find((i) => i.status !== 'PAID_IN_FULL');
+    expect(changed, 'the seeded data has an unpaid invoice inside the lookback').toBeDefined();
+    await admin('POST', `/invoices/${changed!.id}/status`, { status: 'PAID_IN_FULL' });
+
+    const detailsBefore = simCalls('getInvoice');
+    const record = await run({});
+    expect(record.failures).toEqual([]);
+    expect(simCalls('getInvoice') - detailsBefore).toBe(recent.length);
+    const line = (await normalized()).find((l) => l.invoiceId === changed!.id)!;
+    expect(line.status).toBe('PAID_IN_FULL');
+    expect(line.remainingDue).toBe('0');
+  });
+
+  it('reads the unwrapped (model) answer shape the same way', async () => {
+    await admin('POST', '/settings', { answerShape: 'unwrapped' });
+    try {
+      const before = (await normalized()).map((l) => [l.invoiceId, l.total, l.status]);
+      const record = await run({ window: ALL_TIME, job: undefined });
+      expect(record.failures).toEqual([]);
+      expect(record.problems).toEqual([]);
+      expect((await normalized()).map((l) => [l.invoiceId, l.total, l.status])).toEqual(before);
+    } finally {
+      await admin('POST', '/settings', { answerShape: 'wrapped' });
+    }
+  });
+
+  it('429 storms (short and long Retry-After) and 5xx lose and duplicate no page', async () => {
+    const before = await simData();
+    const total = before.profiles.reduce((n, p) => n + (p.billing ? p.invoices.length : 0), 0);
+    const biggest = before.profiles.reduce((a, b) => (b.invoices.length > a.invoices.length ? b : a));
+    await admin('POST', '/faults', {
+      operations: ['getAdvertiserInvoices', 'getInvoice', 'GetDocument'],
+      serverErrorRate: 0.1,
+      throttleBurst: { every: 6, length: 2, retryAfterSeconds: 1 },
+    });
+    try {
+      const record = await run({ window: ALL_TIME });
+      expect(record.failures).toEqual([]);
+      expect(record.connections[CONNECTION]?.throttles ?? 0).toBeGreaterThan(0);
+      expect(record.connections[CONNECTION]?.retries ?? 0).toBeGreaterThan(0);
+      // Each invoice was finished exactly once: none lost to a failed call, none redone.
+      expect(record.connections[CONNECTION]?.invoices).toBe(total);
+
+      // Retry-After longer than the client sleeps: the rest of the profile goes on in a continuation.
+      await admin('POST', '/faults', {
+        operations: ['getAdvertiserInvoices'],
+        throttleBurst: { every: 3, length: 1, retryAfterSeconds: 6 },
+      });
+      const long = await run({ window: ALL_TIME, scopes: [biggest.profileId] });
+      expect(long.failures).toEqual([]);
+      expect(long.connections[CONNECTION]?.defers ?? 0).toBeGreaterThan(0);
+      expect(long.connections[CONNECTION]?.invoices).toBe(biggest.invoices.length);
+      // One raw listing per page, as many as the profile has pages: none skipped, none added.
+      const pages = await listKeys(
+        `raw/amazon-ads/${CONNECTION}/${biggest.profileId}/_payloads/invoices_${ALL_TIME.from}_${ALL_TIME.to}_p`,
+      );
+      expect(pages).toHaveLength(Math.ceil(biggest.invoices.length / 4));
+    } finally {
+      await admin('POST', '/faults', {});
+    }
+    const lines = await normalized();
+    const ids = lines.map((l) => l.invoiceId);
+    expect(new Set(ids).size).toBe(ids.length);
+    const data = await simData();
+    expect(ids.sort()).toEqual(
+      data.profiles.flatMap((p) => (p.billing ? p.invoices.map((i) => i.id) : [])).sort(),
+    );
+    expect(await stack.runner.dlqMessages()).toEqual([]);
+  });
+
+  it('refuses a link to a host off the allowlist, and one that stays expired, with a clear problem', async () => {
+    const data = await simData();
+    const gov = data.profiles.find((p) => p.billing && p.invoices.some((i) => i.government))!;
+    await admin('POST', '/settings', { foreignLinks: true });
+    let record: RunRecord;
+    try {
+      record = await run({ window: ALL_TIME, scopes: [gov.profileId] });
+    } finally {
+      await admin('POST', '/settings', { foreignLinks: false });
+    }
+    const govIds = gov.invoices
+      .filter((i) => i.government)
+      .map((i) => i.id)
+      .sort();
+    // Problems are keyed by document: which invoices had a link refused (the run record may fold two
+    // problems logged in the same millisecond into one).
+    const invoicesOf = (code: string) =>
+      [...new Set(record.problems.filter((p) => p.code === code).map((p) => p.key?.split('/')[4]))].sort();
+    const refused = record.problems.filter((p) => p.code === 'DOCUMENT_LINK_REFUSED');
+    expect(invoicesOf('DOCUMENT_LINK_REFUSED')).toEqual(govIds);
+    expect(refused[0]?.message).toMatch(
+      /download refused for host "downloads\.sandbox-elsewhere\.example": host not on the allowlist/,
+    );
+    expect(JSON.stringify(record.problems)).not.toMatch(/X-Amz-Signature|X-Amz-Credential/);
+    expect(record.failures).toEqual([]);
+
+    await admin('POST', '/faults', { expiredUrlRate: 1 });
+    try {
+      record = await run({ window: ALL_TIME, scopes: [gov.profileId] });
+    } finally {
+      await admin('POST', '/faults', {});
+    }
+    const expired = record.problems.filter((p) => p.code === 'DOCUMENT_LINK_EXPIRED');
+    expect(invoicesOf('DOCUMENT_LINK_EXPIRED')).toEqual(
+      gov.invoices
+        .filter((i) => i.documents.length)
+        .map((i) => i.id)
+        .sort(),
+    );
+    expect(expired[0]?.message).toMatch(/still expired after 2 fresh/);
+    expect(JSON.stringify(record.problems)).not.toMatch(/X-Amz-Signature/);
+    // The invoices still land, without the documents that could not be fetched.
+    const lines = (await normalized()).filter((l) => l.account === gov.profileId);
+    expect(lines).toHaveLength(gov.invoices.length);
+  });
+
+  it('records a FAILED billing statement with its code, and counts it for the ExportsFailed alarm', async () => {
+    await admin('POST', '/faults', { exportFailureRate: 1 });
+    let record: RunRecord;
+    try {
+      record = await run(
+        { window: { from: '2024-01-01', to: '2024-03-31' }, job: 'billing-statements' },
+        'amazon-ads-billing-statements',
+      );
+    } finally {
+      await admin('POST', '/faults', {});
+    }
+    const failed = (await simStatements()).filter((s) => s.fails);
+    expect(failed).toHaveLength(1);
+    expect(record.failures).toHaveLength(1);
+    expect(record.failures[0]?.reason).toMatch(/INTERNAL_SERVER_ERROR/);
+    expect(record.connections[CONNECTION]?.exportsFailed).toBe(1);
+    expect(
+      await listKeys(`reports/amazon-ads/${CONNECTION}/billing-statements/2024-01-01_2024-03-31/`),
+    ).toEqual([]);
+  });
+});

@@ -1,0 +1,26 @@
+import { dynamoClient } from '../../shared/aws/clients.ts';
+import { DynamoStateStore } from '../../shared/aws/state-store.ts';
+import { amazonAdsModule } from '../../shared/providers/amazon-ads/index.ts';
+import { functionEnv } from '../../shared/runtime/env.ts';
+import { sqsHandler } from '../../shared/runtime/frame.ts';
+import { pollExport } from '../../shared/runtime/poller.ts';
+
+/**
+ * The export poller with the Amazon Ads module, for the integration tests until the registry lists it
+ * (functions/export-poller/handler.ts takes its modules from shared/providers/registry.ts).
+ */
+let state: DynamoStateStore | undefined;
+
+export const handler = sqsHandler({
+  functionName: 'export-poller',
+  modules: { 'amazon-ads': amazonAdsModule },
+  process: async (message, ctx, module) => {
+    if (message.type !== 'poll') {
+      throw Object.assign(new Error(`export-poller takes poll messages, not ${message.type}`), {
+        retryable: false,
+      });
+    }
+    state ??= new DynamoStateStore(dynamoClient(), functionEnv().table);
+    await pollExport(message, ctx, module, { state });
+  },
+});
