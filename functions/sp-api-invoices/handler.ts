@@ -1,4 +1,5 @@
+import { spApiModule } from '../../shared/providers/sp-api/index.ts';
+import type { ProviderModule } from '../../shared/providers/types.ts';
 import { providerFunction } from '../../shared/runtime/provider-function.ts';
 
-// Not implemented yet: messages are validated and logged (README status table).
-export const handler = providerFunction('sp-api-invoices', undefined);
+export const handler = providerFunction('sp-api-invoices', spApiModule as ProviderModule);

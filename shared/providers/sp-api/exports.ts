@@ -1,0 +1,278 @@
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { documentKey, spApiExportKey } from '../../aws/keys.ts';
+import { exportKey } from '../../aws/state-store.ts';
+import type { FetchMessage, PollMessage } from '../../jobs/messages.ts';
+import { numberEnv } from '../../runtime/env.ts';
+import { startPolling } from '../../runtime/poller.ts';
+import type { ExportCheck, ExportRecord, ObjectMeta, OpenedDocument, ProviderContext } from '../types.ts';
+import {
+  createInvoicesExport,
+  DOWNLOAD_OPERATION,
+  getInvoicesDocument,
+  getInvoicesExport,
+  getInvoicesExports,
+} from './api.ts';
+import { boundsOf } from './fetch.ts';
+import { exportFilters, invoiceFilters } from './filters.ts';
+import { type SpApiConnection, send } from './http.ts';
+import { readNfe } from './nfe.ts';
+import { utcDay } from './normalize.ts';
+import {
+  createExportResponseSchema,
+  exportResponseSchema,
+  exportsPageSchema,
+  invoicesDocumentResponseSchema,
+  type SpExport,
+} from './schemas.ts';
+import { linkMonths, UNDATED, writeXmlIndex, type XmlIndexEntry } from './xml-index.ts';
+import { type ZipEntry, zipLimitsFromEnv, zipTee } from './zip-tee.ts';
+
+/** How long an export may take from its creation before the poller gives up (SP_API_EXPORT_DEADLINE_HOURS). */
+const deadlineMs = () => numberEnv('SP_API_EXPORT_DEADLINE_HOURS', 12) * 3_600_000;
+
+/** A claim older than this with no export id is a create that crashed midway (state-store's stale claim). */
+const CLAIM_WINDOW_MS = 16 * 60_000;
+
+/**
+ * An export the provider may already hold for a claim that crashed between createInvoicesExport and
+ * recording its id. The model's Export carries no filters, so "the same filters" can only be told by
+ * when it was created: exactly one live export created while the stale claim was held is taken as its;
+ * none or several (ambiguous) means a new export is created.
+ */
+async function findStrayExport(
+  ctx: ProviderContext<SpApiConnection>,
+  marketplaceId: string,
+  previous: ExportRecord | undefined,
+): Promise<SpExport | undefined> {
+  if (!previous || previous.exportId || previous.state !== 'CREATING') return undefined;
+  const claimedAt = Date.parse(previous.createdAt);
+  const args = {
+    marketplaceId,
+    dateStart: new Date(claimedAt - 60_000).toISOString(),
+    dateEnd: new Date(claimedAt + CLAIM_WINDOW_MS).toISOString(),
+    pageSize: 100,
+  };
+  const live: SpExport[] = [];
+  let nextToken: string | undefined;
+  for (let page = 0; page < 5; page++) {
+    const res = await send(
+      ctx.http,
+      getInvoicesExports({ ...args, ...(nextToken ? { nextToken } : {}) }),
+      exportsPageSchema,
+    );
+    live.push(...(res.data.exports ?? []).filter((e) => e.status !== 'ERROR'));
+    nextToken = res.data.nextToken;
+    if (!nextToken) break;
+  }
+  if (live.length === 1) return live[0];
+  if (live.length > 1) {
+    ctx.log.warn('stray exports found but ambiguous: creating a new one', {
+      marketplaceId,
+      candidates: live.length,
+    });
+  }
+  return undefined;
+}
+
+/**
+ * The export half of a run, carried by a fetch message with state.step = "export": find-before-create
+ * (the registry, then the provider's recent exports for a crashed create), else createInvoicesExport;
+ * register it and start polling. createInvoicesExport allows one call in six seconds: a throttled
+ * create defers this message, nothing else of the run waits for it.
+ */
+export async function startExport(
+  message: FetchMessage,
+  ctx: ProviderContext<SpApiConnection>,
+): Promise<void> {
+  const conn = ctx.connection;
+  const marketplaceId = message.scope;
+  const filters = invoiceFilters(conn);
+  const bounds = boundsOf(message, ctx.now());
+  const key = exportKey('sp-api', conn.id, marketplaceId, {
+    from: message.window.from,
+    to: message.window.to,
+    ...filters,
+  });
+  const previous = await ctx.state.getExport(key);
+  const { record, created } = await ctx.state.findOrCreateExport(
+    {
+      key,
+      provider: 'sp-api',
+      connection: conn.id,
+      scope: marketplaceId,
+      runId: ctx.runId,
+      deadlineMs: deadlineMs(),
+      details: { window: message.window, ...bounds, filters },
+    },
+    async () => {
+      const stray = await findStrayExport(ctx, marketplaceId, previous);
+      if (stray) return { exportId: stray.exportId, details: { adopted: true } };
+      const res = await send(
+        ctx.http,
+        createInvoicesExport({ marketplaceId, ...bounds, fileFormat: 'XML', ...exportFilters(filters) }),
+        createExportResponseSchema,
+      );
+      return { exportId: res.data.exportId };
+    },
+  );
+  const copiedAll =
+    record.state === 'DONE' &&
+    ((record.details?.documentIds as string[] | undefined) ?? []).every((id) => record.copied[id]);
+  ctx.log.info(created ? 'export created' : 'export reused', {
+    exportId: record.exportId,
+    state: record.state,
+    marketplaceId,
+  });
+  // A reused export still being worked on gets a poll of its own: its first chain may have died.
+  if (created || !copiedAll) await startPolling(ctx as ProviderContext, record);
+}
+
+export async function checkExport(
+  message: PollMessage,
+  ctx: ProviderContext<SpApiConnection>,
+): Promise<ExportCheck> {
+  const res = await send(ctx.http, getInvoicesExport({ exportId: message.exportId }), exportResponseSchema);
+  const e = res.data.export;
+  if (e.status === 'DONE') {
+    return {
+      state: 'DONE',
+      documentIds: e.invoicesDocumentIds ?? [],
+      details: {
+        ...(e.generateExportStartedAt ? { generateExportStartedAt: e.generateExportStartedAt } : {}),
+        ...(e.generateExportFinishedAt ? { generateExportFinishedAt: e.generateExportFinishedAt } : {}),
+      },
+    };
+  }
+  if (e.status === 'ERROR') {
+    return {
+      state: 'FAILED',
+      code: 'EXPORT_ERROR',
+      message: e.errorMessage || 'the export ended in ERROR without a message',
+    };
+  }
+  return { state: 'PENDING', detail: e.status };
+}
+
+const stemOf = (name: string) => basename(name.replace(/\\/g, '/')).replace(/\.xml$/i, '') || 'document';
+
+/**
+ * Asks for the document's URL (getInvoicesDocument: one a minute; a second document in the same
+ * invocation defers the poll) and streams the ZIP from it. The copy to exports/ is the poller's; on the
+ * way, each XML is stored under documents/ and indexed, and once the ZIP is through the month files'
+ * invoices are linked to their XMLs.
+ */
+export async function openDocument(
+  message: PollMessage,
+  documentId: string,
+  ctx: ProviderContext<SpApiConnection>,
+): Promise<OpenedDocument> {
+  const conn = ctx.connection;
+  const marketplaceId = message.scope;
+  const res = await send(
+    ctx.http,
+    getInvoicesDocument({ invoicesDocumentId: documentId }),
+    invoicesDocumentResponseSchema,
+  );
+  // The URL lives 30 seconds: nothing happens between asking for it and starting the GET.
+  const download = await ctx.http.download(DOWNLOAD_OPERATION, res.data.invoicesDocument.invoicesDocumentUrl);
+
+  const meta = (): ObjectMeta => ({
+    sourceOperation: 'getInvoicesDocument',
+    runId: ctx.runId,
+    fetchedAt: ctx.now().toISOString(),
+  });
+  const entries: XmlIndexEntry[] = [];
+  let skipped = 0;
+  const onEntry = async ({ name, data }: ZipEntry) => {
+    if (!/\.xml$/i.test(name)) {
+      skipped += 1;
+      return;
+    }
+    const stem = stemOf(name);
+    let nfe: ReturnType<typeof readNfe>;
+    try {
+      nfe = readNfe(data.toString('utf8'));
+    } catch (err) {
+      ctx.reportProblem({ code: 'NFE_UNREADABLE', message: `${name}: ${(err as Error).message}` });
+    }
+    const key = documentKey('sp-api', conn.id, marketplaceId, nfe?.accessKey ?? stem, stem, 'xml');
+    const stored = await ctx.sink.putStream(key, Readable.from([data]), {
+      ...meta(),
+      contentType: 'application/xml',
+      expectedBytes: data.length,
+    });
+    ctx.count('documents');
+    let month = UNDATED;
+    if (nfe?.issuedAt) {
+      try {
+        month = utcDay(nfe.issuedAt, 'dhEmi').slice(0, 7);
+      } catch {
+        ctx.reportProblem({
+          code: 'NFE_BAD_DATE',
+          message: `${name}: dhEmi ${JSON.stringify(nfe.issuedAt)}`,
+          key,
+        });
+      }
+    }
+    entries.push({
+      id: nfe?.accessKey ?? stem,
+      ...(nfe?.accessKey ? { accessKey: nfe.accessKey } : {}),
+      ...(nfe?.number ? { number: nfe.number } : {}),
+      ...(nfe?.series ? { series: nfe.series } : {}),
+      ...(nfe?.issuedAt ? { issuedAt: nfe.issuedAt } : {}),
+      month,
+      ...(nfe?.vProd ? { vProd: nfe.vProd } : {}),
+      ...(nfe?.vNF ? { vNF: nfe.vNF } : {}),
+      document: {
+        type: nfe ? 'nfe-xml' : 'xml',
+        key: stored.key,
+        sha256: stored.sha256,
+        bytes: stored.bytes,
+      },
+      exportId: message.exportId,
+      documentId,
+      entry: name,
+    });
+  };
+
+  const tee = zipTee({ limits: zipLimitsFromEnv(), onEntry });
+  pipeline(download.stream, tee.stream).catch(() => {
+    // Surfaces through the tee to the copy, which fails and is retried with a fresh URL or poll.
+  });
+
+  return {
+    key: spApiExportKey(conn.id, marketplaceId, message.exportId, documentId),
+    operation: 'getInvoicesDocument',
+    response: { ...download, stream: tee.stream },
+    counter: 'documents',
+    after: async (stored) => {
+      const summary = await tee.done;
+      if (summary.refused) {
+        ctx.reportProblem({
+          code: 'UNSAFE_ZIP',
+          message: `export ${message.exportId} document ${documentId} refused (${summary.refused.code}): ${summary.refused.message}; ${summary.extracted} XML(s) stored before, none linked`,
+          key: stored.key,
+        });
+        return { entries: summary.entries, extracted: summary.extracted, refused: summary.refused };
+      }
+      await writeXmlIndex(ctx.sink, conn.id, marketplaceId, entries, meta());
+      const linked = await linkMonths(
+        ctx.sink,
+        conn.id,
+        marketplaceId,
+        new Set(entries.map((e) => e.month)),
+        meta(),
+      );
+      ctx.log.info('export document opened', {
+        exportId: message.exportId,
+        documentId,
+        xml: entries.length,
+        skipped,
+        linked,
+      });
+      return { entries: summary.entries, xml: entries.length, skipped, linked };
+    },
+  };
+}
