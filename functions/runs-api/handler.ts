@@ -1,10 +1,10 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { dynamoClient, sqsClient } from '../../shared/aws/clients.ts';
+import { dynamoClient, requireEnv, sqsClient } from '../../shared/aws/clients.ts';
+import { ENV } from '../../shared/aws/resources.ts';
 import { DynamoStateStore } from '../../shared/aws/state-store.ts';
 import { runtimeConfig } from '../../shared/config/load.ts';
 import { SqsJobQueue } from '../../shared/jobs/queue.ts';
 import { createLogger } from '../../shared/log/logger.ts';
-import { functionEnv } from '../../shared/runtime/env.ts';
 import { describeError } from '../../shared/runtime/errors.ts';
 import { RunRequestError, resolveRunRequest, startRun } from '../../shared/runtime/runs.ts';
 
@@ -16,7 +16,8 @@ function json(statusCode: number, body: unknown): APIGatewayProxyResult {
 
 /** POST /runs starts a run; GET /runs/{runId} answers its record. */
 export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-  const state = new DynamoStateStore(dynamoClient(), functionEnv().table);
+  // runs-api has no queue of its own, so it reads only the table and the provider queues' URLs.
+  const state = new DynamoStateStore(dynamoClient(), requireEnv(ENV.table));
   try {
     if (event.httpMethod === 'POST' && event.resource === '/runs') {
       let body: unknown;

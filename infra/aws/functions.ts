@@ -14,10 +14,11 @@ import {
   ENV,
   type FunctionName,
   METRICS,
-  POLL_QUEUE,
   QUEUE_FED_FUNCTIONS,
   type QueueFedFunction,
   queueUrlEnv,
+  runsApiQueues,
+  sendsTo,
 } from '../../shared/aws/resources.ts';
 import type { Config, ProviderId } from '../../shared/config/schema.ts';
 import { BUNDLED_CONFIG_NAME, BUNDLED_CONFIG_PATH, shellQuote } from './bundled-config.ts';
@@ -77,9 +78,7 @@ export class Functions extends Construct {
     for (const spec of QUEUE_FED_FUNCTIONS) {
       const settings = settingsFor(props.config, spec);
       const own = props.queues.get(spec.queue);
-      const sendsTo = [...new Set([...spec.alsoSendsTo, ...(spec.startsExports ? [POLL_QUEUE] : [])])]
-        .filter((q) => q !== spec.queue)
-        .map((q) => props.queues.get(q));
+      const sendsToQueues = sendsTo(spec).map((q) => props.queues.get(q));
 
       const environment: Record<string, string> = {
         [ENV.ownQueue]: spec.queue,
@@ -87,13 +86,14 @@ export class Functions extends Construct {
         [queueUrlEnv(spec.queue)]: own.queue.queueUrl,
         [dlqUrlEnv(spec.queue)]: own.dlq.queueUrl,
       };
-      for (const q of sendsTo) environment[queueUrlEnv(q.id)] = q.queue.queueUrl;
+      for (const q of sendsToQueues) environment[queueUrlEnv(q.id)] = q.queue.queueUrl;
 
       const made = this.makeFunction(spec.name, settings.timeoutSeconds, settings.memoryMb, environment);
       made.queue = own;
 
       // Continuations and fan-out go to its own queue; invalid messages are moved to its DLQ at once.
-      for (const q of [own.queue, own.dlq, ...sendsTo.map((s) => s.queue)]) q.grantSendMessages(made.role);
+      for (const q of [own.queue, own.dlq, ...sendsToQueues.map((s) => s.queue)])
+        q.grantSendMessages(made.role);
       made.fn.addEventSource(
         new SqsEventSource(own.queue, {
           batchSize: spec.batchSize,
@@ -107,9 +107,7 @@ export class Functions extends Construct {
     }
 
     // runs-api enqueues runs for any provider job, never polls: every queue but the poller's.
-    const runQueues = QUEUE_FED_FUNCTIONS.filter((f) => f.provider !== 'all').map((f) =>
-      props.queues.get(f.queue),
-    );
+    const runQueues = runsApiQueues().map((q) => props.queues.get(q));
     const apiEnv: Record<string, string> = {};
     for (const q of runQueues) apiEnv[queueUrlEnv(q.id)] = q.queue.queueUrl;
     this.runsApi = this.makeFunction(

@@ -7,11 +7,12 @@ import {
   ENV,
   type FunctionName,
   METRICS,
-  POLL_QUEUE,
   QUEUE_FED_FUNCTIONS,
   type QueueFedFunction,
   queueUrlEnv,
+  runsApiQueues,
   STATE_TABLE,
+  sendsTo,
 } from '../../shared/aws/resources.ts';
 import type { Config, ProviderSettings } from '../../shared/config/schema.ts';
 import { RUNS_API_SETTINGS, settingsFor } from '../aws/settings.ts';
@@ -63,17 +64,7 @@ export interface LocalResources {
   functionEnv: Record<FunctionName, Record<string, string>>;
 }
 
-/** Queues a queue-fed function sends to besides its own: as infra/aws/functions.ts grants them. */
-export function sendsTo(fn: QueueFedFunction): string[] {
-  return [...new Set([...fn.alsoSendsTo, ...(fn.startsExports ? [POLL_QUEUE] : [])])].filter(
-    (q) => q !== fn.queue,
-  );
-}
-
-/** runs-api enqueues runs for any provider job and never polls: every queue but the poller's. */
-export function runsApiQueues(): string[] {
-  return QUEUE_FED_FUNCTIONS.filter((f) => f.provider !== 'all').map((f) => f.queue);
-}
+export { runsApiQueues, sendsTo };
 
 export async function createLocalResources(options: LocalResourcesOptions): Promise<LocalResources> {
   const visibility = options.visibilityTimeoutSeconds ?? DEFAULT_LOCAL_VISIBILITY_TIMEOUT_SECONDS;

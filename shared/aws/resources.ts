@@ -63,7 +63,12 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     name: 'amazon-business-invoices',
     queue: 'amazon-business-invoices',
     provider: 'amazon-business',
-    writes: ['raw/amazon-business/', 'documents/amazon-business/', 'invoices/provider=amazon-business/', 'runs/'],
+    writes: [
+      'raw/amazon-business/',
+      'documents/amazon-business/',
+      'invoices/provider=amazon-business/',
+      'runs/',
+    ],
     startsExports: false,
     alsoSendsTo: [],
     readsSecrets: true,
@@ -118,6 +123,18 @@ export function runJobsOf(provider: ProviderId): QueueFedFunction[] {
 }
 
 export const POLL_QUEUE = 'export-poll';
+
+/** Queues a queue-fed function sends to besides its own (the stack grants exactly these). */
+export function sendsTo(fn: QueueFedFunction): string[] {
+  return [...new Set([...fn.alsoSendsTo, ...(fn.startsExports ? [POLL_QUEUE] : [])])].filter(
+    (q) => q !== fn.queue,
+  );
+}
+
+/** runs-api enqueues runs for any provider job and never polls: every queue but the poller's. */
+export function runsApiQueues(): string[] {
+  return QUEUE_FED_FUNCTIONS.filter((f) => f.provider !== 'all').map((f) => f.queue);
+}
 
 /** Environment variable a function reads to find a queue's URL: QUEUE_URL_<ID>, e.g. QUEUE_URL_EXPORT_POLL. */
 export function queueUrlEnv(queue: string): string {
