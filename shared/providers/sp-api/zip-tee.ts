@@ -106,8 +106,8 @@ export function zipTee(opts: {
   const refuse = (code: RefusalCode, message: string) => {
     if (summary.refused) return;
     summary.refused = { code, message };
+    // Entries completed before this point were sound; nothing after it is handed out.
     unzip = undefined;
-    ready.length = 0;
   };
 
   const onFile = (file: UnzipFile) => {
