@@ -9,7 +9,10 @@ import {
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
+  type UploadPartCommandInput,
+  type UploadPartCommandOutput,
 } from '@aws-sdk/client-s3';
+import type { BuildMiddleware } from '@smithy/types';
 import type { ObjectMeta, Sink, StoredObject } from '../providers/types.ts';
 
 export class ByteCountError extends Error {
@@ -56,6 +59,17 @@ function isPreconditionFailed(err: unknown): boolean {
   );
 }
 
+/**
+ * Parts are already hashed once for the object's sha256; signing would hash every byte again. S3 takes
+ * UNSIGNED-PAYLOAD (the SDK's own choice for streamed bodies), and TLS covers the bytes in transit.
+ */
+const unsignedPayload: BuildMiddleware<UploadPartCommandInput, UploadPartCommandOutput> =
+  (next) => (args) => {
+    const request = (args as { request?: { headers?: Record<string, string> } }).request;
+    if (request?.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+    return next(args);
+  };
+
 export class S3Sink implements Sink {
   private readonly partSize: number;
   private readonly concurrency: number;
@@ -66,7 +80,7 @@ export class S3Sink implements Sink {
     private readonly options: SinkOptions = {},
   ) {
     this.partSize = Math.max(5 * MiB, options.partSize ?? 8 * MiB);
-    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.concurrency = Math.max(1, options.concurrency ?? 2);
   }
 
   private async putBuffer(
@@ -157,10 +171,12 @@ export class S3Sink implements Sink {
     const contentType = meta.contentType ?? 'application/octet-stream';
     const hash = createHash('sha256');
     let bytes = 0;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    // One part buffer filled in place: each byte is copied once, and memory is the parts in flight plus one.
+    let part = Buffer.allocUnsafe(this.partSize);
+    let filled = 0;
     let uploadId: string | undefined;
     const parts: { PartNumber: number; ETag: string }[] = [];
+    let partsStarted = 0;
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
 
@@ -177,18 +193,18 @@ export class S3Sink implements Sink {
         uploadId = created.UploadId;
         if (!uploadId) throw new Error(`S3 gave no upload id for ${key}`);
       }
-      const partNumber = parts.length + inFlight.size + 1;
+      const partNumber = ++partsStarted;
+      const command = new UploadPartCommand({
+        Bucket: this.bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: partNumber,
+        Body: data,
+        ContentLength: data.length,
+      });
+      command.middlewareStack.add(unsignedPayload, { step: 'build', name: 'unsignedPartPayload' });
       const job = this.s3
-        .send(
-          new UploadPartCommand({
-            Bucket: this.bucket,
-            Key: key,
-            UploadId: uploadId,
-            PartNumber: partNumber,
-            Body: data,
-            ContentLength: data.length,
-          }),
-        )
+        .send(command)
         .then((out) => {
           parts.push({ PartNumber: partNumber, ETag: out.ETag ?? '' });
         })
@@ -208,15 +224,17 @@ export class S3Sink implements Sink {
         hash.update(buf);
         bytes += buf.length;
         meta.onChunk?.(buf);
-        pending.push(buf);
-        pendingBytes += buf.length;
-        if (pendingBytes >= this.partSize) {
-          const all = Buffer.concat(pending, pendingBytes);
-          const part = all.subarray(0, this.partSize);
-          const rest = all.subarray(this.partSize);
-          pending = rest.length ? [Buffer.from(rest)] : [];
-          pendingBytes = rest.length;
-          await startPart(Buffer.from(part));
+        let offset = 0;
+        while (offset < buf.length) {
+          const n = buf.copy(part, filled, offset);
+          filled += n;
+          offset += n;
+          if (filled === this.partSize) {
+            const full = part;
+            part = Buffer.allocUnsafe(this.partSize);
+            filled = 0;
+            await startPart(full);
+          }
         }
       }
       if (meta.expectedBytes !== undefined && bytes !== meta.expectedBytes) {
@@ -224,9 +242,9 @@ export class S3Sink implements Sink {
       }
       const sha256 = hash.digest('hex');
       if (!uploadId) {
-        return await this.putBuffer(key, Buffer.concat(pending, pendingBytes), meta, contentType);
+        return await this.putBuffer(key, part.subarray(0, filled), meta, contentType);
       }
-      if (pendingBytes > 0) await startPart(Buffer.concat(pending, pendingBytes));
+      if (filled > 0) await startPart(part.subarray(0, filled));
       await Promise.all(inFlight);
       if (failure) throw failure;
       parts.sort((a, b) => a.PartNumber - b.PartNumber);

@@ -15,7 +15,10 @@ if (mode === 'file') {
   await pipeline(res.body, createWriteStream(target));
   bytes = expected;
 } else {
-  const sink = new S3Sink(localS3Client(JSON.parse(env) as Record<string, string>), target);
+  const sink = new S3Sink(localS3Client(JSON.parse(env) as Record<string, string>), target, {
+    ...(process.env.SINK_PART_MB ? { partSize: Number(process.env.SINK_PART_MB) * 1024 * 1024 } : {}),
+    ...(process.env.SINK_CONCURRENCY ? { concurrency: Number(process.env.SINK_CONCURRENCY) } : {}),
+  });
   const stored = await sink.putStream('bench/copy.bin', res.body as unknown as Readable, {
     sourceOperation: 'bench',
     runId: 'bench',

@@ -6,10 +6,17 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
+import { POLLER_SETTINGS } from '../../infra/aws/settings.ts';
 import { localS3Client } from '../../infra/local/clients.ts';
 import { startStandins } from '../../infra/local/standins.ts';
+import { startDiscardingS3 } from './discard-s3.ts';
 
 const run$ = promisify(execFile);
+const LABELS = {
+  file: 'stream-to-file (baseline)       ',
+  s3: 'S3 sink into s3rver             ',
+  'sink-only': 'S3 sink, discarding endpoint    ',
+} as const;
 const MiB = 1024 * 1024;
 
 /** Serves `size` bytes of a repeating pattern with a Content-Length, generated as it goes. */
@@ -63,13 +70,20 @@ async function child(
   script: string,
   args: string[],
 ): Promise<{ bytes: number; seconds: number; maxRssKb: number }> {
-  const { stdout } = await run$(process.execPath, [script, ...args], { maxBuffer: 1024 * 1024 });
+  // V8 sizes its heap (and young generation) from the memory it may use: give the copier the export
+  // poller's memory limit, as on Lambda, not this machine's.
+  const flags = (process.env.BENCH_NODE_FLAGS ?? `--max-old-space-size=${POLLER_SETTINGS.memoryMb}`)
+    .split(' ')
+    .filter(Boolean);
+  const { stdout } = await run$(process.execPath, [...flags, script, ...args], { maxBuffer: 1024 * 1024 });
   return JSON.parse(stdout) as { bytes: number; seconds: number; maxRssKb: number };
 }
 
 export async function run(): Promise<void> {
   const standins = await startStandins();
   const source = await startSource();
+  const discard = await startDiscardingS3();
+  const discardEnv = JSON.stringify({ ...standins.env, AWS_ENDPOINT_URL_S3: discard.url });
   const dir = await mkdtemp(join(tmpdir(), 'bench-copy-'));
   const bucket = 'bench';
   await localS3Client(standins.env).send(new CreateBucketCommand({ Bucket: bucket }));
@@ -77,25 +91,28 @@ export async function run(): Promise<void> {
   const rows: string[] = [];
   const results: Record<string, { mbps: number; rssMb: number }> = {};
   try {
-    for (const size of [100 * MiB, 1024 * MiB]) {
+    for (const size of (process.env.BENCH_SIZES_MIB ?? '100,1024').split(',').map((m) => Number(m) * MiB)) {
       const url = `${source.url}?size=${size}`;
       const file = await child(script, ['file', url, join(dir, 'copy.bin'), '{}']);
       const s3 = await child(script, ['s3', url, bucket, JSON.stringify(standins.env)]);
+      const sinkOnly = await child(script, ['s3', url, bucket, discardEnv]);
       for (const [mode, r] of [
         ['file', file],
         ['s3', s3],
+        ['sink-only', sinkOnly],
       ] as const) {
         const mbps = r.bytes / MiB / r.seconds;
         const rssMb = r.maxRssKb / 1024;
         results[`${mode}-${size}`] = { mbps, rssMb };
         rows.push(
-          `${mode === 'file' ? 'stream-to-file (baseline)' : 'S3 sink (multipart, sha256)'}  ${String(size / MiB).padStart(5)} MiB  ${mbps.toFixed(1).padStart(7)} MB/s  peak RSS ${rssMb.toFixed(0).padStart(4)} MB`,
+          `${LABELS[mode]}  ${String(size / MiB).padStart(5)} MiB  ${mbps.toFixed(1).padStart(7)} MB/s  peak RSS ${rssMb.toFixed(0).padStart(4)} MB`,
         );
       }
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
     await source.close();
+    await discard.close();
     await standins.close();
   }
   for (const r of rows) console.log(r);
