@@ -1,4 +1,6 @@
+import { amazonAdsSimulator } from './amazon-ads/index.ts';
 import type { SimulatorFactory } from './index.ts';
+import { spApiSimulator } from './sp-api/index.ts';
 
 /** The provider simulators `npm start` runs; a provider's simulator is listed once it exists. */
-export const SIMULATORS: readonly SimulatorFactory[] = [];
+export const SIMULATORS: readonly SimulatorFactory[] = [amazonAdsSimulator, spApiSimulator];

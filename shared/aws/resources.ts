@@ -45,7 +45,7 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     alsoSendsTo: ['amazon-ads-billing-statements'],
     readsSecrets: true,
     batchSize: 1,
-    implemented: false,
+    implemented: true,
   },
   {
     name: 'amazon-ads-billing-statements',
@@ -57,7 +57,7 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     alsoSendsTo: ['export-poll'],
     readsSecrets: true,
     batchSize: 1,
-    implemented: false,
+    implemented: true,
   },
   {
     name: 'amazon-business-invoices',
@@ -84,7 +84,7 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     alsoSendsTo: ['export-poll'],
     readsSecrets: true,
     batchSize: 1,
-    implemented: false,
+    implemented: true,
   },
   {
     name: 'cm360-invoices',
