@@ -311,7 +311,7 @@ describe('amazon-ads on the local stack', () => {
     await admin('POST', '/faults', {
       operations: ['getAdvertiserInvoices', 'getInvoice', 'GetDocument'],
       serverErrorRate: 0.1,
-      throttleBurst: { every: 6, length: 2, retryAfterSeconds: 1 },
+      throttleBurst: { every: 15, length: 2, retryAfterSeconds: 1 },
     });
     try {
       const record = await run({ window: ALL_TIME });
@@ -392,6 +392,38 @@ describe('amazon-ads on the local stack', () => {
     // The invoices still land, without the documents that could not be fetched.
     const lines = (await normalized()).filter((l) => l.account === gov.profileId);
     expect(lines).toHaveLength(gov.invoices.length);
+  });
+
+  it('sends statement dates as yyyyMMdd, falls back to YYYY-MM-DD when refused, and reads either id field', async () => {
+    const statuses = () =>
+      (sandbox.stats()['amazon-ads'] as { operations: Record<string, { statuses: Record<string, number> }> })
+        .operations.CreateBillingStatement?.statuses ?? {};
+    const before = statuses();
+    const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+    const window = { from: daysAgo(300), to: daysAgo(100) };
+    await admin('POST', '/settings', {
+      statementDateFormat: 'yyyy-MM-dd',
+      statementIdField: 'billingStatementId',
+    });
+    let record: RunRecord;
+    try {
+      record = await run({ window, job: 'billing-statements' }, 'amazon-ads-billing-statements');
+    } finally {
+      await admin('POST', '/settings', {
+        statementDateFormat: 'yyyyMMdd',
+        statementIdField: 'billingStatementRequestId',
+      });
+    }
+    const after = statuses();
+    expect((after['400'] ?? 0) - (before['400'] ?? 0)).toBe(1);
+    expect((after['202'] ?? 0) - (before['202'] ?? 0)).toBe(1);
+    expect(record.failures).toEqual([]);
+    const st = (await simStatements()).find((x) => x.startDate === window.from && x.endDate === window.to)!;
+    const key = `reports/amazon-ads/${CONNECTION}/billing-statements/${window.from}_${window.to}/${st.id}.csv`;
+    const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
+    expect(head.Metadata?.sha256).toBe(st.sha256);
+    expect(st.rows).toBeGreaterThan(0);
+    expect(record.connections[CONNECTION]?.rows).toBe(st.rows);
   });
 
   it('records a FAILED billing statement with its code, and counts it for the ExportsFailed alarm', async () => {

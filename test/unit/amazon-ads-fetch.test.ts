@@ -177,6 +177,66 @@ describe('amazon-ads fetch: continuations and fan-out', () => {
     expect(second.problems).toEqual([]);
   });
 
+  it('a run for one invoice fetches just that invoice, and starts no billing statement', async () => {
+    const profile = profiles.find((p) => p.billing && p.invoices.length > 1)!;
+    const invoiceId = profile.invoices[1]!.id;
+    const { ctx, sent, sink } = context();
+    await amazonAdsModule.run(
+      {
+        v: 1,
+        type: 'run',
+        runId: 'unit-run',
+        provider: 'amazon-ads',
+        connection: CONN,
+        scopes: [profile.profileId],
+        invoiceId,
+      },
+      ctx,
+    );
+    expect(sent).toHaveLength(1);
+    await amazonAdsModule.fetch(fetchMessageSchema.parse(sent[0]), ctx);
+    expect(sink.lines().map((l) => l.invoiceId)).toEqual([invoiceId]);
+  });
+
+  it('keeps what does not fit the model raw, reports it, and goes on', async () => {
+    const profile = profiles.find((p) => p.billing && p.invoices.length >= 3)!;
+    const [badSummary, badDetail] = profile.invoices.map((i) => i.id);
+    const settings = (body: unknown) =>
+      request(`${sandbox.endpoints['amazon-ads']}/__sandbox/settings`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+      });
+    await settings({ malformed: { [badSummary!]: 'summary', [badDetail!]: 'detail' } });
+    const { ctx, sink, problems } = context();
+    try {
+      await amazonAdsModule.fetch(
+        fetchMessageSchema.parse({
+          v: 1,
+          type: 'fetch',
+          runId: 'unit-run',
+          provider: 'amazon-ads',
+          connection: CONN,
+          scope: profile.profileId,
+          window: { from: '2000-01-01', to: TODAY },
+        }),
+        ctx,
+      );
+    } finally {
+      await settings({ malformed: {} });
+    }
+    const ids = sink.lines().map((l) => l.invoiceId);
+    // The bad summary cannot be normalized (no amount): kept raw, reported. The bad detail: normalized from its summary.
+    expect(ids).not.toContain(badSummary);
+    expect(ids).toContain(badDetail);
+    expect(ids).toHaveLength(profile.invoices.length - 1);
+    expect(problems.map((p) => p.code).sort()).toEqual(['PAYLOAD_SHAPE', 'PAYLOAD_SHAPE']);
+    expect(problems.find((p) => /summary 0 of page 0/.test(p.message))?.message).toMatch(/amountDue/);
+    expect(problems.find((p) => p.message.includes(badDetail!))?.message).toMatch(/invoiceLines/);
+    const kept = [...sink.objects.keys()].filter((k) => k.includes('_item0'));
+    expect(kept).toHaveLength(1);
+    expect(JSON.parse(sink.objects.get(kept[0]!)!.toString()).id).toBe(badSummary);
+  });
+
   it('a run fans out one fetch per billing profile, and forwards the billing statements job', async () => {
     const { ctx, sent } = context();
     await amazonAdsModule.run(

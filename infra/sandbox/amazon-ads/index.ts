@@ -292,7 +292,11 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
             : null;
         return shaped(
           {
-            invoiceSummaries: page.map(summaryPayload),
+            invoiceSummaries: page.map((inv) =>
+              settings.malformed[inv.id] === 'summary'
+                ? { ...summaryPayload(inv), amountDue: undefined }
+                : summaryPayload(inv),
+            ),
             nextCursor: next,
             ...(offset > 0
               ? { previousCursor: encodeCursor({ o: Math.max(0, offset - pageSize), n: size, f: filter }) }
@@ -315,8 +319,9 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
         if (!inv || inv.profileId !== profile.profileId) {
           throw new SimHttpError(404, 'NOT_FOUND', `Invoice ${req.params.invoiceId} was not found`);
         }
+        const detail = detailPayload(inv, inv.government ? governmentLinks(sim, inv) : undefined);
         return shaped(
-          detailPayload(inv, inv.government ? governmentLinks(sim, inv) : undefined),
+          settings.malformed[inv.id] === 'detail' ? { ...detail, invoiceLines: undefined } : detail,
           MEDIA.invoice,
         );
       },

@@ -23,6 +23,8 @@ export const adsSimSettingsSchema = z
     statementLinkTtlSeconds: z.number().int().min(1).default(10_800),
     /** Government links of these invoices (or all, `true`) point at a host no allowlist has. */
     foreignLinks: z.union([z.boolean(), z.array(z.string())]).default(false),
+    /** Invoices whose summary (no amountDue) or detail (no invoiceLines) does not fit the model. */
+    malformed: z.record(z.string(), z.enum(['summary', 'detail'])).default({}),
     /** Billing profiles per connection. */
     profiles: z.number().int().min(1).max(20).default(3),
     /** One invoice per connection whose amount a double cannot hold. */

@@ -186,7 +186,12 @@ async function processInvoice(
       await putRaw(
         ctx,
         rawKey,
-        { status: 200, headers: {}, data: undefined, rawBody: e.rawBody },
+        {
+          status: 200,
+          headers: { 'content-type': 'application/octet-stream' },
+          data: undefined,
+          rawBody: e.rawBody,
+        },
         OP.getInvoice,
       );
       ctx.reportProblem({
