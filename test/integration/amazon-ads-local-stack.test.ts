@@ -446,4 +446,22 @@ describe('amazon-ads on the local stack', () => {
       await listKeys(`reports/amazon-ads/${CONNECTION}/billing-statements/2024-01-01_2024-03-31/`),
     ).toEqual([]);
   });
+  it('refuses a statement link off the allowlist: the poll goes to the DLQ naming the host, not the signature', async () => {
+    const window = { from: '2022-01-01', to: '2022-01-31' };
+    await admin('POST', '/settings', { foreignLinks: true });
+    try {
+      await run({ window, job: 'billing-statements' }, 'amazon-ads-billing-statements');
+    } finally {
+      await admin('POST', '/settings', { foreignLinks: false });
+    }
+    const dead = await stack.runner.dlqMessages('export-poll');
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.reason).toMatch(
+      /DownloadRefusedError: downloadBillingStatement: download refused for host "downloads\.sandbox-elsewhere\.example"/,
+    );
+    expect(dead[0]?.reason).not.toMatch(/X-Amz-Signature|X-Amz-Credential/);
+    expect(
+      await listKeys(`reports/amazon-ads/${CONNECTION}/billing-statements/${window.from}_${window.to}/`),
+    ).toEqual([]);
+  });
 });

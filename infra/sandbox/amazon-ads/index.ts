@@ -92,6 +92,13 @@ const COUNTRIES = new Set([
 /** A host on no allowlist, for links that must be refused. */
 const FOREIGN_HOST = 'https://downloads.sandbox-elsewhere.example';
 
+/** The same pre-signed link on a host no allowlist has (the simulator does not serve it). */
+function elsewhere(url: string, foreign: boolean): string {
+  if (!foreign) return url;
+  const u = new URL(url);
+  return `${FOREIGN_HOST}${u.pathname}${u.search}`;
+}
+
 /** Amazon Ads publishes no rates (throttling is dynamic); these are the simulator's own, per profile. */
 const RATE = { rate: 10, burst: 20 };
 
@@ -225,14 +232,13 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
     const foreign =
       settings.foreignLinks === true ||
       (Array.isArray(settings.foreignLinks) && settings.foreignLinks.includes(inv.id));
-    const issue = (kind: 'pdf' | 'xml') => {
-      const url = sim.downloads.issue(`gov/${inv.id}/${kind}`, {
-        ttlSeconds: settings.governmentLinkTtlSeconds,
-      });
-      if (!foreign) return url;
-      const u = new URL(url);
-      return `${FOREIGN_HOST}${u.pathname}${u.search}`;
-    };
+    const issue = (kind: 'pdf' | 'xml') =>
+      elsewhere(
+        sim.downloads.issue(`gov/${inv.id}/${kind}`, {
+          ttlSeconds: settings.governmentLinkTtlSeconds,
+        }),
+        foreign,
+      );
     return { pdf: issue('pdf'), xml: issue('xml') };
   };
 
@@ -453,9 +459,10 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
         return reply({
           reportStatus: 'SUCCESS',
           details: 'Billing Statement request generated successfully.',
-          s3DownloadLink: sim.downloads.issue(`statement/${s.id}`, {
-            ttlSeconds: settings.statementLinkTtlSeconds,
-          }),
+          s3DownloadLink: elsewhere(
+            sim.downloads.issue(`statement/${s.id}`, { ttlSeconds: settings.statementLinkTtlSeconds }),
+            settings.foreignLinks === true,
+          ),
         });
       },
     },

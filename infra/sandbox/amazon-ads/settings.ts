@@ -21,7 +21,7 @@ export const adsSimSettingsSchema = z
     governmentLinkTtlSeconds: z.number().int().min(1).default(3600),
     /** Simulated seconds the statement's s3DownloadLink lives (about 3 hours, PROVIDER-NOTES). */
     statementLinkTtlSeconds: z.number().int().min(1).default(10_800),
-    /** Government links of these invoices (or all, `true`) point at a host no allowlist has. */
+    /** Government links of these invoices (or all, and statement links, `true`) point at a host no allowlist has. */
     foreignLinks: z.union([z.boolean(), z.array(z.string())]).default(false),
     /** Invoices whose summary (no amountDue) or detail (no invoiceLines) does not fit the model. */
     malformed: z.record(z.string(), z.enum(['summary', 'detail'])).default({}),
