@@ -163,7 +163,7 @@ describe('amazon-ads on the local stack', () => {
     const functions: LocalFunctionSpec[] = [
       { name: 'amazon-ads-invoices', env },
       { name: 'amazon-ads-billing-statements', env },
-      { name: 'export-poller', handler: 'test/integration/amazon-ads-poller.fixture.ts', env },
+      { name: 'export-poller', env },
     ];
     stack = await startLocalStack({
       config: local.config,
