@@ -172,7 +172,9 @@ export class S3Sink implements Sink {
     const hash = createHash('sha256');
     let bytes = 0;
     // One part buffer filled in place: each byte is copied once, and memory is the parts in flight plus one.
-    let part = Buffer.allocUnsafe(this.partSize);
+    // It starts at the announced size (or small) and doubles up to a part, so a small document costs little.
+    const initial = Math.min(this.partSize, Math.max(64 * 1024, (meta.expectedBytes ?? 0) + 1));
+    let part = Buffer.allocUnsafe(initial);
     let filled = 0;
     let uploadId: string | undefined;
     const parts: { PartNumber: number; ETag: string }[] = [];
@@ -229,7 +231,11 @@ export class S3Sink implements Sink {
           const n = buf.copy(part, filled, offset);
           filled += n;
           offset += n;
-          if (filled === this.partSize) {
+          if (filled === part.length && part.length < this.partSize) {
+            const grown = Buffer.allocUnsafe(Math.min(this.partSize, part.length * 2));
+            part.copy(grown, 0, 0, filled);
+            part = grown;
+          } else if (filled === this.partSize) {
             const full = part;
             part = Buffer.allocUnsafe(this.partSize);
             filled = 0;

@@ -181,7 +181,12 @@ export function sqsHandler(options: FrameOptions) {
         reportProblem: (p) => {
           ctxLog.warn('problem', { code: p.code, problem: p.message, key: p.key });
           problems.push(
-            f.state.addProblem(message.runId, { connection: message.connection, ...p }, record.messageId),
+            // Numbered per message: two problems in the same millisecond must not overwrite each other.
+            f.state.addProblem(
+              message.runId,
+              { connection: message.connection, ...p },
+              `${record.messageId}#${problems.length}`,
+            ),
           );
         },
         budget,

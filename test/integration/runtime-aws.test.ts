@@ -230,9 +230,18 @@ describe('S3 sink', () => {
   });
 
   it('streams a small and a multipart body with the right bytes and hash', async () => {
-    for (const size of [1234, 12 * 1024 * 1024 + 7]) {
+    // With and without an announced size: the part buffer starts small and grows through its doublings.
+    for (const [size, announced] of [
+      [1234, true],
+      [300 * 1024 + 5, false],
+      [12 * 1024 * 1024 + 7, true],
+      [6 * 1024 * 1024 + 3, false],
+    ] as const) {
       const key = `documents/big-${size}.bin`;
-      const stored = await sink().putStream(key, patterned(size), { ...meta(), expectedBytes: size });
+      const stored = await sink().putStream(key, patterned(size, 100_000), {
+        ...meta(),
+        ...(announced ? { expectedBytes: size } : {}),
+      });
       const got = await sha256Of(key);
       expect(got.bytes).toBe(size);
       expect(stored).toEqual({ key, sha256: got.sha, bytes: size });
