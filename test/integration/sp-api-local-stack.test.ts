@@ -17,8 +17,8 @@ import { type NormalizedInvoice, normalizedInvoiceSchema } from '../../shared/in
 import { toDecimal } from '../../shared/invoice/money.ts';
 
 /**
- * SP-API (Brazil) end to end on the local stack: the real sp-api-invoices handler and the export poller
- * (with the SP-API module) in worker threads, the S3/SQS/DynamoDB stand-ins, the SP-API simulator and the
+ * SP-API (Brazil) end to end on the local stack: the real sp-api-invoices and export-poller handlers in
+ * worker threads, the S3/SQS/DynamoDB stand-ins, the SP-API simulator and the
  * sandbox LWA server, at time scale 60. Listings are long on purpose (2 invoices a page, every third page
  * empty: more pages than getInvoices' burst, so the listing goes on in continuations), and the exports'
  * ZIPs hold 25 XMLs each (several documents at one a minute: deferred polls).
@@ -177,7 +177,7 @@ describe('sp-api on the local stack', () => {
     };
     const functions: LocalFunctionSpec[] = [
       { name: 'sp-api-invoices', env },
-      { name: 'export-poller', handler: 'test/integration/sp-api-poller.fixture.ts', env },
+      { name: 'export-poller', env },
     ];
     stack = await startLocalStack({
       config: local.config,

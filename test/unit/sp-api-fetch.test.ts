@@ -10,10 +10,12 @@ import { DeferError, ProviderError } from '../../shared/http/errors.ts';
 import { resetBuckets } from '../../shared/http/token-bucket.ts';
 import type { FetchMessage, JobMessageInput } from '../../shared/jobs/messages.ts';
 import { fetchMessageSchema } from '../../shared/jobs/messages.ts';
-import { getInvoice, getInvoices } from '../../shared/providers/sp-api/api.ts';
+import { createInvoicesExport, getInvoice, getInvoices } from '../../shared/providers/sp-api/api.ts';
+import { startExport } from '../../shared/providers/sp-api/exports.ts';
 import { fetchListing } from '../../shared/providers/sp-api/fetch.ts';
 import { type SpApiConnection, send, spApiHttp } from '../../shared/providers/sp-api/http.ts';
 import type {
+  ExportRecord,
   HttpRuntime,
   ProviderContext,
   ProviderHttp,
@@ -69,6 +71,37 @@ class MemorySink implements Sink {
           .map((l) => JSON.parse(l) as Record<string, unknown>),
       );
   }
+}
+
+/** The registry's find-before-create, in memory: a record with an export id is reused, else create() runs. */
+function exportState(stale?: Omit<ExportRecord, 'key'>): StateStore & { records: Map<string, ExportRecord> } {
+  const records = new Map<string, ExportRecord>();
+  return {
+    ...memoryState(),
+    records,
+    getExport: async (key: string) => records.get(key) ?? (stale ? { ...stale, key } : undefined),
+    findOrCreateExport: async (input, create) => {
+      const existing = records.get(input.key);
+      if (existing?.exportId) return { record: existing, created: false };
+      const made = await create();
+      const record: ExportRecord = {
+        key: input.key,
+        provider: 'sp-api',
+        connection: input.connection,
+        scope: input.scope,
+        exportId: made.exportId,
+        state: 'PENDING',
+        createdAt: new Date().toISOString(),
+        deadline: new Date(Date.now() + input.deadlineMs).toISOString(),
+        attempts: 0,
+        copied: {},
+        runId: input.runId,
+        details: { ...(input.details ?? {}), ...(made.details ?? {}) },
+      };
+      records.set(input.key, record);
+      return { record, created: true };
+    },
+  } as StateStore & { records: Map<string, ExportRecord> };
 }
 
 function memoryState(): StateStore & { watermarks: Map<string, string> } {
@@ -306,6 +339,81 @@ describe('SP-API client and listing against the simulator', () => {
     expect(problems).toEqual([]);
     // 24 pages of 3 and every fourth page empty: empty pages were followed, not taken for the end.
     expect(requests('getInvoices')).toBeGreaterThanOrEqual(31);
+  });
+
+  describe('find-before-create of exports', () => {
+    const window = { from: '2001-02-03', to: '2001-02-04' };
+    const exportStep = () =>
+      fetchMessageSchema.parse({
+        v: 1,
+        type: 'fetch',
+        runId: 'unit-run',
+        provider: 'sp-api',
+        connection: 'sp-unit',
+        scope: MP,
+        window,
+        state: { step: 'export', dateStart: '2001-02-03T00:00:00Z', dateEnd: '2001-02-04T23:59:59Z' },
+      });
+    const strayExport = async (http: ProviderHttp) => {
+      const res = await send<{ exportId: string }>(
+        http,
+        createInvoicesExport({ marketplaceId: MP, fileFormat: 'XML' }),
+      );
+      resetBuckets();
+      await admin('/rate-limits/reset', {});
+      return res.data.exportId;
+    };
+    const stale = (createdAt: number): Omit<ExportRecord, 'key'> => ({
+      provider: 'sp-api',
+      connection: 'sp-unit',
+      scope: MP,
+      state: 'CREATING',
+      createdAt: new Date(createdAt).toISOString(),
+      deadline: new Date(createdAt + 3_600_000).toISOString(),
+      attempts: 0,
+      copied: {},
+      runId: 'crashed-run',
+    });
+
+    it('a create that crashed before its id was recorded: the one export made meanwhile is taken, none created', async () => {
+      const http = client();
+      const claimedAt = Date.now() - 1_000;
+      const stray = await strayExport(http);
+      const state = exportState(stale(claimedAt));
+      sent.length = 0;
+      const creates = requests('createInvoicesExport');
+      await startExport(exportStep(), ctxFor(http, new MemorySink(), state));
+      expect(requests('createInvoicesExport')).toBe(creates);
+      const [record] = [...state.records.values()];
+      expect(record).toMatchObject({ exportId: stray, details: { adopted: true } });
+      expect(sent).toEqual([expect.objectContaining({ type: 'poll', exportId: stray, scope: MP })]);
+    });
+
+    it('several exports made meanwhile cannot be told apart (the model lists no filters): a new one is created', async () => {
+      const http = client();
+      const claimedAt = Date.now() - 1_000;
+      const strays = [await strayExport(http), await strayExport(http)];
+      const state = exportState(stale(claimedAt));
+      const creates = requests('createInvoicesExport');
+      await startExport(exportStep(), ctxFor(http, new MemorySink(), state));
+      expect(requests('createInvoicesExport')).toBe(creates + 1);
+      expect(strays).not.toContain([...state.records.values()][0]!.exportId);
+    });
+
+    it('a registered export is reused without asking the provider', async () => {
+      const http = client();
+      const state = exportState();
+      await startExport(exportStep(), ctxFor(http, new MemorySink(), state));
+      resetBuckets();
+      await admin('/rate-limits/reset', {});
+      const creates = requests('createInvoicesExport');
+      const lists = requests('getInvoicesExports');
+      sent.length = 0;
+      await startExport(exportStep(), ctxFor(http, new MemorySink(), state));
+      expect(requests('createInvoicesExport')).toBe(creates);
+      expect(requests('getInvoicesExports')).toBe(lists);
+      expect(state.records.size).toBe(1);
+    });
   });
 
   it('keeps an invoice that does not fit raw, reports it, and goes on', async () => {

@@ -137,8 +137,8 @@ export async function linkMonths(
 ): Promise<number> {
   let linked = 0;
   const dated = [...months].filter((m) => m !== UNDATED);
-  // Undated XMLs can belong to any month: look at every month an ids index exists for is not possible
-  // without listing, so undated entries are linked from the fetch side only.
+  // An undated XML could belong to any month, and finding every month file would take a listing: those
+  // are linked from the fetch side only (which reads the undated index with each month's).
   for (const month of dated) {
     const entries = await readXmlIndex(sink, connection, marketplaceId, month);
     if (entries.length === 0) continue;
