@@ -219,7 +219,9 @@ export async function startSpApiSimulator(ctx: SimulatorContext): Promise<SpApiS
     };
   };
 
-  const rateKey = (req: SimRequest) => ctx.lwa.verify(req.header('x-amz-access-token'))?.subject ?? '';
+  // Buckets are per seller; a request without a valid token gets its own, so it meets the 403, not a 429.
+  const rateKey = (req: SimRequest) =>
+    ctx.lwa.verify(req.header('x-amz-access-token'))?.subject ?? `anonymous:${req.requestId}`;
 
   const routes: RouteDef[] = [
     {
