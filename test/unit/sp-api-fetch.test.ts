@@ -341,6 +341,43 @@ describe('SP-API client and listing against the simulator', () => {
     expect(requests('getInvoices')).toBeGreaterThanOrEqual(31);
   });
 
+  it('a 429 that outlasts the retries (another container drained the bucket) hands the listing back from its page', async () => {
+    const other = client();
+    const page = getInvoices({
+      marketplaceId: MP,
+      dateStart: '1990-01-01T00:00:00Z',
+      dateEnd: '1990-01-02T00:00:00Z',
+    });
+    for (let i = 0; i < 20; i++) await send(other, page);
+    resetBuckets();
+    const http = client({ retry: { baseMs: 1, capMs: 5, maxAttempts: 2 } });
+    const window = { from: '2000-01-01', to: new Date().toISOString().slice(0, 10) };
+    const message = fetchMessageSchema.parse({
+      v: 1,
+      type: 'fetch',
+      runId: 'unit-run',
+      provider: 'sp-api',
+      connection: 'sp-unit',
+      scope: MP,
+      window,
+      cursor: 'opaque-cursor-from-an-earlier-page',
+      continuation: 3,
+    });
+    const err = await fetchListing(message, ctxFor(http, new MemorySink(), memoryState())).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DeferError);
+    const defer = err as DeferError;
+    expect(defer.reason).toBe('throttled');
+    // Again once a token is back (0.1/s), from the same page.
+    expect(defer.delaySeconds()).toBeGreaterThanOrEqual(9);
+    expect(fetchMessageSchema.parse(defer.continuation)).toMatchObject({
+      cursor: 'opaque-cursor-from-an-earlier-page',
+      continuation: 4,
+      window,
+    });
+  });
+
   describe('find-before-create of exports', () => {
     const window = { from: '2001-02-03', to: '2001-02-04' };
     const exportStep = () =>

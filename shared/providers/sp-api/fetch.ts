@@ -5,7 +5,7 @@ import { type DeferLike, isDefer } from '../../runtime/errors.ts';
 import type { ProviderContext } from '../types.ts';
 import { getInvoice, getInvoices, OPERATIONS } from './api.ts';
 import { invoiceFilters } from './filters.ts';
-import { currentRate, noteRate, type SpApiConnection, send } from './http.ts';
+import { currentRate, isThrottled, noteRate, type SpApiConnection, send, throttledDefer } from './http.ts';
 import { InvoiceBatch } from './invoice-batch.ts';
 import { invoiceResponseSchema, invoicesPageSchema } from './schemas.ts';
 import { type DateBounds, windowBounds } from './window.ts';
@@ -87,6 +87,12 @@ export async function fetchListing(
       if (isDefer(err)) {
         await batch.flush();
         throw deferListing(err, conn.id, continuation(message, bounds, cursor));
+      }
+      if (isThrottled(err)) {
+        // Still throttled after the client's retries: another container (or app) is using the seller's
+        // bucket. The queue retries later from this page; failing would drop the listing in the DLQ.
+        await batch.flush();
+        throw throttledDefer(err, ctx.now(), continuation(message, bounds, cursor));
       }
       if (err instanceof PayloadError) {
         // The page itself does not fit: keep what came, so nothing is lost, then stop on the error.

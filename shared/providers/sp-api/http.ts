@@ -3,9 +3,11 @@ import { lwaSecretSchema } from '../../auth/secret-schemas.ts';
 import type { ConnectionOf } from '../../config/schema.ts';
 import { DOWNLOAD_HOSTS } from '../../http/allowlist.ts';
 import { HttpClient, type HttpClientOptions } from '../../http/client.ts';
+import { DeferError, ProviderError } from '../../http/errors.ts';
+import type { JobMessageInput } from '../../jobs/messages.ts';
 import { numberEnv } from '../../runtime/env.ts';
 import type { HttpResponse, HttpRuntime, ProviderHttp, RequestOptions } from '../types.ts';
-import { type ApiRequest, OPERATIONS, SP_API_HOST } from './api.ts';
+import { type ApiRequest, OPERATIONS, type OperationName, SP_API_HOST } from './api.ts';
 
 export type SpApiConnection = ConnectionOf<'sp-api'>;
 
@@ -73,4 +75,20 @@ export function noteRate(connection: string, operation: string, headers: Record<
 
 export function currentRate(connection: string, operation: keyof typeof OPERATIONS): number {
   return announcedRates.get(`${connection}:${operation}`) ?? OPERATIONS[operation].rate;
+}
+
+/** A 429 the client's own retries did not get past. */
+export function isThrottled(err: unknown): err is ProviderError {
+  return err instanceof ProviderError && err.status === 429;
+}
+
+/**
+ * Hands a throttled operation back to the queue: again once the bucket has earned a token back (at the
+ * rate last announced), with the message that carries the work's position (or the message itself).
+ */
+export function throttledDefer(err: ProviderError, now: Date, continuation?: JobMessageInput): DeferError {
+  const operation = err.operation as OperationName;
+  const rate = OPERATIONS[operation] ? currentRate(err.connection, operation) : 1;
+  const retryAt = new Date(now.getTime() + Math.max(1_000, 1_000 / rate));
+  return new DeferError(err.operation, retryAt, 'throttled', continuation);
 }
