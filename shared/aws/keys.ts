@@ -44,15 +44,30 @@ export function documentKey(
   return `documents/${provider}/${seg(connection)}/${seg(scope)}/${seg(invoiceId)}/${seg(name)}.${ext}`;
 }
 
-export function billingStatementKey(connection: string, startDate: string, endDate: string, statementId: string): string {
+export function billingStatementKey(
+  connection: string,
+  startDate: string,
+  endDate: string,
+  statementId: string,
+): string {
   return `reports/amazon-ads/${seg(connection)}/billing-statements/${seg(startDate)}_${seg(endDate)}/${seg(statementId)}.csv`;
 }
 
-export function spApiExportKey(connection: string, marketplaceId: string, exportId: string, documentId: string): string {
+export function spApiExportKey(
+  connection: string,
+  marketplaceId: string,
+  exportId: string,
+  documentId: string,
+): string {
   return `exports/sp-api/${seg(connection)}/${seg(marketplaceId)}/${seg(exportId)}/${seg(documentId)}.zip`;
 }
 
-export function normalizedMonthKey(provider: ProviderId, connection: string, scope: string, issuedOn: string): string {
+export function normalizedMonthKey(
+  provider: ProviderId,
+  connection: string,
+  scope: string,
+  issuedOn: string,
+): string {
   return `invoices/provider=${provider}/issue_month=${issuedOn.slice(0, 7)}/${seg(connection)}-${seg(scope)}.jsonl`;
 }
 

@@ -162,6 +162,8 @@ export interface HttpRuntime {
   allowLoopback: boolean;
   /** Extra download hosts from the environment (the connection's endpoints.downloadHosts come on top). */
   extraDownloadHosts: string[];
+  /** The longest wait slept inside an invocation; a longer one is handed back to the queue. */
+  deferThresholdMs: number;
 }
 
 export interface ProviderContext<C extends Connection = Connection> {

@@ -9,6 +9,8 @@ export interface FunctionEnv {
   maxReceiveCount: number;
   allowLoopback: boolean;
   extraDownloadHosts: string[];
+  /** HTTP_DEFER_THRESHOLD_MS: waits longer than this go back to the queue (default 5 s). */
+  deferThresholdMs: number;
 }
 
 export function functionEnv(env: NodeJS.ProcessEnv = process.env): FunctionEnv {
@@ -25,6 +27,7 @@ export function functionEnv(env: NodeJS.ProcessEnv = process.env): FunctionEnv {
     dlqUrl: env[dlqUrlEnv(ownQueue)],
     maxReceiveCount: Number(env[ENV.maxReceiveCount] ?? 5),
     allowLoopback: env[ENV.allowLoopback] === '1',
+    deferThresholdMs: numberEnv('HTTP_DEFER_THRESHOLD_MS', 5_000, env),
     extraDownloadHosts: (env[ENV.extraDownloadHosts] ?? '')
       .split(',')
       .map((h) => h.trim())

@@ -165,6 +165,7 @@ export function sqsHandler(options: FrameOptions) {
         },
         allowLoopback: f.env.allowLoopback,
         extraDownloadHosts: [...f.env.extraDownloadHosts, ...(connection.endpoints?.downloadHosts ?? [])],
+        deferThresholdMs: f.env.deferThresholdMs,
       });
       const ctx: ProviderContext = {
         connection,

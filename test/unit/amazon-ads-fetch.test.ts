@@ -116,6 +116,7 @@ describe('amazon-ads fetch: continuations and fan-out', () => {
         onEvent: () => {},
         allowLoopback: true,
         extraDownloadHosts: [],
+        deferThresholdMs: 5_000,
       }),
       sink,
       state,

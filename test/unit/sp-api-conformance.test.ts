@@ -140,6 +140,7 @@ describe('SP-API model examples (x-amzn-api-sandbox), replayed', () => {
         onEvent: () => {},
         allowLoopback: true,
         extraDownloadHosts: [],
+        deferThresholdMs: 5_000,
       },
       {
         auth: {

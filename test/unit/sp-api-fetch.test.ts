@@ -134,6 +134,7 @@ describe('SP-API client and listing against the simulator', () => {
     onEvent: () => {},
     allowLoopback: true,
     extraDownloadHosts: [],
+    deferThresholdMs: 5_000,
   });
   const client = (overrides: Parameters<typeof spApiHttp>[3] = {}): ProviderHttp =>
     spApiHttp(connection, sandbox.credentials['sp-unit'] as unknown as Record<string, string>, runtime(), {

@@ -69,6 +69,7 @@ export function adsHttp(
     budget: runtime.budget,
     downloadHosts: [...DOWNLOAD_HOSTS['amazon-ads'], ...runtime.extraDownloadHosts],
     allowLoopback: runtime.allowLoopback,
+    deferThresholdMs: runtime.deferThresholdMs,
     log: runtime.log,
     onEvent: (e) => runtime.onEvent(e),
   });

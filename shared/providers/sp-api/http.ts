@@ -5,7 +5,6 @@ import { DOWNLOAD_HOSTS } from '../../http/allowlist.ts';
 import { HttpClient, type HttpClientOptions } from '../../http/client.ts';
 import { DeferError, ProviderError } from '../../http/errors.ts';
 import type { JobMessageInput } from '../../jobs/messages.ts';
-import { numberEnv } from '../../runtime/env.ts';
 import type { HttpResponse, HttpRuntime, ProviderHttp, RequestOptions } from '../types.ts';
 import { type ApiRequest, OPERATIONS, type OperationName, SP_API_HOST } from './api.ts';
 
@@ -14,9 +13,6 @@ export type SpApiConnection = ConnectionOf<'sp-api'>;
 /**
  * The SP-API client for one connection: LWA token in `x-amz-access-token` (no SigV4 for this API), one
  * token bucket per operation from the usage plans, S3 hosts for the export documents.
- *
- * HTTP_DEFER_THRESHOLD_MS (default 5000) is the longest wait slept inside an invocation; a time-scaled
- * simulator shrinks every wait, so the local stack lowers it to keep waits in the queue as in production.
  */
 export function spApiHttp(
   connection: SpApiConnection,
@@ -45,7 +41,7 @@ export function spApiHttp(
     onEvent: runtime.onEvent,
     downloadHosts: [...DOWNLOAD_HOSTS['sp-api'], ...runtime.extraDownloadHosts],
     allowLoopback: runtime.allowLoopback,
-    deferThresholdMs: numberEnv('HTTP_DEFER_THRESHOLD_MS', 5_000),
+    deferThresholdMs: runtime.deferThresholdMs,
     ...overrides,
   });
 }
