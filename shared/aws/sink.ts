@@ -29,6 +29,9 @@ export interface SinkOptions {
 }
 
 const MiB = 1024 * 1024;
+/** S3's smallest part (but the last); parts in flight are what a copy holds in memory. */
+const MIN_PART = 5 * MiB;
+const MAX_PARTS = 10_000;
 /** Server-side copy (used to attach the hash after a multipart upload) is limited to 5 GiB in one request. */
 const MAX_SINGLE_COPY = 5 * 1024 * MiB;
 
@@ -79,7 +82,7 @@ export class S3Sink implements Sink {
     private readonly bucket: string,
     private readonly options: SinkOptions = {},
   ) {
-    this.partSize = Math.max(5 * MiB, options.partSize ?? 8 * MiB);
+    this.partSize = Math.max(MIN_PART, options.partSize ?? MIN_PART);
     this.concurrency = Math.max(1, options.concurrency ?? 2);
   }
 
@@ -169,11 +172,13 @@ export class S3Sink implements Sink {
     meta: ObjectMeta & { expectedBytes?: number; onChunk?: (chunk: Buffer) => void },
   ): Promise<StoredObject> {
     const contentType = meta.contentType ?? 'application/octet-stream';
+    // S3 allows 10,000 parts: an object announced larger than that many parts gets larger parts.
+    const partSize = Math.max(this.partSize, Math.ceil((meta.expectedBytes ?? 0) / MAX_PARTS));
     const hash = createHash('sha256');
     let bytes = 0;
     // One part buffer filled in place: each byte is copied once, and memory is the parts in flight plus one.
     // It starts at the announced size (or small) and doubles up to a part, so a small document costs little.
-    const initial = Math.min(this.partSize, Math.max(64 * 1024, (meta.expectedBytes ?? 0) + 1));
+    const initial = Math.min(partSize, Math.max(64 * 1024, (meta.expectedBytes ?? 0) + 1));
     let part = Buffer.allocUnsafe(initial);
     let filled = 0;
     let uploadId: string | undefined;
@@ -231,13 +236,13 @@ export class S3Sink implements Sink {
           const n = buf.copy(part, filled, offset);
           filled += n;
           offset += n;
-          if (filled === part.length && part.length < this.partSize) {
-            const grown = Buffer.allocUnsafe(Math.min(this.partSize, part.length * 2));
+          if (filled === part.length && part.length < partSize) {
+            const grown = Buffer.allocUnsafe(Math.min(partSize, part.length * 2));
             part.copy(grown, 0, 0, filled);
             part = grown;
-          } else if (filled === this.partSize) {
+          } else if (filled === partSize) {
             const full = part;
-            part = Buffer.allocUnsafe(this.partSize);
+            part = Buffer.allocUnsafe(partSize);
             filled = 0;
             await startPart(full);
           }

@@ -6,6 +6,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * `npm run bench [name...]`: runs every test/bench/<name>.ts that exports `run()`, one after another.
  * Each prints its own figures and targets; nothing here asserts, benchmarks inform.
  */
+// Lambda runs Node 24; the SDK's notice about Node 20 would only interleave with the figures.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
 const names = readdirSync(here)

@@ -1,19 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localDynamoClient, localS3Client } from '../../infra/local/clients.ts';
-import { sandboxConfig } from '../../infra/local/sandbox-config.ts';
-import { type LocalFunctionSpec, type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
+import type { LocalStack } from '../../infra/local/stack.ts';
 import { amazonAdsSimulator } from '../../infra/sandbox/amazon-ads/index.ts';
-import { type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
-import { DynamoStateStore, type RunRecord } from '../../shared/aws/state-store.ts';
+import type { Sandbox } from '../../infra/sandbox/index.ts';
+import type { DynamoStateStore, RunRecord } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import type { NormalizedInvoice } from '../../shared/invoice/model.ts';
 import { normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
+import { type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
 
 /**
  * Amazon Ads end to end on the local stack: the real handlers in worker threads, S3/SQS/DynamoDB
@@ -60,7 +56,7 @@ describe('amazon-ads on the local stack', () => {
   let stack: LocalStack;
   let s3: S3Client;
   let state: DynamoStateStore;
-  let configDir: string;
+  let provider: ProviderStack;
   let sim: string;
 
   const admin = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
@@ -141,52 +137,23 @@ describe('amazon-ads on the local stack', () => {
         },
       ],
     });
-    sandbox = await startSandbox({
-      seed: 11,
-      timeScale: 60,
-      size: 0.1,
-      simulators: [amazonAdsSimulator],
-      connections: config.connections,
-      options: { 'amazon-ads': { pageSize: 4, statementSeconds: 120 } },
-      log: () => {},
+    provider = await startProviderStack({
+      config,
+      sandbox: {
+        seed: 11,
+        timeScale: 60,
+        size: 0.1,
+        simulators: [amazonAdsSimulator],
+        options: { 'amazon-ads': { pageSize: 4, statementSeconds: 120 } },
+      },
+      functions: ['amazon-ads-invoices', 'amazon-ads-billing-statements', 'export-poller'],
     });
+    ({ sandbox, stack, s3, state } = provider);
     sim = sandbox.endpoints['amazon-ads']!;
-    const local = await sandboxConfig(config, sandbox);
-    configDir = dirname(local.path);
-    const env = {
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POLL_FIRST_DELAY_SECONDS: '1',
-      POLL_FACTOR: '1',
-      POLL_MAX_DELAY_SECONDS: '2',
-    };
-    const functions: LocalFunctionSpec[] = [
-      { name: 'amazon-ads-invoices', env },
-      { name: 'amazon-ads-billing-statements', env },
-      { name: 'export-poller', env },
-    ];
-    stack = await startLocalStack({
-      config: local.config,
-      configPath: local.path,
-      secrets: local.secrets,
-      functions,
-      visibilityTimeoutSeconds: 2,
-      functionOutput: 'ignore',
-      quiet: true,
-    });
-    s3 = localS3Client(stack.env);
-    state = new DynamoStateStore(
-      DynamoDBDocumentClient.from(localDynamoClient(stack.env), {
-        marshallOptions: { removeUndefinedValues: true },
-      }),
-      stack.table,
-    );
   });
 
   afterAll(async () => {
-    await stack?.close();
-    await sandbox?.close();
-    if (configDir) rmSync(configDir, { recursive: true, force: true });
+    await provider?.close();
   });
 
   it('lands every invoice of every billing profile once, raw and normalized, with its documents; and the billing statement', async () => {

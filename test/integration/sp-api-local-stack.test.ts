@@ -1,20 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localDynamoClient, localS3Client } from '../../infra/local/clients.ts';
-import { sandboxConfig } from '../../infra/local/sandbox-config.ts';
-import { type LocalFunctionSpec, type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
+import type { LocalStack } from '../../infra/local/stack.ts';
 import { formatMinorUnits } from '../../infra/sandbox/framework/seed.ts';
-import { type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
+import type { Sandbox } from '../../infra/sandbox/index.ts';
 import { spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
-import { DynamoStateStore, type RunRecord } from '../../shared/aws/state-store.ts';
+import type { DynamoStateStore, RunRecord } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { type NormalizedInvoice, normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
 import { toDecimal } from '../../shared/invoice/money.ts';
+import { type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
 
 /**
  * SP-API (Brazil) end to end on the local stack: the real sp-api-invoices and export-poller handlers in
@@ -53,7 +49,7 @@ describe('sp-api on the local stack', () => {
   let stack: LocalStack;
   let s3: S3Client;
   let state: DynamoStateStore;
-  let configDir: string;
+  let provider: ProviderStack;
   let sim: string;
 
   const admin = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
@@ -146,61 +142,35 @@ describe('sp-api on the local stack', () => {
         connection(BAD, { filters: { statuses: ['AUTHORIZED', 'PAID'] } }),
       ],
     });
-    sandbox = await startSandbox({
-      seed: 23,
-      timeScale: 60,
-      simulators: [spApiSimulator],
-      connections: config.connections,
-      options: {
-        'sp-api': {
-          invoices: 60,
-          emptyPageEvery: 3,
-          invoicesPerDocument: 25,
-          exportSeconds: 120,
-          extraEntries: 600,
+    provider = await startProviderStack({
+      config,
+      sandbox: {
+        seed: 23,
+        timeScale: 60,
+        simulators: [spApiSimulator],
+        options: {
+          'sp-api': {
+            invoices: 60,
+            emptyPageEvery: 3,
+            invoicesPerDocument: 25,
+            exportSeconds: 120,
+            extraEntries: 600,
+          },
         },
       },
-      log: () => {},
+      functions: ['sp-api-invoices', 'export-poller'],
+      env: {
+        // At time scale 60 every provider wait shrinks 60 times: keep the longer ones in the queue.
+        HTTP_DEFER_THRESHOLD_MS: '100',
+        SP_API_ZIP_MAX_ENTRIES: '500',
+      },
     });
+    ({ sandbox, stack, s3, state } = provider);
     sim = sandbox.endpoints['sp-api']!;
-    const local = await sandboxConfig(config, sandbox);
-    configDir = dirname(local.path);
-    const env = {
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POLL_FIRST_DELAY_SECONDS: '1',
-      POLL_FACTOR: '1',
-      POLL_MAX_DELAY_SECONDS: '2',
-      // At time scale 60 every provider wait shrinks 60 times: keep the longer ones in the queue.
-      HTTP_DEFER_THRESHOLD_MS: '100',
-      SP_API_ZIP_MAX_ENTRIES: '500',
-    };
-    const functions: LocalFunctionSpec[] = [
-      { name: 'sp-api-invoices', env },
-      { name: 'export-poller', env },
-    ];
-    stack = await startLocalStack({
-      config: local.config,
-      configPath: local.path,
-      secrets: local.secrets,
-      functions,
-      visibilityTimeoutSeconds: 2,
-      functionOutput: 'ignore',
-      quiet: true,
-    });
-    s3 = localS3Client(stack.env);
-    state = new DynamoStateStore(
-      DynamoDBDocumentClient.from(localDynamoClient(stack.env), {
-        marshallOptions: { removeUndefinedValues: true },
-      }),
-      stack.table,
-    );
   });
 
   afterAll(async () => {
-    await stack?.close();
-    await sandbox?.close();
-    if (configDir) rmSync(configDir, { recursive: true, force: true });
+    await provider?.close();
   });
 
   it('fetches one invoice by id (getInvoice), raw and normalized, without starting an export', async () => {

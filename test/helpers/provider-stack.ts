@@ -1,0 +1,75 @@
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { localDynamoClient, localS3Client } from '../../infra/local/clients.ts';
+import { sandboxConfig } from '../../infra/local/sandbox-config.ts';
+import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
+import { type Sandbox, type SandboxOptions, startSandbox } from '../../infra/sandbox/index.ts';
+import type { FunctionName } from '../../shared/aws/resources.ts';
+import { DynamoStateStore } from '../../shared/aws/state-store.ts';
+import type { Config } from '../../shared/config/schema.ts';
+
+/**
+ * A provider's simulator plus the local stack running the provider's real handlers against it, as
+ * `npm start` wires them: the config pointed at the sandbox, its minted secrets served locally.
+ */
+export interface ProviderStack {
+  sandbox: Sandbox;
+  stack: LocalStack;
+  s3: S3Client;
+  state: DynamoStateStore;
+  close(): Promise<void>;
+}
+
+/** Quiet functions, and polls that come back within a second or two. */
+const TEST_ENV = {
+  POWERTOOLS_LOG_LEVEL: 'ERROR',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+  POLL_FIRST_DELAY_SECONDS: '1',
+  POLL_FACTOR: '1',
+  POLL_MAX_DELAY_SECONDS: '2',
+};
+
+export async function startProviderStack(options: {
+  config: Config;
+  sandbox: Omit<SandboxOptions, 'connections' | 'log'>;
+  functions: ReadonlyArray<Exclude<FunctionName, 'runs-api'>>;
+  env?: Record<string, string>;
+}): Promise<ProviderStack> {
+  const sandbox = await startSandbox({
+    ...options.sandbox,
+    connections: options.config.connections,
+    log: () => {},
+  });
+  const local = await sandboxConfig(options.config, sandbox);
+  const env = { ...TEST_ENV, ...options.env };
+  const stack = await startLocalStack({
+    config: local.config,
+    configPath: local.path,
+    secrets: local.secrets,
+    functions: options.functions.map((name) => ({ name, env })),
+    visibilityTimeoutSeconds: 2,
+    functionOutput: 'ignore',
+    quiet: true,
+  });
+  const s3 = localS3Client(stack.env);
+  const state = new DynamoStateStore(
+    DynamoDBDocumentClient.from(localDynamoClient(stack.env), {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    stack.table,
+  );
+  return {
+    sandbox,
+    stack,
+    s3,
+    state,
+    close: async () => {
+      s3.destroy();
+      await stack.close();
+      await sandbox.close();
+      rmSync(dirname(local.path), { recursive: true, force: true });
+    },
+  };
+}
