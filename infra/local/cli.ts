@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
     );
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const secretsForLive = options.live
-    ? await liveSecrets(resolve(options.secrets ?? 'config/secrets.local.json'), userConfig)
+    ? await liveSecrets(resolve(options.secrets ?? 'config/secrets.local.json'), connections)
     : undefined;
 
   const sandbox = options.live

@@ -1,8 +1,9 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Config } from '../../shared/config/schema.ts';
+import type { Config, Connection } from '../../shared/config/schema.ts';
 import { PROVIDER_AUTH, type Sandbox } from '../sandbox/index.ts';
+import { UsageError } from './cli-options.ts';
 
 /**
  * The config the functions read when they run against the simulators: the user's connections with their
@@ -33,21 +34,24 @@ export async function sandboxConfig(
 }
 
 /** With --live: secrets from a local JSON file (secret name -> secret), never logged. */
-export async function liveSecrets(file: string, config: Config): Promise<Record<string, unknown>> {
+export async function liveSecrets(
+  file: string,
+  connections: readonly Connection[],
+): Promise<Record<string, unknown>> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new Error(
+    throw new UsageError(
       `--secrets ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
     );
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-    throw new Error(`--secrets ${file}: expected an object of secret name -> secret`);
+    throw new UsageError(`--secrets ${file}: expected an object of secret name -> secret`);
   const secrets = raw as Record<string, unknown>;
-  const missing = config.connections
-    .filter((c) => c.enabled && !(c.secretName in secrets))
+  const missing = connections
+    .filter((c) => !(c.secretName in secrets))
     .map((c) => `${c.id} (${c.secretName})`);
-  if (missing.length) throw new Error(`--secrets ${file}: no secret for ${missing.join(', ')}`);
+  if (missing.length) throw new UsageError(`--secrets ${file}: no secret for ${missing.join(', ')}`);
   return secrets;
 }
