@@ -236,7 +236,7 @@ export function sqsHandler(options: FrameOptions) {
       }
       throw err;
     } finally {
-      f.metrics.publishStoredMetrics();
+      if (f.metrics.hasStoredMetrics()) f.metrics.publishStoredMetrics();
     }
   };
 
@@ -259,7 +259,7 @@ export function sqsHandler(options: FrameOptions) {
       await f.state.addPending(runId, -1);
     }
     f.metrics.addMetric(METRICS.names.failures, MetricUnit.Count, 1);
-    f.metrics.publishStoredMetrics();
+    if (f.metrics.hasStoredMetrics()) f.metrics.publishStoredMetrics();
   };
 
   const processor = new BatchProcessor(EventType.SQS);
