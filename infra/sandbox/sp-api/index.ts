@@ -133,6 +133,29 @@ function argsDigest(req: SimRequest): string {
   return createHash('sha1').update(pairs.sort().join('&')).digest('base64url').slice(0, 12);
 }
 
+/**
+ * A listing's paging, shared by getInvoices and getInvoicesExports: the next token (refused when it comes
+ * with arguments other than those its listing started with) and the page size within the operation's limit.
+ */
+function paging(
+  req: SimRequest,
+  maxPageSize: number,
+): { token: PageToken | undefined; digest: string; pageSize: number } {
+  const q = req.query;
+  const digest = argsDigest(req);
+  let token: PageToken | undefined;
+  if (q.nextToken !== undefined) {
+    token = decodeToken(q.nextToken);
+    const alone = [...req.searchParams.keys()].every((k) => k === 'nextToken' || k === 'marketplaceId');
+    if (!alone && token.h !== digest) throw invalid(NEXT_TOKEN_ALONE);
+  }
+  const pageSize = q.pageSize === undefined ? 100 : Number(q.pageSize);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > maxPageSize) {
+    throw invalid(`Invalid pageSize: '${q.pageSize}'. Minimum: 1, maximum: ${maxPageSize}.`);
+  }
+  return { token, digest, pageSize };
+}
+
 export interface SpApiSimulator extends StartedSimulator {
   settings(): SpSimSettings;
   /** Expected data of a connection's marketplace (sorted by date). */
@@ -246,17 +269,7 @@ export async function startSpApiSimulator(ctx: SimulatorContext): Promise<SpApiS
         const who = seller(req);
         const q = req.query;
         const marketplaceId = marketplaceOf(q.marketplaceId);
-        const digest = argsDigest(req);
-        let token: PageToken | undefined;
-        if (q.nextToken !== undefined) {
-          token = decodeToken(q.nextToken);
-          const alone = [...req.searchParams.keys()].every((k) => k === 'nextToken' || k === 'marketplaceId');
-          if (!alone && token.h !== digest) throw invalid(NEXT_TOKEN_ALONE);
-        }
-        const pageSize = q.pageSize === undefined ? 100 : Number(q.pageSize);
-        if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 200) {
-          throw invalid(`Invalid pageSize: '${q.pageSize}'. Minimum: 1, maximum: 200.`);
-        }
+        const { token, digest, pageSize } = paging(req, 200);
         if ((q.transactionIdentifierName === undefined) !== (q.transactionIdentifierId === undefined)) {
           throw invalid('transactionIdentifierName and transactionIdentifierId must be provided together.');
         }
@@ -417,16 +430,7 @@ export async function startSpApiSimulator(ctx: SimulatorContext): Promise<SpApiS
         const who = seller(req);
         const q = req.query;
         const marketplaceId = marketplaceOf(q.marketplaceId);
-        const digest = argsDigest(req);
-        let token: PageToken | undefined;
-        if (q.nextToken !== undefined) {
-          token = decodeToken(q.nextToken);
-          const alone = [...req.searchParams.keys()].every((k) => k === 'nextToken' || k === 'marketplaceId');
-          if (!alone && token.h !== digest) throw invalid(NEXT_TOKEN_ALONE);
-        }
-        const pageSize = q.pageSize === undefined ? 100 : Number(q.pageSize);
-        if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100)
-          throw invalid(`Invalid pageSize: '${q.pageSize}'.`);
+        const { token, digest, pageSize } = paging(req, 100);
         if (q.status !== undefined && !['REQUESTED', 'PROCESSING', 'DONE', 'ERROR'].includes(q.status)) {
           throw invalid(`Invalid status: '${q.status}'.`);
         }
