@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { PROVIDERS, type ProviderId } from '../../shared/config/schema.ts';
+import { isCalendarDate } from '../../shared/invoice/model.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -27,7 +28,7 @@ Options:
   --seed <n>            sandbox data seed (default 1)
   --time-scale <n>      sandbox simulated seconds per real second (default 60)
   --faults <file>       sandbox fault injection, JSON by simulator name
-  --quiet               no per-object and per-record lines
+  --quiet               no live progress line
   --verbose             the functions' own log lines too
   -h, --help            this text`;
 
@@ -53,8 +54,6 @@ export interface CliOptions {
   help: boolean;
 }
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-
 function positiveNumber(name: string, raw: string | undefined, fallback: number, integer: boolean): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
@@ -79,7 +78,7 @@ export function parseCliOptions(argv: string[]): CliOptions {
   }
   for (const name of ['from', 'to'] as const) {
     const d = v[name];
-    if (d !== undefined && (!DATE.test(d) || Number.isNaN(Date.parse(`${d}T00:00:00Z`)))) {
+    if (d !== undefined && !isCalendarDate(d)) {
       throw new UsageError(`--${name}: expected a date as YYYY-MM-DD, got "${d}"`);
     }
   }
@@ -87,6 +86,9 @@ export function parseCliOptions(argv: string[]): CliOptions {
   if (v.from && v.to && v.from > v.to) throw new UsageError(`--from ${v.from} is after --to ${v.to}`);
   if (v['invoice-id'] && !v.provider) throw new UsageError('--invoice-id needs --provider');
   if (v.secrets && !v.live) throw new UsageError('--secrets goes with --live');
+  if (v.port !== undefined && !v.serve) throw new UsageError('--port goes with --serve');
+  const port = positiveNumber('port', v.port, 0, true);
+  if (port > 65_535) throw new UsageError(`--port: expected a port up to 65535, got ${port}`);
   if (v.live && (v.faults || v.seed || v['time-scale'])) {
     throw new UsageError('--faults, --seed and --time-scale are for the sandbox, not --live');
   }
@@ -103,7 +105,7 @@ export function parseCliOptions(argv: string[]): CliOptions {
     out: v.out ?? 'out',
     json: Boolean(v.json),
     serve: Boolean(v.serve),
-    port: positiveNumber('port', v.port, 0, true),
+    port,
     live: Boolean(v.live),
     ...(v.secrets ? { secrets: v.secrets } : {}),
     seed: positiveNumber('seed', v.seed, 1, true),

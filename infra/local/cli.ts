@@ -1,12 +1,13 @@
 import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { QUEUE_FED_FUNCTIONS } from '../../shared/aws/resources.ts';
+import { QUEUE_FED_FUNCTIONS, runJobsOf } from '../../shared/aws/resources.ts';
 import { DynamoStateStore, type RunRecord } from '../../shared/aws/state-store.ts';
 import { ConfigError, defaultConfigPath, loadConfig } from '../../shared/config/load.ts';
 import type { Config, Connection, ProviderId } from '../../shared/config/schema.ts';
 import { SqsJobQueue } from '../../shared/jobs/queue.ts';
 import { RunRequestError, resolveRunRequest, startRun } from '../../shared/runtime/runs.ts';
+import { type FaultConfigInput, parseFaultConfig } from '../sandbox/framework/faults.ts';
 import { startSandbox } from '../sandbox/index.ts';
 import { SIMULATORS } from '../sandbox/simulators.ts';
 import { type CliOptions, parseCliOptions, USAGE, UsageError } from './cli-options.ts';
@@ -49,6 +50,27 @@ function selectConnections(config: Config, options: CliOptions): Connection[] {
 /** Lambda runs Node 24; on a Node 20 laptop the SDK's upgrade notice is noise between progress lines. */
 const QUIET_SDK = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
+/** The sandbox's fault injection from a JSON file; a bad file or value is an option error naming it. */
+async function readFaults(file: string): Promise<Record<string, FaultConfigInput>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--faults ${file}: ${(err as Error).message}`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new UsageError(`--faults ${file}: expected an object of simulator name -> fault settings`);
+  }
+  for (const [name, config] of Object.entries(raw)) {
+    try {
+      parseFaultConfig(config, `faults.${name}`);
+    } catch (err) {
+      throw new UsageError(`--faults ${file}: ${(err as Error).message}`);
+    }
+  }
+  return raw as Record<string, FaultConfigInput>;
+}
+
 async function main(argv: string[]): Promise<number> {
   Object.assign(process.env, QUIET_SDK);
   const options = parseCliOptions(argv);
@@ -59,12 +81,12 @@ async function main(argv: string[]): Promise<number> {
   const configPath = resolve(options.config ?? defaultConfigPath());
   const userConfig = loadConfig(configPath);
   const connections = selectConnections(userConfig, options);
-  if (options.faults)
-    JSON.parse(
-      await readFile(options.faults, 'utf8').catch(() => {
-        throw new UsageError(`--faults: cannot read ${options.faults}`);
-      }),
-    );
+  for (const provider of new Set(connections.map((c) => c.provider))) {
+    if (options.job && !runJobsOf(provider).some((f) => f.job === options.job)) {
+      throw new UsageError(`--job: ${provider} has no job "${options.job}"`);
+    }
+  }
+  const faults = options.faults ? await readFaults(options.faults) : undefined;
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const secretsForLive = options.live
     ? await liveSecrets(resolve(options.secrets ?? 'config/secrets.local.json'), connections)
@@ -77,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
         timeScale: options.timeScale,
         simulators: SIMULATORS,
         connections: userConfig.connections,
-        ...(options.faults ? { faults: JSON.parse(await readFile(options.faults, 'utf8')) } : {}),
+        ...(faults ? { faults } : {}),
         log: options.verbose ? say : () => {},
       });
   const cleanups: Array<() => Promise<void>> = [];
@@ -157,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
       say(`${provider}: run ${runId} for ${resolved.connections.map((c) => c.id).join(', ')}`);
     }
 
-    const stopProgress = startProgress(stack, !options.json || process.stderr.isTTY);
+    const stopProgress = startProgress(stack, !options.quiet && (!options.json || process.stderr.isTTY));
     try {
       await stack.waitForIdle({ timeoutMs: 30 * 60_000 });
     } finally {

@@ -87,7 +87,9 @@ export function buildSummary(input: {
     if (row.status === 'RUNNING') row.status = row.failures || row.dlqMessages ? 'FAILED' : 'RUNNING';
     rows.push(row);
   }
-  const ok = input.dlq.length === 0 && rows.every((r) => r.status !== 'FAILED' && r.status !== 'NOT_STARTED');
+  // RUNNING at idle means a message was lost track of: not a success.
+  const ok =
+    input.dlq.length === 0 && rows.every((r) => r.status === 'SUCCEEDED' || r.status === 'NOT_IMPLEMENTED');
   return { ok, rows, failures, problems, dlq: input.dlq, landed: input.landed };
 }
 

@@ -24,7 +24,7 @@ export interface SinkOptions {
   partSize?: number;
   /** Parts in flight at once: memory is about partSize * (concurrency + 1). */
   concurrency?: number;
-  /** Counted once per stored object (bytes and documents for the run's totals). */
+  /** Called once per streamed copy (what was copied from a provider), for the run's byte count. */
   onStored?: (stored: StoredObject) => void;
 }
 
@@ -106,9 +106,7 @@ export class S3Sink implements Sink {
         ...(condition?.ifNoneMatch ? { IfNoneMatch: condition.ifNoneMatch } : {}),
       }),
     );
-    const stored = { key, sha256, bytes: body.length };
-    this.options.onStored?.(stored);
-    return stored;
+    return { key, sha256, bytes: body.length };
   }
 
   putJson(key: string, value: unknown, meta: ObjectMeta): Promise<StoredObject> {
@@ -231,6 +229,12 @@ export class S3Sink implements Sink {
         hash.update(buf);
         bytes += buf.length;
         meta.onChunk?.(buf);
+        // A body longer than announced is refused as soon as it shows, not after it was all uploaded.
+        if (meta.expectedBytes !== undefined && bytes > meta.expectedBytes) {
+          throw new ByteCountError(
+            `${key}: got more than the ${meta.expectedBytes} bytes the source announced`,
+          );
+        }
         let offset = 0;
         while (offset < buf.length) {
           const n = buf.copy(part, filled, offset);
@@ -253,7 +257,9 @@ export class S3Sink implements Sink {
       }
       const sha256 = hash.digest('hex');
       if (!uploadId) {
-        return await this.putBuffer(key, part.subarray(0, filled), meta, contentType);
+        const stored = await this.putBuffer(key, part.subarray(0, filled), meta, contentType);
+        this.options.onStored?.(stored);
+        return stored;
       }
       if (filled > 0) await startPart(part.subarray(0, filled));
       await Promise.all(inFlight);

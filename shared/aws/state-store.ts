@@ -20,7 +20,8 @@ import type { Counter, ExportRecord, StateStore, StoredObject } from '../provide
  *   RUN#<runId>             / FAIL#|PROBLEM#  failures and reported problems
  */
 
-const CLAIM_STALE_MS = 5 * 60_000;
+/** A claim older than any invocation can live (Lambda's 900 s cap, plus margin) belongs to a dead creator. */
+const CLAIM_STALE_MS = 20 * 60_000;
 const RUN_TTL_DAYS = 90;
 
 export class ExportBusyError extends Error {
@@ -164,20 +165,46 @@ export class DynamoStateStore implements StateStore {
     try {
       made = await create();
     } catch (err) {
-      // Release the claim so the retry can create; the provider refused or never answered.
-      await this.ddb.send(
-        new DeleteCommand({
-          TableName: this.table,
-          Key: { pk: `EXPORT#${input.key}`, sk: 'EXPORT' },
-          ConditionExpression: '#s = :c AND createdAt = :at',
-          ExpressionAttributeNames: { '#s': 'state' },
-          ExpressionAttributeValues: { ':c': 'CREATING', ':at': claim.createdAt },
-        }),
-      );
+      // Release the claim so the retry can create; the provider refused or never answered. If the claim was
+      // taken over meanwhile there is nothing to release, and the provider's error is what matters.
+      await this.ddb
+        .send(
+          new DeleteCommand({
+            TableName: this.table,
+            Key: { pk: `EXPORT#${input.key}`, sk: 'EXPORT' },
+            ConditionExpression: '#s = :c AND createdAt = :at',
+            ExpressionAttributeNames: { '#s': 'state' },
+            ExpressionAttributeValues: { ':c': 'CREATING', ':at': claim.createdAt },
+          }),
+        )
+        .catch(() => undefined);
       throw err;
     }
     const details = { ...(input.details ?? {}), ...(made.details ?? {}) };
-    await this.updateExport(input.key, { exportId: made.exportId, state: 'PENDING', details });
+    try {
+      // Only our own claim becomes the export: one that took a stale claim over keeps what it made.
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `EXPORT#${input.key}`, sk: 'EXPORT' },
+          UpdateExpression: 'SET exportId = :id, #s = :pending, details = :details',
+          ConditionExpression: '#s = :creating AND createdAt = :at',
+          ExpressionAttributeNames: { '#s': 'state' },
+          ExpressionAttributeValues: {
+            ':id': made.exportId,
+            ':pending': 'PENDING',
+            ':details': details,
+            ':creating': 'CREATING',
+            ':at': claim.createdAt,
+          },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const winner = await this.getExport(input.key);
+      if (winner?.exportId) return { record: winner, created: false };
+      throw new ExportBusyError(`export ${input.key} is being created by another invocation`);
+    }
     const record = await this.getExport(input.key);
     if (!record) throw new Error(`export ${input.key} vanished after creation`);
     return { record, created: true };
@@ -324,16 +351,33 @@ export class DynamoStateStore implements StateStore {
     }
   }
 
+  /**
+   * Conditional on what justified it: a run settles only while nothing is pending and reopens only while
+   * something is, so a send that lands between the count and the settle cannot be overruled.
+   */
   private async settleRun(runId: string, status: RunStatus): Promise<void> {
-    await this.ddb.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { pk: `RUN#${runId}`, sk: 'RUN' },
-        UpdateExpression: 'SET #s = :s, updatedAt = :now',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':s': status, ':now': this.now().toISOString() },
-      }),
-    );
+    const reopening = status === 'RUNNING';
+    await this.ddb
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `RUN#${runId}`, sk: 'RUN' },
+          UpdateExpression: 'SET #s = :s, updatedAt = :now',
+          ConditionExpression: reopening
+            ? 'pending > :zero AND #s <> :running'
+            : 'pending <= :zero AND #s = :running',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':s': status,
+            ':now': this.now().toISOString(),
+            ':zero': 0,
+            ':running': 'RUNNING',
+          },
+        }),
+      )
+      .catch((err: unknown) => {
+        if (!isConditionFailure(err)) throw err;
+      });
   }
 
   async addCounts(

@@ -42,6 +42,13 @@ export const normalizedInvoiceSchema = z.object({
 });
 export type NormalizedInvoice = z.infer<typeof normalizedInvoiceSchema>;
 
+/** YYYY-MM-DD that names a day of the calendar (Date.parse alone takes 2026-02-31). */
+export function isCalendarDate(value: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const t = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(t.getTime()) && t.toISOString().slice(0, 10) === value;
+}
+
 /** YYYYMMDD (Amazon Ads) or YYYY-MM-DD or an ISO date-time, to YYYY-MM-DD. */
 export function toIsoDate(value: string, field = 'date'): string {
   const compact = /^(\d{4})(\d{2})(\d{2})$/.exec(value);

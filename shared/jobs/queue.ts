@@ -70,24 +70,31 @@ export class SqsJobQueue implements JobQueue {
         const chunk = list.slice(i, i + 10);
         const url = this.urlOf(queue);
         for (const m of chunk) await this.onSend?.(m, 1);
-        const out = await this.sqs
-          .send(
-            new SendMessageBatchCommand({
-              QueueUrl: url,
-              Entries: chunk.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) })),
-            }),
-          )
-          .catch(async (err: unknown) => {
-            for (const m of chunk) await this.onSend?.(m, -1);
-            throw err;
-          });
-        if (out.Failed?.length) {
-          for (const f of out.Failed) await this.onSend?.(chunk[Number(f.Id)]!, -1);
-          const first = out.Failed[0]!;
-          throw new Error(
-            `SQS refused ${out.Failed.length} of ${chunk.length} messages: ${first.Code} ${first.Message}`,
-          );
-        }
+        await this.sendChunk(url, chunk);
+      }
+    }
+  }
+
+  /** One batch call, then the entries SQS refused once more each (a refusal is per entry, often throttling). */
+  private async sendChunk(url: string, chunk: readonly JobMessage[]): Promise<void> {
+    let entries = chunk.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) }));
+    for (let round = 0; ; round++) {
+      const out = await this.sqs
+        .send(new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }))
+        .catch(async (err: unknown) => {
+          for (const e of entries) await this.onSend?.(chunk[Number(e.Id)]!, -1);
+          throw err;
+        });
+      const failed = out.Failed ?? [];
+      if (!failed.length) return;
+      const refused = new Set(failed.map((f) => f.Id));
+      entries = entries.filter((e) => refused.has(e.Id));
+      if (round >= 2) {
+        for (const e of entries) await this.onSend?.(chunk[Number(e.Id)]!, -1);
+        const first = failed[0]!;
+        throw new Error(
+          `SQS refused ${failed.length} of ${chunk.length} messages: ${first.Code} ${first.Message}`,
+        );
       }
     }
   }

@@ -11,7 +11,12 @@ import { DynamoStateStore, ExportBusyError } from '../aws/state-store.ts';
 import { findConnection, runtimeConfig } from '../config/load.ts';
 import type { Connection, ProviderId } from '../config/schema.ts';
 import { lambdaBudget } from '../http/budget.ts';
-import { InvalidMessageError, type JobMessage, parseJobMessage } from '../jobs/messages.ts';
+import {
+  InvalidMessageError,
+  type JobMessage,
+  type JobMessageInput,
+  parseJobMessage,
+} from '../jobs/messages.ts';
 import { moveToDlq, planDelay, SqsJobQueue } from '../jobs/queue.ts';
 import { asLog, createLogger } from '../log/logger.ts';
 import type { Counter, ProviderContext, ProviderModule } from '../providers/types.ts';
@@ -76,7 +81,12 @@ export function sqsHandler(options: FrameOptions) {
       message = parseJobMessage(record.body);
     } catch (err) {
       if (!(err instanceof InvalidMessageError)) throw err;
-      await rejectMessage(f, record.body, undefined, err.message);
+      const runId = safeRunId(record.body);
+      await rejectMessage(f, record, undefined, describeError(err), async () => {
+        if (runId) await f.state.addPending(runId, -1);
+      });
+      f.metrics.addMetric(METRICS.names.failures, MetricUnit.Count, 1);
+      if (f.metrics.hasStoredMetrics()) f.metrics.publishStoredMetrics();
       return;
     }
     f.logger.appendKeys({ runId: message.runId, connection: message.connection, provider: message.provider });
@@ -87,6 +97,11 @@ export function sqsHandler(options: FrameOptions) {
     }
   };
 
+  /**
+   * Every path ends in exactly one of: done, deferred (continuation sent), moved to the DLQ, or thrown for
+   * SQS to redeliver. `settle` takes the message off its run's pending count at most once, and any error
+   * on the last receive, wherever it came from, is recorded in the run before the redrive moves it.
+   */
   const processMessage = async (
     f: Frame,
     message: JobMessage,
@@ -99,6 +114,12 @@ export function sqsHandler(options: FrameOptions) {
       counts[c] = (counts[c] ?? 0) + n;
     };
     const queue = new SqsJobQueue(f.sqs, process.env, (m, n) => f.state.addPending(m.runId, n));
+    let settled = false;
+    const settle = async () => {
+      if (settled) return;
+      settled = true;
+      await f.state.addPending(message.runId, -1);
+    };
     const flush = async () => {
       f.metrics.addDimension(METRICS.dimension, message.provider);
       f.metrics.addMetric(METRICS.names.records, MetricUnit.Count, 1);
@@ -109,11 +130,60 @@ export function sqsHandler(options: FrameOptions) {
       await f.state.addCounts(message.runId, message.connection, counts);
     };
 
+    try {
+      await attempt(f, message, record, context, { queue, count, settle });
+      await flush();
+      await settle();
+    } catch (err) {
+      count('failures');
+      await flush().catch(() => undefined);
+      const reason = describeError(err);
+      if (isPermanent(err)) {
+        await rejectMessage(f, record, message, reason, settle);
+        return;
+      }
+      f.logger.error('record failed', {
+        reason,
+        receiveCount: record.attributes?.ApproximateReceiveCount,
+        finalAttempt,
+      });
+      if (finalAttempt && !settled) {
+        // SQS's redrive moves it to the DLQ after this receive: the run learns why now.
+        await f.state
+          .addFailure(
+            message.runId,
+            {
+              at: new Date().toISOString(),
+              connection: message.connection,
+              messageType: message.type,
+              reason,
+            },
+            record.messageId,
+          )
+          .then(settle)
+          .catch((e: unknown) =>
+            f.logger.error('could not record the failure in the run', { reason: describeError(e) }),
+          );
+      }
+      throw err;
+    } finally {
+      if (f.metrics.hasStoredMetrics()) f.metrics.publishStoredMetrics();
+    }
+  };
+
+  /** The work itself; returns when the message is done or deferred, throws otherwise. */
+  const attempt = async (
+    f: Frame,
+    message: JobMessage,
+    record: SQSRecord,
+    context: Context,
+    tools: { queue: SqsJobQueue; count: (c: Counter, n?: number) => void; settle: () => Promise<void> },
+  ): Promise<void> => {
+    const { queue, count } = tools;
     if (message.notBefore && Date.parse(message.notBefore) > Date.now()) {
       const wait = (Date.parse(message.notBefore) - Date.now()) / 1000;
       const { notBefore: _drop, ...rest } = message;
       await queue.send(rest, { delaySeconds: wait });
-      await f.state.addPending(message.runId, -1);
       return;
     }
 
@@ -136,115 +206,100 @@ export function sqsHandler(options: FrameOptions) {
       f.logger.warn('provider not implemented yet: message validated and logged only', {
         type: message.type,
       });
-      await f.state.addPending(message.runId, -1);
       return;
     }
 
     const module = options.modules[message.provider];
-    let connection: Connection;
-    try {
-      if (!module)
-        throw new InvalidMessageError(`${options.functionName} does not handle provider ${message.provider}`);
-      connection = findConnection(runtimeConfig(), message.connection, message.provider);
-    } catch (err) {
-      await rejectMessage(f, record.body, message, describeError(err));
-      return;
-    }
+    if (!module)
+      throw new InvalidMessageError(`${options.functionName} does not handle provider ${message.provider}`);
+    // An unknown connection is a ConfigError: no retry can fix it, so it goes to the DLQ at once.
+    const connection = findConnection(runtimeConfig(), message.connection, message.provider);
 
     const budget = lambdaBudget(context, BUDGET_MARGIN_MS);
     const ctxLog = asLog(f.logger);
     const problems: Promise<void>[] = [];
-    try {
-      const secret = await loadSecret(module, connection);
-      const http = module.http(connection, secret, {
-        budget,
-        log: ctxLog,
-        onEvent: (e) => {
-          if (e.type === 'retry') count('retries');
-          if (e.type === 'throttle') count('throttles');
-        },
-        allowLoopback: f.env.allowLoopback,
-        extraDownloadHosts: [...f.env.extraDownloadHosts, ...(connection.endpoints?.downloadHosts ?? [])],
-        deferThresholdMs: f.env.deferThresholdMs,
-      });
-      const ctx: ProviderContext = {
-        connection,
-        runId: message.runId,
-        secret,
-        http,
-        sink: new S3Sink(s3Client(), f.env.bucket, {
-          onStored: (stored) => count('bytes', stored.bytes),
-        }),
-        state: f.state,
-        queue,
-        log: ctxLog,
-        count,
-        reportProblem: (p) => {
-          ctxLog.warn('problem', { code: p.code, problem: p.message, key: p.key });
-          problems.push(
-            // Numbered per message: two problems in the same millisecond must not overwrite each other.
-            f.state.addProblem(
+    let problemError: unknown;
+    const secret = await loadSecret(module, connection);
+    const http = module.http(connection, secret, {
+      budget,
+      log: ctxLog,
+      onEvent: (e) => {
+        if (e.type === 'retry') count('retries');
+        if (e.type === 'throttle') count('throttles');
+      },
+      allowLoopback: f.env.allowLoopback,
+      extraDownloadHosts: [...f.env.extraDownloadHosts, ...(connection.endpoints?.downloadHosts ?? [])],
+      deferThresholdMs: f.env.deferThresholdMs,
+    });
+    const ctx: ProviderContext = {
+      connection,
+      runId: message.runId,
+      secret,
+      http,
+      // Bytes count what was copied from the provider (documents, reports, ZIPs), not our own JSON.
+      sink: new S3Sink(s3Client(), f.env.bucket, { onStored: (stored) => count('bytes', stored.bytes) }),
+      state: f.state,
+      queue,
+      log: ctxLog,
+      count,
+      reportProblem: (p) => {
+        ctxLog.warn('problem', { code: p.code, problem: p.message, key: p.key });
+        problems.push(
+          // Numbered per message: two problems in the same millisecond must not overwrite each other.
+          f.state
+            .addProblem(
               message.runId,
               { connection: message.connection, ...p },
               `${record.messageId}#${problems.length}`,
-            ),
-          );
-        },
-        budget,
-        now: () => new Date(),
-      };
-      await options.process(message, ctx, module);
-      await Promise.all(problems);
-      await flush();
-      await f.state.addPending(message.runId, -1);
-    } catch (err) {
-      await Promise.allSettled(problems);
-      if (isDefer(err) || err instanceof ExportBusyError) {
-        const retryAt = isDefer(err) ? err.retryAt.getTime() : Date.now() + 30_000;
-        const next = (isDefer(err) && err.continuation) || message;
-        const delaySeconds = Math.max(1, (retryAt - Date.now()) / 1000);
-        count('defers');
-        f.logger.info('deferred', {
-          reason: isDefer(err) ? err.reason : 'export-busy',
-          delaySeconds: Math.ceil(delaySeconds),
-        });
-        await queue.send(next, { delaySeconds });
-        await flush();
-        await f.state.addPending(message.runId, -1);
-        return;
-      }
-      count('failures');
-      await flush();
-      const reason = describeError(err);
-      if (isPermanent(err)) {
-        await rejectMessage(f, record.body, message, reason);
-        return;
-      }
-      f.logger.error('record failed', {
-        reason,
-        receiveCount: record.attributes?.ApproximateReceiveCount,
-        finalAttempt,
-      });
-      if (finalAttempt) {
-        // SQS's redrive moves it to the DLQ after this receive: the run learns why now.
-        await f.state.addFailure(
-          message.runId,
-          { at: new Date().toISOString(), connection: message.connection, messageType: message.type, reason },
-          record.messageId,
+            )
+            .catch((err: unknown) => {
+              problemError ??= err;
+            }),
         );
-        await f.state.addPending(message.runId, -1);
-      }
-      throw err;
+      },
+      budget,
+      now: () => new Date(),
+    };
+
+    let deferral: { next: JobMessageInput; delaySeconds: number; reason: string } | undefined;
+    try {
+      await options.process(message, ctx, module);
+    } catch (err) {
+      if (!isDefer(err) && !(err instanceof ExportBusyError)) throw err;
+      const retryAt = isDefer(err) ? err.retryAt.getTime() : Date.now() + 30_000;
+      deferral = {
+        next: (isDefer(err) && err.continuation) || message,
+        delaySeconds: Math.max(1, (retryAt - Date.now()) / 1000),
+        reason: isDefer(err) ? err.reason : 'export-busy',
+      };
     } finally {
-      if (f.metrics.hasStoredMetrics()) f.metrics.publishStoredMetrics();
+      await Promise.all(problems);
+    }
+    if (problemError) throw problemError;
+    if (deferral) {
+      count('defers');
+      f.logger.info('deferred', { reason: deferral.reason, delaySeconds: Math.ceil(deferral.delaySeconds) });
+      await queue.send(deferral.next, { delaySeconds: deferral.delaySeconds }).catch((err: unknown) => {
+        // A continuation that does not fit the message schema is the provider's bug: retrying repeats it.
+        if ((err as Error)?.name === 'ZodError') {
+          throw Object.assign(new Error(`invalid continuation: ${describeError(err)}`), { retryable: false });
+        }
+        throw err;
+      });
     }
   };
 
-  const rejectMessage = async (f: Frame, body: string, message: JobMessage | undefined, reason: string) => {
+  const rejectMessage = async (
+    f: Frame,
+    record: SQSRecord,
+    message: JobMessage | undefined,
+    reason: string,
+    settle: () => Promise<void>,
+  ) => {
     f.logger.error('message moved to the DLQ', { reason });
     if (!f.env.dlqUrl) throw new Error(`no DLQ configured for ${f.env.ownQueue}: ${reason}`);
-    await moveToDlq(f.sqs, f.env.dlqUrl, body, reason);
-    const runId = message?.runId ?? safeRunId(body);
+    await moveToDlq(f.sqs, f.env.dlqUrl, record.body, reason);
+    const runId = message?.runId ?? safeRunId(record.body);
     if (runId) {
       await f.state.addFailure(
         runId,
@@ -254,12 +309,10 @@ export function sqsHandler(options: FrameOptions) {
           messageType: message?.type ?? 'invalid',
           reason,
         },
-        `${Date.now()}`,
+        record.messageId,
       );
-      await f.state.addPending(runId, -1);
     }
-    f.metrics.addMetric(METRICS.names.failures, MetricUnit.Count, 1);
-    if (f.metrics.hasStoredMetrics()) f.metrics.publishStoredMetrics();
+    await settle();
   };
 
   const processor = new BatchProcessor(EventType.SQS);

@@ -53,7 +53,7 @@ export async function startPolling(
 /** How often one document is asked for again after its download URL expired mid-copy. */
 const URL_RENEWALS = 3;
 
-export type PollOutcome = 'pending' | 'done' | 'failed' | 'expired' | 'deferred';
+export type PollOutcome = 'pending' | 'done' | 'failed' | 'expired' | 'replaced';
 
 /**
  * One poll of one export: check it, and either schedule the next check, record its failure, or copy
@@ -74,11 +74,14 @@ export async function pollExport(
   if (!record) {
     throw Object.assign(new Error(`export ${message.exportKey} is not registered`), { retryable: false });
   }
-  if (record.state === 'FAILED' || record.state === 'EXPIRED')
-    return record.state === 'FAILED' ? 'failed' : 'expired';
+  if (record.exportId !== message.exportId) {
+    // A rerun replaced a failed export under the same key: this poll belongs to the old one.
+    ctx.log.warn('poll for a replaced export, dropped', { exportKey: record.key, polled: message.exportId });
+    return 'replaced';
+  }
 
-  const failRun = async (state: 'FAILED' | 'EXPIRED', code: string, text: string) => {
-    await deps.state.updateExport(record.key, { state, error: { code, message: text } });
+  /** Records the outcome in this poll's run: a rerun that reused the export learns it failed too. */
+  const recordInRun = async (state: 'FAILED' | 'EXPIRED', code: string, text: string) => {
     await deps.state.addFailure(
       message.runId,
       {
@@ -87,9 +90,22 @@ export async function pollExport(
         messageType: 'poll',
         reason: `${code}: ${text}`,
       },
-      `${record.key}#${state}`,
+      `${record.key}#${state}#${message.runId}`,
     );
     ctx.count('failures');
+  };
+  if (record.state === 'FAILED' || record.state === 'EXPIRED') {
+    await recordInRun(
+      record.state,
+      record.error?.code ?? record.state,
+      record.error?.message ?? 'export did not finish',
+    );
+    return record.state === 'FAILED' ? 'failed' : 'expired';
+  }
+
+  const failRun = async (state: 'FAILED' | 'EXPIRED', code: string, text: string) => {
+    await deps.state.updateExport(record.key, { state, error: { code, message: text } });
+    await recordInRun(state, code, text);
     ctx.count('exportsFailed');
     ctx.log.error('export did not finish', { exportKey: record.key, exportId: record.exportId, code, state });
   };

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { runJobsOf } from '../aws/resources.ts';
 import type { DynamoStateStore, RunRequest } from '../aws/state-store.ts';
 import { type Config, type Connection, providerIdSchema } from '../config/schema.ts';
-import type { RunMessage } from '../jobs/messages.ts';
+import { isCalendarDate } from '../invoice/model.ts';
+import { type RunMessage, runMessageSchema } from '../jobs/messages.ts';
 import type { JobQueue } from '../providers/types.ts';
 
 const isoDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a calendar date');
+  .refine(isCalendarDate, 'not a calendar date');
 
 /** What POST /runs (and `npm start`) may ask for. */
 export const runRequestSchema = z
@@ -22,6 +24,15 @@ export const runRequestSchema = z
   })
   .strict()
   .superRefine((r, ctx) => {
+    const jobs = runJobsOf(r.provider).map((f) => f.job);
+    if (r.job !== undefined && !jobs.includes(r.job)) {
+      const named = jobs.map((j) => j ?? '(default)').join(', ');
+      ctx.addIssue({
+        code: 'custom',
+        path: ['job'],
+        message: `${r.provider} has no job "${r.job}" (jobs: ${named})`,
+      });
+    }
     if (r.to && !r.from)
       ctx.addIssue({ code: 'custom', path: ['from'], message: 'from is required when to is given' });
     if (r.from && r.to && r.from > r.to)
@@ -71,9 +82,11 @@ export function resolveRunRequest(
   if (!connections.length) {
     throw new RunRequestError('provider', `provider: no enabled connection for ${request.provider}`);
   }
-  const window = request.from
-    ? { from: request.from, to: request.to ?? today.toISOString().slice(0, 10) }
-    : undefined;
+  const todayDate = today.toISOString().slice(0, 10);
+  if (request.from && request.from > todayDate) {
+    throw new RunRequestError('from', `from: ${request.from} is in the future`);
+  }
+  const window = request.from ? { from: request.from, to: request.to ?? todayDate } : undefined;
   return { request, connections, ...(window ? { window } : {}) };
 }
 
@@ -84,6 +97,19 @@ export async function startRun(
 ): Promise<{ runId: string; messages: RunMessage[] }> {
   const runId = deps.runId ?? randomUUID();
   const { request, connections, window } = resolved;
+  // Every message is checked before the run is recorded: a request that cannot be sent leaves no run behind.
+  const messages: RunMessage[] = connections.map((c) =>
+    runMessageSchema.parse({
+      v: 1,
+      type: 'run',
+      runId,
+      provider: c.provider,
+      connection: c.id,
+      ...(window ? { window } : {}),
+      ...(request.invoiceId ? { invoiceId: request.invoiceId } : {}),
+      ...(request.job ? { job: request.job } : {}),
+    }),
+  );
   await deps.state.ensureRun(
     runId,
     {
@@ -95,16 +121,6 @@ export async function startRun(
     },
     0,
   );
-  const messages: RunMessage[] = connections.map((c) => ({
-    v: 1,
-    type: 'run',
-    runId,
-    provider: c.provider,
-    connection: c.id,
-    ...(window ? { window } : {}),
-    ...(request.invoiceId ? { invoiceId: request.invoiceId } : {}),
-    ...(request.job ? { job: request.job } : {}),
-  }));
   await deps.queue.sendBatch(messages);
   return { runId, messages };
 }

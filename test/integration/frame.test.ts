@@ -102,6 +102,18 @@ describe('handler frame on the local stack', () => {
     expect(run?.failures[0]?.reason).toMatch(/PERMISSION_DENIED/);
   });
 
+  it('moves a message whose continuation is not a valid message to the DLQ at once, not after retries', async () => {
+    await state.ensureRun('badcont', { connections: ['cm360-main'], source: 'local' }, 1);
+    await stack.send('cm360-invoices', fetch('badcont', 'badcont-1'));
+    await stack.waitForIdle({ timeoutMs: 60_000 });
+    const dlq = (await stack.runner.dlqMessages('cm360-invoices')).filter((m) =>
+      m.body.includes('"badcont"'),
+    );
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]!.reason).toMatch(/invalid continuation[\s\S]*scope/);
+    expect((await state.getRun('badcont'))?.status).toBe('FAILED');
+  });
+
   it('retries a transient failure until the redrive count, then records it in the run', async () => {
     await state.ensureRun('flaky', { connections: ['cm360-main'], source: 'local' }, 1);
     await stack.send('cm360-invoices', fetch('flaky', 'flaky-1'));

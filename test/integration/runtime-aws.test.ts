@@ -112,6 +112,35 @@ describe('state store on DynamoDB', () => {
     expect(again).toMatchObject({ created: true, record: { exportId: 'B', state: 'PENDING' } });
   });
 
+  it('a creator whose stale claim was taken over keeps the export the other one made', async () => {
+    const key = exportKey('sp-api', 'sp-br', 'M', { stale: 'yes' });
+    const input = {
+      key,
+      provider: 'sp-api' as const,
+      connection: 'sp-br',
+      scope: 'M',
+      runId: 'r3',
+      deadlineMs: 60_000,
+    };
+    const start = Date.parse('2026-01-01T00:00:00Z');
+    const ddb = DynamoDBDocumentClient.from(localDynamoClient(standins.env));
+    const slow = new DynamoStateStore(ddb, resources.table, () => new Date(start));
+    const later = new DynamoStateStore(ddb, resources.table, () => new Date(start + 21 * 60_000));
+    let releaseSlow!: () => void;
+    const slowCreate = slow.findOrCreateExport(input, async () => {
+      await new Promise<void>((r) => {
+        releaseSlow = r;
+      });
+      return { exportId: 'from-the-slow-one' };
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const taken = await later.findOrCreateExport(input, async () => ({ exportId: 'from-the-later-one' }));
+    expect(taken).toMatchObject({ created: true, record: { exportId: 'from-the-later-one' } });
+    releaseSlow();
+    expect(await slowCreate).toMatchObject({ created: false, record: { exportId: 'from-the-later-one' } });
+    expect((await state.getExport(key))?.exportId).toBe('from-the-later-one');
+  });
+
   it('moves a watermark forward only', async () => {
     await state.setWatermark('cm360', 'c', 'adv', '2026-03-10');
     await state.setWatermark('cm360', 'c', 'adv', '2026-03-01');
@@ -408,6 +437,27 @@ describe('export poller', () => {
     expect(t.counts.exportsFailed).toBe(1);
     const run = await state.getRun('poll-run');
     expect(run?.failures.some((f) => f.reason.includes('export failed upstream'))).toBe(true);
+  });
+
+  it('a rerun that reused a failed export learns of the failure in its own run', async () => {
+    const msg = await register('failed-twice');
+    const first = setup([{ state: 'FAILED', code: 'ERROR', message: 'upstream' }], []);
+    await pollExport(msg, first.ctx, first.module, { state, schedule });
+    await state.ensureRun('rerun', { connections: ['sp-br'], source: 'local' }, 1);
+    const second = setup([], []);
+    expect(await pollExport({ ...msg, runId: 'rerun' }, second.ctx, second.module, { state, schedule })).toBe(
+      'failed',
+    );
+    expect((await state.getRun('rerun'))?.failures.map((f) => f.reason)).toEqual(['ERROR: upstream']);
+  });
+
+  it('drops a poll for an export a rerun has since replaced', async () => {
+    const msg = await register('replaced');
+    await state.updateExport(msg.exportKey, { exportId: 'a-newer-export' });
+    const t = setup([{ state: 'DONE', documentIds: ['x'] }], []);
+    expect(await pollExport(msg, t.ctx, t.module, { state, schedule })).toBe('replaced');
+    expect(t.opened()).toBe(0);
+    expect((await state.getExport(msg.exportKey))?.state).toBe('PENDING');
   });
 
   it('gives up at the deadline counted from creation, not from this poll', async () => {

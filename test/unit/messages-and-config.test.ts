@@ -138,6 +138,10 @@ describe('run requests', () => {
     expect(field({ provider: 'sp-api', from: '2026-13-01' })).toBe('from');
     expect(field({ provider: 'sp-api', to: '2026-01-01' })).toBe('from');
     expect(field({ provider: 'sp-api', colour: 1 })).toBe('(body)');
+    expect(field({ provider: 'sp-api', from: '2026-02-31' })).toBe('from');
+    expect(field({ provider: 'sp-api', from: '2999-01-01' })).toBe('from');
+    expect(field({ provider: 'sp-api', job: 'billing-statements' })).toBe('job');
+    expect(field({ provider: 'amazon-ads', job: 'billing-statements' })).toBeUndefined();
   });
 });
 
