@@ -2,6 +2,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amazonAdsSimulator } from '../../infra/sandbox/amazon-ads/index.ts';
 import { type LwaSecret, type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
+import { lwaToken } from '../helpers/sandbox-token.ts';
 
 /** The Amazon Ads simulator as a client sees it: auth, profiles, pages, statements and their links. */
 
@@ -43,17 +44,7 @@ describe('amazon-ads simulator', () => {
     });
     base = sandbox.endpoints['amazon-ads']!;
     secret = sandbox.credentials['ads-sim'] as LwaSecret;
-    const res = await request(sandbox.tokenUrls.lwa, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: secret.refreshToken,
-        client_id: secret.clientId,
-        client_secret: secret.clientSecret,
-      }).toString(),
-    });
-    token = ((await res.body.json()) as { access_token: string }).access_token;
+    token = await lwaToken(sandbox, 'ads-sim');
   });
   afterAll(() => sandbox?.close());
 

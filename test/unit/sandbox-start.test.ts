@@ -14,6 +14,7 @@ import {
   type SimulatorFactory,
   startSandbox,
 } from '../../infra/sandbox/index.ts';
+import { lwaToken } from '../helpers/sandbox-token.ts';
 
 /**
  * A tiny example simulator (tests only): SP-API-style auth, a seeded invoice list per connection, and
@@ -122,22 +123,6 @@ async function start(extra: Partial<Parameters<typeof startSandbox>[0]> = {}) {
   });
   sandboxes.push(sandbox);
   return sandbox;
-}
-
-async function lwaToken(sandbox: Sandbox, connection: string): Promise<string> {
-  const secret = sandbox.credentials[connection] as LwaSecret;
-  const res = await request(sandbox.tokenUrls.lwa, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'refresh_token',
-      refresh_token: secret.refreshToken,
-      client_id: secret.clientId,
-      client_secret: secret.clientSecret,
-    }).toString(),
-  });
-  expect(res.statusCode).toBe(200);
-  return ((await res.body.json()) as { access_token: string }).access_token;
 }
 
 async function call(url: string, token: string, method: 'GET' | 'POST' = 'GET') {

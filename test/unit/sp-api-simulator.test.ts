@@ -3,6 +3,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
 import { spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
+import { lwaToken } from '../helpers/sandbox-token.ts';
 
 /**
  * The SP-API simulator on its own: what a client meets (the LWA token checked, the usage plans with
@@ -53,22 +54,7 @@ describe('SP-API simulator', () => {
       log: () => {},
     });
     sim = sandbox.endpoints['sp-api']!;
-    const secret = sandbox.credentials['seller-a'] as {
-      clientId: string;
-      clientSecret: string;
-      refreshToken: string;
-    };
-    const res = await request(sandbox.tokenUrls.lwa, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: secret.refreshToken,
-        client_id: secret.clientId,
-        client_secret: secret.clientSecret,
-      }).toString(),
-    });
-    token = ((await res.body.json()) as { access_token: string }).access_token;
+    token = await lwaToken(sandbox, 'seller-a');
   });
   afterAll(async () => {
     await sandbox?.close();
