@@ -1,4 +1,4 @@
-import { amazonAdsModule } from '../../shared/providers/amazon-ads/index.ts';
+import { amazonAdsSpec } from '../../shared/providers/amazon-ads/spec.ts';
 import { providerFunction } from '../../shared/runtime/provider-function.ts';
 
-export const handler = providerFunction('amazon-ads-billing-statements', amazonAdsModule);
+export const handler = providerFunction('amazon-ads-billing-statements', amazonAdsSpec);

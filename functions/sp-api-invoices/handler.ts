@@ -1,5 +1,4 @@
-import { spApiModule } from '../../shared/providers/sp-api/index.ts';
-import type { ProviderModule } from '../../shared/providers/types.ts';
+import { spApiSpec } from '../../shared/providers/sp-api/spec.ts';
 import { providerFunction } from '../../shared/runtime/provider-function.ts';
 
-export const handler = providerFunction('sp-api-invoices', spApiModule as ProviderModule);
+export const handler = providerFunction('sp-api-invoices', spApiSpec);

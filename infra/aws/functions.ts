@@ -117,7 +117,6 @@ export class Functions extends Construct {
       apiEnv,
     );
     for (const q of runQueues) q.queue.grantSendMessages(this.runsApi.role);
-    this.grantObjects(this.runsApi.role, ['runs/'], ['s3:GetObject'], 'reads run records');
   }
 
   all(): IngestFunction[] {

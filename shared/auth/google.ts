@@ -1,6 +1,6 @@
 import { createSign } from 'node:crypto';
 import { type GoogleSecret, type GoogleServiceAccountSecret, isServiceAccount } from './secret-schemas.ts';
-import { cachedTokenSource } from './token-cache.ts';
+import { cachedTokenSource, credentialsKey } from './token-cache.ts';
 import { postTokenForm, type TokenEndpointOptions } from './token-endpoint.ts';
 import type { IssuedToken, TokenSource } from './types.ts';
 
@@ -70,5 +70,9 @@ export function requestGoogleToken(opts: GoogleOptions): Promise<IssuedToken> {
 
 /** Cached, single-flight Google tokens for one connection. */
 export function googleTokenSource(opts: GoogleOptions): TokenSource {
-  return cachedTokenSource(`google:${opts.connection}`, () => requestGoogleToken(opts), opts.now);
+  return cachedTokenSource(
+    `google:${opts.connection}:${credentialsKey(opts.secret)}`,
+    () => requestGoogleToken(opts),
+    opts.now,
+  );
 }

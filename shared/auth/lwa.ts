@@ -1,5 +1,5 @@
 import type { LwaSecret } from './secret-schemas.ts';
-import { cachedTokenSource } from './token-cache.ts';
+import { cachedTokenSource, credentialsKey } from './token-cache.ts';
 import { postTokenForm, type TokenEndpointOptions } from './token-endpoint.ts';
 import type { IssuedToken, TokenSource } from './types.ts';
 
@@ -41,5 +41,9 @@ export function requestLwaToken(opts: Omit<LwaOptions, 'provider' | 'now'>): Pro
 
 /** Cached, single-flight LWA tokens for one connection. */
 export function lwaTokenSource(opts: LwaOptions): TokenSource {
-  return cachedTokenSource(`lwa:${opts.provider}:${opts.connection}`, () => requestLwaToken(opts), opts.now);
+  return cachedTokenSource(
+    `lwa:${opts.provider}:${opts.connection}:${credentialsKey(opts.secret)}`,
+    () => requestLwaToken(opts),
+    opts.now,
+  );
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IssuedToken, TokenSource } from './types.ts';
 
 interface Entry {
@@ -59,6 +60,14 @@ export function cachedTokenSource(
       }
     },
   };
+}
+
+/**
+ * A cache key part that changes when the credentials do: a rotated secret gets a token of its own at
+ * once instead of the old credentials' token until it expires. A digest, so no secret sits in the key.
+ */
+export function credentialsKey(credentials: unknown): string {
+  return createHash('sha256').update(JSON.stringify(credentials)).digest('hex').slice(0, 16);
 }
 
 export function clearTokenCache(key?: string): void {

@@ -70,7 +70,3 @@ export function normalizedMonthKey(
 ): string {
   return `invoices/provider=${provider}/issue_month=${issuedOn.slice(0, 7)}/${seg(connection)}-${seg(scope)}.jsonl`;
 }
-
-export function runKey(runId: string): string {
-  return `runs/${seg(runId)}.json`;
-}

@@ -9,22 +9,23 @@ export class MoneyError extends Error {
 
 const DECIMAL = /^([+-]?)(\d+)(?:\.(\d+))?$/;
 
-function normalize(sign: string, int: string, frac: string): string {
+function normalize(sign: string, int: string, frac: string, keepFraction = false): string {
   const i = int.replace(/^0+(?=\d)/, '');
-  const f = frac.replace(/0+$/, '');
-  const zero = /^0*$/.test(i) && f === '';
+  const f = keepFraction ? frac : frac.replace(/0+$/, '');
+  const zero = /^0*$/.test(i) && /^0*$/.test(f);
   const s = sign === '-' && !zero ? '-' : '';
   return f ? `${s}${i}.${f}` : `${s}${i}`;
 }
 
-/** Expands a JS number's shortest round-trip text (which may be exponential) into plain decimal digits. */
-function numberToPlain(value: number): string {
-  if (!Number.isFinite(value)) throw new MoneyError(`amount is not finite: ${value}`);
-  const text = String(value);
-  const m = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+/** Scientific notation as plain digits, exactly, on the text: "1.5e-7" -> "0.00000015". */
+function expandExponent(text: string, field: string): string {
+  const m = /^([+-]?)(\d+)(?:\.(\d+))?[eE]([+-]?\d+)$/.exec(text);
   if (!m) return text;
   const [, sign, int, frac = '', expText] = m;
   const exp = Number(expText);
+  if (!Number.isSafeInteger(exp) || Math.abs(exp) > 1000) {
+    throw new MoneyError(`${field}: exponent out of range: ${JSON.stringify(text)}`);
+  }
   const digits = int! + frac;
   const point = int!.length + exp;
   if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
@@ -33,14 +34,60 @@ function numberToPlain(value: number): string {
 }
 
 /**
- * A JSON number or numeric string as an exact decimal string. A JSON number is taken as the
- * shortest decimal that reads back to the same double, which is what the provider wrote.
+ * A JSON number or numeric string (exponents included: "1.5e2") as an exact decimal string, the one money
+ * parser. A string keeps the fraction digits it was sent with ("100.10" stays "100.10"); a JSON number is
+ * taken as the shortest decimal that reads back to the same double, which is what the provider wrote.
  */
 export function toDecimal(value: number | string, field = 'amount'): string {
-  const text = typeof value === 'number' ? numberToPlain(value) : value.trim();
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    throw new MoneyError(`${field}: amount is not finite: ${value}`);
+  }
+  const text = expandExponent(typeof value === 'number' ? String(value) : value.trim(), field);
   const m = DECIMAL.exec(text);
   if (!m) throw new MoneyError(`${field}: not a decimal amount: ${JSON.stringify(value)}`);
-  return normalize(m[1]!, m[2]!, m[3] ?? '');
+  return normalize(m[1]!, m[2]!, m[3] ?? '', typeof value === 'string');
+}
+
+/** ISO 4217 minor units where they are not 2. */
+const MINOR_UNITS: Record<string, number> = {
+  ...Object.fromEntries(
+    [
+      'BIF',
+      'CLP',
+      'DJF',
+      'GNF',
+      'ISK',
+      'JPY',
+      'KMF',
+      'KRW',
+      'PYG',
+      'RWF',
+      'UGX',
+      'UYI',
+      'VND',
+      'VUV',
+      'XAF',
+      'XOF',
+      'XPF',
+    ].map((c) => [c, 0]),
+  ),
+  ...Object.fromEntries(['BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND'].map((c) => [c, 3])),
+  ...Object.fromEntries(['CLF', 'UYW'].map((c) => [c, 4])),
+};
+
+export function minorUnits(currency: string | null | undefined): number {
+  return currency ? (MINOR_UNITS[currency] ?? 2) : 0;
+}
+
+/**
+ * An amount with at least its currency's minor-unit digits ("20" BRL -> "20.00", "5" JPY -> "5"), and more
+ * when it has more: a finance reader sees amounts the way the currency writes them, nothing is rounded.
+ */
+export function withMinorUnits(amount: string, currency: string | null | undefined): string {
+  const digits = minorUnits(currency);
+  const [int, frac = ''] = amount.split('.');
+  if (frac.length >= digits) return amount;
+  return `${int}.${frac.padEnd(digits, '0')}`;
 }
 
 /** int64 micros (a string or a safe integer) as a decimal string: "1234567" -> "1.234567". */

@@ -1,17 +1,17 @@
 import type { ProviderId } from '../config/schema.ts';
-import { amazonAdsModule } from './amazon-ads/index.ts';
-import { spApiModule } from './sp-api/index.ts';
-import type { ProviderModule } from './types.ts';
+import type { ProviderSpec } from '../engine/provider-spec.ts';
+import { amazonAdsSpec } from './amazon-ads/spec.ts';
+import { spApiSpec } from './sp-api/spec.ts';
 
 /**
- * Provider modules by id. A provider is listed here once its module exists; the export poller serves
- * the ones with `exports`. Functions import their own module directly so bundles stay small.
+ * Provider specs by id. A provider is listed here once its spec exists; the export poller serves the
+ * ones with an export job. Functions import their own spec directly so bundles stay small.
  */
-export const PROVIDER_MODULES: Partial<Record<ProviderId, ProviderModule>> = {
-  'amazon-ads': amazonAdsModule as ProviderModule,
-  'sp-api': spApiModule as ProviderModule,
+export const PROVIDER_SPECS: Partial<Record<ProviderId, ProviderSpec>> = {
+  'amazon-ads': amazonAdsSpec as unknown as ProviderSpec,
+  'sp-api': spApiSpec as unknown as ProviderSpec,
 };
 
-export const EXPORT_MODULES: Partial<Record<ProviderId, ProviderModule>> = Object.fromEntries(
-  Object.entries(PROVIDER_MODULES).filter(([, m]) => m?.exports),
+export const EXPORT_SPECS: Partial<Record<ProviderId, ProviderSpec>> = Object.fromEntries(
+  Object.entries(PROVIDER_SPECS).filter(([, s]) => s?.jobs.some((j) => j.kind === 'export')),
 );

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Connection, ProviderId } from '../config/schema.ts';
-import type { FetchMessage, JobMessageInput, PollMessage, RunMessage, Window } from '../jobs/messages.ts';
+import type { JobMessageInput, Window } from '../jobs/messages.ts';
 
 /**
  * What a provider module sees of the runtime. The handler frame builds one per message; the
@@ -203,24 +203,6 @@ export interface OpenedDocument {
     sha256: string;
     bytes: number;
   }) => Promise<Record<string, unknown> | undefined>;
-}
-
-/** What a provider module exports for its function(s). */
-export interface ProviderModule<C extends Connection = Connection> {
-  id: ProviderId;
-  /** Validates the connection's secret; the error names the missing field. */
-  parseSecret(raw: unknown): Record<string, string>;
-  /** Builds the HTTP client for a connection (base URL, auth style, operations' rates) for one message. */
-  http(connection: C, secret: Record<string, string>, runtime: HttpRuntime): ProviderHttp;
-  /** A run: discover scopes, fan out fetch messages (or start exports). */
-  run(message: RunMessage, ctx: ProviderContext<C>): Promise<void>;
-  fetch(message: FetchMessage, ctx: ProviderContext<C>): Promise<void>;
-  /** Export-capable providers: the poller's part. */
-  exports?: {
-    check(message: PollMessage, ctx: ProviderContext<C>): Promise<ExportCheck>;
-    /** Opens one document for copying; asks for a fresh download URL every time it is called. */
-    open(message: PollMessage, documentId: string, ctx: ProviderContext<C>): Promise<OpenedDocument>;
-  };
 }
 
 export type { Window };

@@ -26,6 +26,7 @@ const PERMANENT = new Set([
   'DownloadRefusedError',
   'ZodError',
   'MoneyError',
+  'SecretError',
 ]);
 
 export function isPermanent(err: unknown): boolean {

@@ -10,6 +10,8 @@ import { S3Sink } from '../aws/sink.ts';
 import { DynamoStateStore, ExportBusyError } from '../aws/state-store.ts';
 import { findConnection, runtimeConfig } from '../config/load.ts';
 import type { Connection, ProviderId } from '../config/schema.ts';
+import type { ProviderSpec } from '../engine/provider-spec.ts';
+import { specHttp } from '../engine/spec-http.ts';
 import { lambdaBudget } from '../http/budget.ts';
 import {
   InvalidMessageError,
@@ -17,20 +19,20 @@ import {
   type JobMessageInput,
   parseJobMessage,
 } from '../jobs/messages.ts';
-import { moveToDlq, planDelay, SqsJobQueue } from '../jobs/queue.ts';
+import { moveToDlq, SqsJobQueue } from '../jobs/queue.ts';
 import { asLog, createLogger } from '../log/logger.ts';
-import type { Counter, ProviderContext, ProviderModule } from '../providers/types.ts';
+import type { Counter, ProviderContext } from '../providers/types.ts';
 import { type FunctionEnv, functionEnv } from './env.ts';
 import { describeError, isDefer, isPermanent } from './errors.ts';
 
 /** Stop starting new provider calls this long before the Lambda's own timeout. */
 const BUDGET_MARGIN_MS = 10_000;
 
-export type Processor = (message: JobMessage, ctx: ProviderContext, module: ProviderModule) => Promise<void>;
+export type Processor = (message: JobMessage, ctx: ProviderContext, spec: ProviderSpec) => Promise<void>;
 
 export interface FrameOptions {
   functionName: string;
-  modules: Partial<Record<ProviderId, ProviderModule>>;
+  specs: Partial<Record<ProviderId, ProviderSpec>>;
   process: Processor;
   /** False while the provider is not built: messages are validated, logged and settled, nothing is fetched. */
   implemented?: boolean;
@@ -44,10 +46,10 @@ interface Frame {
   sqs: ReturnType<typeof sqsClient>;
 }
 
-/** Secret JSON by name, cached briefly per container (rotations show up within the max age). */
-async function loadSecret(module: ProviderModule, connection: Connection): Promise<Record<string, string>> {
-  const { getSecretJson } = await import('../aws/secrets.ts');
-  return module.parseSecret(await getSecretJson(connection.secretName));
+/** Secret JSON by name, cached briefly per container (rotations show up within the max age), checked against the spec's schema. */
+async function loadSecret(spec: ProviderSpec, connection: Connection): Promise<Record<string, string>> {
+  const { getSecretJson, parseSecret } = await import('../aws/secrets.ts');
+  return parseSecret(spec.secret, await getSecretJson(connection.secretName), connection.secretName);
 }
 
 /**
@@ -209,8 +211,8 @@ export function sqsHandler(options: FrameOptions) {
       return;
     }
 
-    const module = options.modules[message.provider];
-    if (!module)
+    const spec = options.specs[message.provider];
+    if (!spec)
       throw new InvalidMessageError(`${options.functionName} does not handle provider ${message.provider}`);
     // An unknown connection is a ConfigError: no retry can fix it, so it goes to the DLQ at once.
     const connection = findConnection(runtimeConfig(), message.connection, message.provider);
@@ -219,8 +221,8 @@ export function sqsHandler(options: FrameOptions) {
     const ctxLog = asLog(f.logger);
     const problems: Promise<void>[] = [];
     let problemError: unknown;
-    const secret = await loadSecret(module, connection);
-    const http = module.http(connection, secret, {
+    const secret = await loadSecret(spec, connection);
+    const http = specHttp(spec.id, spec.client, connection, secret, {
       budget,
       log: ctxLog,
       onEvent: (e) => {
@@ -263,7 +265,7 @@ export function sqsHandler(options: FrameOptions) {
 
     let deferral: { next: JobMessageInput; delaySeconds: number; reason: string } | undefined;
     try {
-      await options.process(message, ctx, module);
+      await options.process(message, ctx, spec);
     } catch (err) {
       if (!isDefer(err) && !(err instanceof ExportBusyError)) throw err;
       const retryAt = isDefer(err) ? err.retryAt.getTime() : Date.now() + 30_000;
@@ -334,5 +336,3 @@ function safeRunId(body: string): string | undefined {
     return undefined;
   }
 }
-
-export { planDelay };

@@ -354,7 +354,8 @@ describe('least privilege', () => {
       expect(allows(s, 'sqs:SendMessage', queueArn(fn.queue)), fn.queue).toBe(fn.provider !== 'all');
       expect(allows(s, 'sqs:ReceiveMessage', queueArn(fn.queue)), fn.queue).toBe(false);
     }
-    expect(allows(s, 's3:GetObject', objectArn('runs/r-1.json'))).toBe(true);
+    // Run records live in the state table: runs-api reads no object at all.
+    expect(allows(s, 's3:GetObject', objectArn('runs/r-1.json'))).toBe(false);
     expect(allows(s, 's3:PutObject', objectArn('runs/r-1.json'))).toBe(false);
     expect(allows(s, 's3:GetObject', objectArn('raw/sp-api/x.json'))).toBe(false);
     expect(allows(s, 'dynamodb:PutItem', `<${id('Storage/State')}.Arn>`)).toBe(true);

@@ -15,11 +15,12 @@ import { type Standins, startStandins } from '../../infra/local/standins.ts';
 import { ByteCountError, S3Sink } from '../../shared/aws/sink.ts';
 import { DynamoStateStore, exportKey } from '../../shared/aws/state-store.ts';
 import { defaultConfigPath, loadConfig } from '../../shared/config/load.ts';
+import { pollExport } from '../../shared/engine/poll-export.ts';
+import type { ExportJob, ProviderSpec } from '../../shared/engine/provider-spec.ts';
 import { ExpiredUrlError } from '../../shared/http/errors.ts';
 import type { PollMessage } from '../../shared/jobs/messages.ts';
 import { MAX_DELAY_SECONDS, moveToDlq, SqsJobQueue } from '../../shared/jobs/queue.ts';
-import type { Counter, ExportCheck, ProviderContext, ProviderModule } from '../../shared/providers/types.ts';
-import { pollExport } from '../../shared/runtime/poller.ts';
+import type { Counter, ExportCheck, ProviderContext } from '../../shared/providers/types.ts';
 
 let standins: Standins;
 let resources: LocalResources;
@@ -332,32 +333,35 @@ describe('export poller', () => {
     const counts: Partial<Record<Counter, number>> = {};
     const sent: Array<{ m: unknown; delay?: number }> = [];
     let opened = 0;
-    const module: ProviderModule = {
-      id: 'sp-api',
-      parseSecret: () => ({}),
-      http: () => {
-        throw new Error('unused');
-      },
-      run: async () => {},
-      fetch: async () => {},
-      exports: {
-        check: async () => checks.shift() ?? { state: 'PENDING' },
-        open: async (_m, documentId) => {
-          const mode = opens[opened++] ?? 'ok';
-          if (mode === 'expired') throw new ExpiredUrlError('getInvoicesDocument', 403);
-          return {
-            key: `exports/sp-api/sp-br/M/E/${documentId}.zip`,
-            operation: 'getInvoicesDocument',
-            counter: 'documents',
-            response: {
-              status: 200,
-              stream: patterned(1000 + documentId.length),
-              contentLength: 1000 + documentId.length,
-            },
-          };
-        },
+    const exportJob: ExportJob = {
+      kind: 'export',
+      name: 'exports',
+      identity: () => ({}),
+      deadlineMs: () => 3_600_000,
+      create: async () => ({ exportId: 'E' }),
+      check: async () => checks.shift() ?? { state: 'PENDING' },
+      open: async (_m, documentId) => {
+        const mode = opens[opened++] ?? 'ok';
+        if (mode === 'expired') throw new ExpiredUrlError('getInvoicesDocument', 403);
+        return {
+          key: `exports/sp-api/sp-br/M/E/${documentId}.zip`,
+          operation: 'getInvoicesDocument',
+          counter: 'documents',
+          response: {
+            status: 200,
+            stream: patterned(1000 + documentId.length),
+            contentLength: 1000 + documentId.length,
+          },
+        };
       },
     };
+    const spec = {
+      id: 'sp-api',
+      client: { baseUrl: () => '', auth: 'lwa-x-amz-access-token', operations: {}, downloadHosts: [] },
+      secret: {} as never,
+      discoverScopes: async () => [],
+      jobs: [exportJob],
+    } as ProviderSpec;
     const ctx = {
       connection: {} as never,
       runId: 'poll-run',
@@ -379,7 +383,7 @@ describe('export poller', () => {
       budget: { deadline: Date.now() + 60_000, remainingMs: () => 60_000 },
       now: () => new Date(),
     } satisfies ProviderContext;
-    return { module, ctx, counts, sent, opened: () => opened };
+    return { spec, ctx, counts, sent, opened: () => opened };
   }
 
   async function register(name: string, deadlineMs = 3_600_000): Promise<PollMessage> {
@@ -406,14 +410,14 @@ describe('export poller', () => {
   it('re-enqueues itself with a growing delay while the export is pending', async () => {
     const msg = await register('pending');
     const t = setup([{ state: 'PENDING' }], []);
-    expect(await pollExport(msg, t.ctx, t.module, { state, schedule })).toBe('pending');
+    expect(await pollExport(msg, t.ctx, t.spec, { state, schedule })).toBe('pending');
     expect(t.sent).toEqual([{ m: { ...msg, attempt: 1 }, delay: 2 }]);
   });
 
   it('copies each document once, renewing an expired URL, and a repeated poll copies nothing again', async () => {
     const msg = await register('done');
     const t = setup([{ state: 'DONE', documentIds: ['d1', 'd22'] }], ['expired', 'ok', 'ok']);
-    expect(await pollExport(msg, t.ctx, t.module, { state, schedule })).toBe('done');
+    expect(await pollExport(msg, t.ctx, t.spec, { state, schedule })).toBe('done');
     expect(t.opened()).toBe(3);
     expect(t.counts.documents).toBe(2);
     const record = await state.getExport(msg.exportKey);
@@ -421,7 +425,7 @@ describe('export poller', () => {
     expect(Object.keys(record?.copied ?? {}).sort()).toEqual(['d1', 'd22']);
     expect(record?.copied.d22?.bytes).toBe(1003);
     const again = setup([], []);
-    expect(await pollExport(msg, again.ctx, again.module, { state, schedule })).toBe('done');
+    expect(await pollExport(msg, again.ctx, again.spec, { state, schedule })).toBe('done');
     expect(again.opened()).toBe(0);
   });
 
@@ -429,7 +433,7 @@ describe('export poller', () => {
     const msg = await register('failed');
     await state.ensureRun('poll-run', { connections: ['sp-br'], source: 'local' }, 1);
     const t = setup([{ state: 'FAILED', code: 'ERROR', message: 'export failed upstream' }], []);
-    expect(await pollExport(msg, t.ctx, t.module, { state, schedule })).toBe('failed');
+    expect(await pollExport(msg, t.ctx, t.spec, { state, schedule })).toBe('failed');
     expect((await state.getExport(msg.exportKey))?.error).toEqual({
       code: 'ERROR',
       message: 'export failed upstream',
@@ -442,10 +446,10 @@ describe('export poller', () => {
   it('a rerun that reused a failed export learns of the failure in its own run', async () => {
     const msg = await register('failed-twice');
     const first = setup([{ state: 'FAILED', code: 'ERROR', message: 'upstream' }], []);
-    await pollExport(msg, first.ctx, first.module, { state, schedule });
+    await pollExport(msg, first.ctx, first.spec, { state, schedule });
     await state.ensureRun('rerun', { connections: ['sp-br'], source: 'local' }, 1);
     const second = setup([], []);
-    expect(await pollExport({ ...msg, runId: 'rerun' }, second.ctx, second.module, { state, schedule })).toBe(
+    expect(await pollExport({ ...msg, runId: 'rerun' }, second.ctx, second.spec, { state, schedule })).toBe(
       'failed',
     );
     expect((await state.getRun('rerun'))?.failures.map((f) => f.reason)).toEqual(['ERROR: upstream']);
@@ -455,7 +459,7 @@ describe('export poller', () => {
     const msg = await register('replaced');
     await state.updateExport(msg.exportKey, { exportId: 'a-newer-export' });
     const t = setup([{ state: 'DONE', documentIds: ['x'] }], []);
-    expect(await pollExport(msg, t.ctx, t.module, { state, schedule })).toBe('replaced');
+    expect(await pollExport(msg, t.ctx, t.spec, { state, schedule })).toBe('replaced');
     expect(t.opened()).toBe(0);
     expect((await state.getExport(msg.exportKey))?.state).toBe('PENDING');
   });
@@ -464,7 +468,7 @@ describe('export poller', () => {
     const msg = await register('late', 1);
     await new Promise((r) => setTimeout(r, 20));
     const t = setup([{ state: 'PENDING' }], []);
-    expect(await pollExport(msg, t.ctx, t.module, { state, schedule })).toBe('expired');
+    expect(await pollExport(msg, t.ctx, t.spec, { state, schedule })).toBe('expired');
     expect((await state.getExport(msg.exportKey))?.state).toBe('EXPIRED');
     expect(t.sent).toHaveLength(0);
   });

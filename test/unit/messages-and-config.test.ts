@@ -3,7 +3,7 @@ import { normalizedMonthKey, rawInvoiceKey, safeSegment } from '../../shared/aws
 import { defaultConfigPath, loadConfig, parseConfig } from '../../shared/config/load.ts';
 import { InvalidMessageError, parseJobMessage } from '../../shared/jobs/messages.ts';
 import { MAX_DELAY_SECONDS, planDelay, queueFor } from '../../shared/jobs/queue.ts';
-import { nextPollDelay } from '../../shared/runtime/poller.ts';
+import { nextPollDelay } from '../../shared/engine/poll-export.ts';
 import { type RunRequestError, resolveRunRequest } from '../../shared/runtime/runs.ts';
 
 const example = loadConfig(defaultConfigPath());

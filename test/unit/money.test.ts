@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addDecimals, MoneyError, microsToDecimal, toDecimal } from '../../shared/invoice/money.ts';
+import {
+  addDecimals,
+  MoneyError,
+  microsToDecimal,
+  toDecimal,
+  withMinorUnits,
+} from '../../shared/invoice/money.ts';
 
 describe('money: exact decimal strings', () => {
   it('keeps what the provider wrote for JSON numbers, including values a float would mangle in arithmetic', () => {
@@ -9,8 +15,11 @@ describe('money: exact decimal strings', () => {
     expect(toDecimal(-0.07)).toBe('-0.07');
     expect(toDecimal(1e-7)).toBe('0.0000001');
     expect(toDecimal(1.5e21)).toBe('1500000000000000000000');
-    expect(toDecimal('00012.3400')).toBe('12.34');
-    expect(toDecimal('-0.00')).toBe('0');
+    // A string keeps the digits it was sent with; exponents are expanded exactly, never through a float.
+    expect(toDecimal('00012.3400')).toBe('12.3400');
+    expect(toDecimal('-0.00')).toBe('0.00');
+    expect(toDecimal('1.5e2')).toBe('150');
+    expect(toDecimal('-12345678901234567.89E-3')).toBe('-12345678901234.56789');
   });
 
   it('converts micros exactly, beyond 2^53 when sent as strings', () => {
@@ -18,6 +27,15 @@ describe('money: exact decimal strings', () => {
     expect(microsToDecimal('-5')).toBe('-0.000005');
     expect(microsToDecimal('90071992547409930000000')).toBe('90071992547409930');
     expect(microsToDecimal(0)).toBe('0');
+  });
+
+  it("writes at least the currency's minor units, and every digit the provider sent", () => {
+    expect(withMinorUnits('100.1', 'USD')).toBe('100.10');
+    expect(withMinorUnits('20', 'BRL')).toBe('20.00');
+    expect(withMinorUnits('5', 'JPY')).toBe('5');
+    expect(withMinorUnits('1.2', 'KWD')).toBe('1.200');
+    expect(withMinorUnits('12.3456', 'USD')).toBe('12.3456');
+    expect(withMinorUnits('-0.5', 'EUR')).toBe('-0.50');
   });
 
   it('names the field of a bad amount', () => {

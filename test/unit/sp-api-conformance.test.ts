@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { specHttp } from '../../shared/engine/spec-http.ts';
 import { budgetUntil } from '../../shared/http/budget.ts';
 import { ProviderError } from '../../shared/http/errors.ts';
 import { resetBuckets } from '../../shared/http/token-bucket.ts';
 import * as api from '../../shared/providers/sp-api/api.ts';
-import { type SpApiConnection, send, spApiHttp } from '../../shared/providers/sp-api/http.ts';
+import { send } from '../../shared/providers/sp-api/http.ts';
 import {
   createExportResponseSchema,
   exportResponseSchema,
@@ -15,6 +16,7 @@ import {
   invoicesDocumentResponseSchema,
   invoicesPageSchema,
 } from '../../shared/providers/sp-api/schemas.ts';
+import { type SpApiConnection, spApiSpec } from '../../shared/providers/sp-api/spec.ts';
 import type { ProviderHttp } from '../../shared/providers/types.ts';
 import { startServer, type TestServer } from '../helpers/http-server.ts';
 
@@ -131,7 +133,9 @@ describe('SP-API model examples (x-amzn-api-sandbox), replayed', () => {
       enabled: true,
       endpoints: { api: server.url },
     } as SpApiConnection;
-    http = spApiHttp(
+    http = specHttp(
+      'sp-api',
+      spApiSpec.client,
       connection,
       { clientId: 'c', clientSecret: 's', refreshToken: 'r' },
       {

@@ -5,32 +5,42 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
 import { spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
 import { parseConfig } from '../../shared/config/load.ts';
+import { processMessage } from '../../shared/engine/process-message.ts';
+import type { ListingJob, ProviderSpec } from '../../shared/engine/provider-spec.ts';
+import { runListing } from '../../shared/engine/run-listing.ts';
+import { specHttp } from '../../shared/engine/spec-http.ts';
 import { budgetUntil } from '../../shared/http/budget.ts';
 import { DeferError, ProviderError } from '../../shared/http/errors.ts';
 import { resetBuckets } from '../../shared/http/token-bucket.ts';
-import type { FetchMessage, JobMessageInput } from '../../shared/jobs/messages.ts';
-import { fetchMessageSchema } from '../../shared/jobs/messages.ts';
+import type { FetchMessage, JobMessageInput, RunMessage } from '../../shared/jobs/messages.ts';
+import { fetchMessageSchema, runMessageSchema } from '../../shared/jobs/messages.ts';
 import { createInvoicesExport, getInvoice, getInvoices } from '../../shared/providers/sp-api/api.ts';
-import { startExport } from '../../shared/providers/sp-api/exports.ts';
-import { fetchListing } from '../../shared/providers/sp-api/fetch.ts';
-import { type SpApiConnection, send, spApiHttp } from '../../shared/providers/sp-api/http.ts';
+import { windowBounds } from '../../shared/providers/sp-api/bounds.ts';
+import { send } from '../../shared/providers/sp-api/http.ts';
+import { type SpApiConnection, spApiSpec } from '../../shared/providers/sp-api/spec.ts';
+import { writeXmlIndex, type XmlIndexEntry } from '../../shared/providers/sp-api/xml-index.ts';
 import type {
   ExportRecord,
+  HttpResponse,
   HttpRuntime,
   ProviderContext,
   ProviderHttp,
+  RequestOptions,
   Sink,
   StateStore,
   StoredObject,
 } from '../../shared/providers/types.ts';
 
 /**
- * The SP-API client and the listing against the simulator, with in-memory stand-ins for S3 and the state
- * table: errors surface with the provider's code and only 429/5xx are retried; a listing longer than the
- * burst hands its cursor to a continuation with the same arguments and loses nothing across it.
+ * The SP-API spec run by the engine against the simulator, with in-memory stand-ins for S3, the state
+ * table and the queue: errors surface with the provider's code and only 429/5xx are retried; a run fans
+ * out one listing and one export per marketplace; a listing longer than the burst hands its cursor to a
+ * continuation with the same arguments and loses nothing across it; pages and invoices are kept raw as
+ * the provider's bytes.
  */
 
 const MP = 'A2Q3Y263D00KWC';
+const invoicesJob = spApiSpec.jobs.find((j) => j.name === 'invoices') as ListingJob<SpApiConnection>;
 
 class MemorySink implements Sink {
   readonly objects = new Map<string, string>();
@@ -60,6 +70,9 @@ class MemorySink implements Sink {
   }
   async getText(key: string) {
     return this.objects.get(key);
+  }
+  keys(pattern: RegExp): string[] {
+    return [...this.objects.keys()].filter((k) => pattern.test(k));
   }
   lines(prefix: string): Array<Record<string, unknown>> {
     return [...this.objects.entries()]
@@ -121,12 +134,52 @@ function memoryState(): StateStore & { watermarks: Map<string, string> } {
   } as StateStore & { watermarks: Map<string, string> };
 }
 
-describe('SP-API client and listing against the simulator', () => {
+/**
+ * A ProviderHttp that answers each operation with fixed text, parsed and checked against the request's
+ * schema as the real client does: for pages whose exact bytes matter.
+ */
+function scriptedHttp(answers: Record<string, string>): ProviderHttp & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    async request<T>(operation: string, opts: RequestOptions<T>): Promise<HttpResponse<T>> {
+      calls.push(operation);
+      const body = answers[operation];
+      if (body === undefined) throw new Error(`no scripted answer for ${operation}`);
+      const parsed = opts.schema
+        ? opts.schema.safeParse(JSON.parse(body))
+        : { success: true, data: JSON.parse(body) };
+      if (!parsed.success) throw new Error(`scripted ${operation} does not fit its schema`);
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        data: parsed.data as T,
+        rawBody: body,
+      };
+    },
+    async download() {
+      throw new Error('no downloads here');
+    },
+  };
+}
+
+const fetchMessage = (fields: Record<string, unknown>): FetchMessage =>
+  fetchMessageSchema.parse({
+    v: 1,
+    type: 'fetch',
+    runId: 'unit-run',
+    provider: 'sp-api',
+    connection: 'sp-unit',
+    scope: MP,
+    ...fields,
+  });
+
+describe('SP-API spec on the engine, against the simulator', () => {
   let sandbox: Sandbox;
   let sim: string;
   let connection: SpApiConnection;
   const sent: JobMessageInput[] = [];
-  const problems: unknown[] = [];
+  const problems: Array<{ code: string; message: string; key?: string }> = [];
 
   const runtime = (): HttpRuntime => ({
     budget: budgetUntil(Date.now() + 60_000),
@@ -136,17 +189,22 @@ describe('SP-API client and listing against the simulator', () => {
     extraDownloadHosts: [],
     deferThresholdMs: 5_000,
   });
-  const client = (overrides: Parameters<typeof spApiHttp>[3] = {}): ProviderHttp =>
-    spApiHttp(connection, sandbox.credentials['sp-unit'] as unknown as Record<string, string>, runtime(), {
-      retry: { baseMs: 1, capMs: 5 },
-      ...overrides,
-    });
+  const client = (overrides: Parameters<typeof specHttp>[5] = {}): ProviderHttp =>
+    specHttp(
+      'sp-api',
+      spApiSpec.client,
+      connection,
+      sandbox.credentials['sp-unit'] as unknown as Record<string, string>,
+      runtime(),
+      { retry: { baseMs: 1, capMs: 5 }, ...overrides },
+    );
   const ctxFor = (
     http: ProviderHttp,
     sink: MemorySink,
     state: StateStore,
+    conn: SpApiConnection = connection,
   ): ProviderContext<SpApiConnection> => ({
-    connection,
+    connection: conn,
     runId: 'unit-run',
     secret: {},
     http,
@@ -166,6 +224,17 @@ describe('SP-API client and listing against the simulator', () => {
     budget: budgetUntil(Date.now() + 60_000),
     now: () => new Date(),
   });
+  const run = (ctx: ProviderContext<SpApiConnection>, message: RunMessage | FetchMessage) =>
+    processMessage(message, ctx as unknown as ProviderContext, spApiSpec as unknown as ProviderSpec);
+  const runMessage = (fields: Record<string, unknown>): RunMessage =>
+    runMessageSchema.parse({
+      v: 1,
+      type: 'run',
+      runId: 'unit-run',
+      provider: 'sp-api',
+      connection: 'sp-unit',
+      ...fields,
+    });
   const admin = async (path: string, body: unknown) => {
     const res = await request(`${sim}/__sandbox${path}`, {
       method: 'POST',
@@ -178,6 +247,10 @@ describe('SP-API client and listing against the simulator', () => {
   const requests = (op: string) =>
     (sandbox.stats()['sp-api'] as { operations: Record<string, { requests: number }> }).operations[op]
       ?.requests ?? 0;
+  const refill = async () => {
+    resetBuckets();
+    await admin('/rate-limits/reset', {});
+  };
 
   beforeAll(async () => {
     const config = parseConfig({
@@ -213,9 +286,10 @@ describe('SP-API client and listing against the simulator', () => {
     await sandbox?.close();
   });
   afterEach(async () => {
-    resetBuckets();
+    problems.length = 0;
+    sent.length = 0;
     await admin('/faults', {});
-    await admin('/rate-limits/reset', {});
+    await refill();
   });
 
   it('surfaces 400 and 404 with the provider code, sent once', async () => {
@@ -258,8 +332,7 @@ describe('SP-API client and listing against the simulator', () => {
     // Spaced a second apart: the operation's own plan is one a second.
     for (let i = 0; i < 3; i++) {
       expect((await attributes()).status).toBe(200);
-      resetBuckets();
-      await admin('/rate-limits/reset', {});
+      await refill();
     }
     const stats = sandbox.stats()['sp-api'] as { operations: Record<string, { throttled: number }> };
     expect(stats.operations.getInvoicesAttributes!.throttled).toBeGreaterThan(0);
@@ -288,58 +361,114 @@ describe('SP-API client and listing against the simulator', () => {
     });
   });
 
+  it('a run checks the filters, then fans out one listing (with its fixed bounds) and one export per marketplace', async () => {
+    const sink = new MemorySink();
+    const window = { from: '2000-01-01', to: new Date().toISOString().slice(0, 10) };
+    await run(ctxFor(client(), sink, memoryState()), runMessage({ window }));
+    const fetches = sent.map((m) => fetchMessageSchema.parse(m));
+    expect(fetches).toHaveLength(2);
+    const [listing, exporting] = fetches;
+    expect(listing).toMatchObject({ scope: MP, window, continuation: 0, state: { job: 'invoices' } });
+    // The bounds are computed once and travel with every page, so each nextToken goes with its arguments.
+    expect(listing!.state!.args).toEqual({
+      dateStart: '2000-01-01T00:00:00Z',
+      dateEnd: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/),
+    });
+    expect(exporting).toMatchObject({ scope: MP, window, state: { job: 'exports' } });
+    // The attributes answer that checked the filters is kept raw.
+    expect(sink.objects.get(`raw/sp-api/sp-unit/${MP}/_payloads/invoices-attributes.json`)).toContain(
+      'invoiceStatusOptions',
+    );
+  });
+
+  it('a run whose filters the marketplace does not offer is refused whole, naming the field; nothing is sent', async () => {
+    const bad = { ...connection, filters: { ...connection.filters, statuses: ['AUTHORIZED', 'PAID'] } };
+    const err = await run(ctxFor(client(), new MemorySink(), memoryState(), bad), runMessage({})).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ name: 'FilterError', retryable: false });
+    expect((err as Error).message).toMatch(/field "filters\.statuses": "PAID"/);
+    expect(sent).toEqual([]);
+  });
+
   it('a listing past the burst defers with its cursor, resumes with the same arguments, and loses nothing', async () => {
     const sink = new MemorySink();
     const state = memoryState();
     const window = { from: '2000-01-01', to: new Date().toISOString().slice(0, 10) };
-    let message: FetchMessage = fetchMessageSchema.parse({
-      v: 1,
-      type: 'fetch',
-      runId: 'unit-run',
-      provider: 'sp-api',
-      connection: 'sp-unit',
-      scope: MP,
-      window,
-    });
-    const http = client({ deferThresholdMs: 100 });
-    const ctx = ctxFor(http, sink, state);
+    const args = windowBounds(window, new Date());
+    let message = fetchMessage({ window, state: { job: 'invoices', args } });
+    const ctx = ctxFor(client({ deferThresholdMs: 100 }), sink, state);
+    const before = requests('getInvoices');
     let defers = 0;
     for (;;) {
       try {
-        await fetchListing(message, ctx);
+        await run(ctx, message);
         break;
       } catch (err) {
         expect(err).toBeInstanceOf(DeferError);
         const defer = err as DeferError;
         defers += 1;
-        // Waits for most of the burst (15 tokens at 0.1/s), not for the one next token.
-        expect(defer.delaySeconds()).toBeGreaterThanOrEqual(140);
+        expect(defer.reason).toBe('throttled');
+        expect(defer.delaySeconds()).toBeGreaterThanOrEqual(9);
         const next = fetchMessageSchema.parse(defer.continuation);
         expect(next.cursor).toBeDefined();
         expect(next.window).toEqual(window);
         expect(next.continuation).toBe(message.continuation + 1);
-        expect(next.state).toMatchObject({ dateStart: '2000-01-01T00:00:00Z' });
-        if (message.state) expect(next.state).toEqual(message.state);
+        // Same job, same arguments: the nextToken is sent with the listing it belongs to.
+        expect(next.state).toMatchObject({ job: 'invoices', args, skip: 0 });
+        expect((next.state as { page: number }).page).toBeGreaterThan(
+          (message.state as { page?: number }).page ?? 0,
+        );
         // What was fetched before the defer is already merged: nothing waits in memory for the next run.
         expect(sink.lines('invoices/').length).toBeGreaterThan(0);
         message = next;
         // Time passes in the queue: both buckets refill.
-        resetBuckets();
-        await admin('/rate-limits/reset', {});
+        await refill();
       }
     }
     expect(defers).toBeGreaterThan(0);
-    const lines = sink.lines('invoices/provider=sp-api/');
-    const ids = lines.map((l) => l.invoiceId);
+    const ids = sink.lines('invoices/provider=sp-api/').map((l) => l.invoiceId);
     expect(new Set(ids).size).toBe(70);
     expect(ids).toHaveLength(70);
-    expect(
-      [...sink.objects.keys()].filter((k) => /^raw\/sp-api\/sp-unit\/A2Q3Y263D00KWC\/\d{4}\//.test(k)),
-    ).toHaveLength(70);
     expect(state.watermarks.get(`sp-unit/${MP}`)).toBe(window.to);
     expect(problems).toEqual([]);
     // 24 pages of 3 and every fourth page empty: empty pages were followed, not taken for the end.
-    expect(requests('getInvoices')).toBeGreaterThanOrEqual(31);
+    expect(requests('getInvoices') - before).toBeGreaterThanOrEqual(31);
+
+    // Each page is kept as the provider sent it, numbered across continuations; each invoice's raw
+    // object is the provider's bytes for it, cut from its page (not a re-serialization).
+    const pageKeys = sink.keys(
+      new RegExp(`^raw/sp-api/sp-unit/${MP}/_payloads/invoices_${window.from}_${window.to}_p\\d{4}\\.json$`),
+    );
+    expect(pageKeys.length).toBeGreaterThanOrEqual(31);
+    expect(pageKeys).toContain(
+      `raw/sp-api/sp-unit/${MP}/_payloads/invoices_${window.from}_${window.to}_p0000.json`,
+    );
+    const pages = pageKeys.map((k) => sink.objects.get(k)!);
+    const rawKeys = sink.keys(/^raw\/sp-api\/sp-unit\/A2Q3Y263D00KWC\/\d{4}\/\d{2}\//);
+    expect(rawKeys).toHaveLength(70);
+    for (const key of rawKeys) {
+      const bytes = sink.objects.get(key)!;
+      expect(pages.some((p) => p.includes(bytes))).toBe(true);
+      expect(key.endsWith(`/${(JSON.parse(bytes) as { id: string }).id}.json`)).toBe(true);
+    }
+  });
+
+  // KNOWN BUG (see report): the engine's hand-over applies the spec's throttledWaitMs only to a 429, not to
+  // the client's own throttled DeferError, so a listing past the burst comes back for one page at a time.
+  it('a listing past the burst waits for most of the burst, not for the one next token', async () => {
+    const window = { from: '2000-01-01', to: new Date().toISOString().slice(0, 10) };
+    const message = fetchMessage({
+      window,
+      state: { job: 'invoices', args: windowBounds(window, new Date()) },
+    });
+    const err = await run(
+      ctxFor(client({ deferThresholdMs: 100 }), new MemorySink(), memoryState()),
+      message,
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeferError);
+    // 75% of getInvoices' burst of 20 at 0.1/s.
+    expect((err as DeferError).delaySeconds()).toBeGreaterThanOrEqual(140);
   });
 
   it('a 429 that outlasts the retries (another container drained the bucket) hands the listing back from its page', async () => {
@@ -353,52 +482,96 @@ describe('SP-API client and listing against the simulator', () => {
     resetBuckets();
     const http = client({ retry: { baseMs: 1, capMs: 5, maxAttempts: 2 } });
     const window = { from: '2000-01-01', to: new Date().toISOString().slice(0, 10) };
-    const message = fetchMessageSchema.parse({
-      v: 1,
-      type: 'fetch',
-      runId: 'unit-run',
-      provider: 'sp-api',
-      connection: 'sp-unit',
-      scope: MP,
+    const args = windowBounds(window, new Date());
+    const message = fetchMessage({
       window,
       cursor: 'opaque-cursor-from-an-earlier-page',
       continuation: 3,
+      state: { job: 'invoices', args, page: 3, skip: 0 },
     });
-    const err = await fetchListing(message, ctxFor(http, new MemorySink(), memoryState())).catch(
-      (e: unknown) => e,
-    );
+    const sink = new MemorySink();
+    const err = await run(ctxFor(http, sink, memoryState()), message).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeferError);
     const defer = err as DeferError;
     expect(defer.reason).toBe('throttled');
-    // Again once a token is back (0.1/s), from the same page.
-    expect(defer.delaySeconds()).toBeGreaterThanOrEqual(9);
+    // Again once most of the burst is back (the spec's throttledWaitMs: 14 tokens at 0.1/s).
+    expect(defer.delaySeconds()).toBeGreaterThanOrEqual(139);
     expect(fetchMessageSchema.parse(defer.continuation)).toMatchObject({
       cursor: 'opaque-cursor-from-an-earlier-page',
       continuation: 4,
       window,
+      state: { job: 'invoices', args, page: 3, skip: 0 },
     });
+    expect(sink.objects.size).toBe(0);
+  });
+
+  it('a provider that keeps failing (5xx) hands the listing back with a growing wait, then fails it', async () => {
+    await admin('/faults', { operations: ['getInvoices'], serverErrorRate: 1 });
+    const http = client({ retry: { baseMs: 1, capMs: 5, maxAttempts: 2 } });
+    const window = { from: '2000-01-01', to: new Date().toISOString().slice(0, 10) };
+    const args = windowBounds(window, new Date());
+    const first = await run(
+      ctxFor(http, new MemorySink(), memoryState()),
+      fetchMessage({ window, state: { job: 'invoices', args } }),
+    ).catch((e: unknown) => e);
+    expect(first).toMatchObject({ name: 'DeferError', reason: 'unavailable' });
+    const next = fetchMessageSchema.parse((first as DeferError).continuation);
+    expect(next.state).toMatchObject({ job: 'invoices', args, transient: 1 });
+    expect((first as DeferError).delaySeconds()).toBeGreaterThanOrEqual(14);
+
+    const later = await run(
+      ctxFor(http, new MemorySink(), memoryState()),
+      fetchMessage({ window, state: { job: 'invoices', args, transient: 2 } }),
+    ).catch((e: unknown) => e);
+    expect((later as DeferError).delaySeconds()).toBeGreaterThanOrEqual(59);
+
+    const last = await run(
+      ctxFor(http, new MemorySink(), memoryState()),
+      fetchMessage({ window, state: { job: 'invoices', args, transient: 5 } }),
+    ).catch((e: unknown) => e);
+    expect(last).toBeInstanceOf(ProviderError);
+    expect([500, 503]).toContain((last as ProviderError).status);
+  });
+
+  it('a run for one invoice fetches it by id (getInvoice), keeps its bytes raw and normalizes it', async () => {
+    const http = client();
+    const listed = await send<{ invoices: Array<{ id: string; date: string }> }>(
+      http,
+      getInvoices({ marketplaceId: MP, dateStart: '2000-01-01T00:00:00Z', pageSize: 3 }),
+    );
+    const wanted = listed.data.invoices[0]!;
+    const sink = new MemorySink();
+    const listings = requests('getInvoices');
+    await run(ctxFor(http, sink, memoryState()), runMessage({ invoiceId: wanted.id }));
+    expect(requests('getInvoices')).toBe(listings);
+    expect(sent).toEqual([]);
+    expect(sink.lines('invoices/provider=sp-api/')).toEqual([
+      expect.objectContaining({ invoiceId: wanted.id, issuedOn: wanted.date.slice(0, 10) }),
+    ]);
+    const [rawKey] = sink.keys(/^raw\/sp-api\/sp-unit\/A2Q3Y263D00KWC\/\d{4}\/\d{2}\//);
+    expect(rawKey).toBe(
+      `raw/sp-api/sp-unit/${MP}/${wanted.date.slice(0, 4)}/${wanted.date.slice(5, 7)}/${wanted.id}.json`,
+    );
+    // The invoice's own bytes from the getInvoice answer, stored as a listing's item would be.
+    expect(JSON.parse(sink.objects.get(rawKey!)!)).toMatchObject({ id: wanted.id, date: wanted.date });
+
+    const missing = await run(
+      ctxFor(http, new MemorySink(), memoryState()),
+      runMessage({ invoiceId: 'no-such-invoice' }),
+    ).catch((e: unknown) => e);
+    expect(missing).toMatchObject({ status: 404, retryable: false });
+    expect((missing as Error).message).toContain('no-such-invoice');
   });
 
   describe('find-before-create of exports', () => {
     const window = { from: '2001-02-03', to: '2001-02-04' };
-    const exportStep = () =>
-      fetchMessageSchema.parse({
-        v: 1,
-        type: 'fetch',
-        runId: 'unit-run',
-        provider: 'sp-api',
-        connection: 'sp-unit',
-        scope: MP,
-        window,
-        state: { step: 'export', dateStart: '2001-02-03T00:00:00Z', dateEnd: '2001-02-04T23:59:59Z' },
-      });
+    const exportStep = () => fetchMessage({ window, state: { job: 'exports' } });
     const strayExport = async (http: ProviderHttp) => {
       const res = await send<{ exportId: string }>(
         http,
         createInvoicesExport({ marketplaceId: MP, fileFormat: 'XML' }),
       );
-      resetBuckets();
-      await admin('/rate-limits/reset', {});
+      await refill();
       return res.data.exportId;
     };
     const stale = (createdAt: number): Omit<ExportRecord, 'key'> => ({
@@ -420,10 +593,10 @@ describe('SP-API client and listing against the simulator', () => {
       const state = exportState(stale(claimedAt));
       sent.length = 0;
       const creates = requests('createInvoicesExport');
-      await startExport(exportStep(), ctxFor(http, new MemorySink(), state));
+      await run(ctxFor(http, new MemorySink(), state), exportStep());
       expect(requests('createInvoicesExport')).toBe(creates);
       const [record] = [...state.records.values()];
-      expect(record).toMatchObject({ exportId: stray, details: { adopted: true } });
+      expect(record).toMatchObject({ exportId: stray, details: { adopted: true, job: 'exports', window } });
       expect(sent).toEqual([expect.objectContaining({ type: 'poll', exportId: stray, scope: MP })]);
     });
 
@@ -433,7 +606,7 @@ describe('SP-API client and listing against the simulator', () => {
       const strays = [await strayExport(http), await strayExport(http)];
       const state = exportState(stale(claimedAt));
       const creates = requests('createInvoicesExport');
-      await startExport(exportStep(), ctxFor(http, new MemorySink(), state));
+      await run(ctxFor(http, new MemorySink(), state), exportStep());
       expect(requests('createInvoicesExport')).toBe(creates + 1);
       expect(strays).not.toContain([...state.records.values()][0]!.exportId);
     });
@@ -441,41 +614,137 @@ describe('SP-API client and listing against the simulator', () => {
     it('a registered export is reused without asking the provider', async () => {
       const http = client();
       const state = exportState();
-      await startExport(exportStep(), ctxFor(http, new MemorySink(), state));
-      resetBuckets();
-      await admin('/rate-limits/reset', {});
+      await run(ctxFor(http, new MemorySink(), state), exportStep());
+      await refill();
       const creates = requests('createInvoicesExport');
       const lists = requests('getInvoicesExports');
       sent.length = 0;
-      await startExport(exportStep(), ctxFor(http, new MemorySink(), state));
+      await run(ctxFor(http, new MemorySink(), state), exportStep());
       expect(requests('createInvoicesExport')).toBe(creates);
       expect(requests('getInvoicesExports')).toBe(lists);
       expect(state.records.size).toBe(1);
+      // Still being worked on: the reused export gets a poll of its own (its first chain may have died).
+      expect(sent).toEqual([expect.objectContaining({ type: 'poll', scope: MP })]);
     });
   });
 
-  it('keeps an invoice that does not fit raw, reports it, and goes on', async () => {
-    const sink = new MemorySink();
-    const { InvoiceBatch } = await import('../../shared/providers/sp-api/invoice-batch.ts');
-    const ctx = ctxFor(client(), sink, memoryState());
-    const batch = new InvoiceBatch(ctx as unknown as ProviderContext, MP, 'getInvoices');
-    problems.length = 0;
-    await batch.add([
-      { id: 'ok-1', date: '2024-07-10T10:00:00Z', status: 'AUTHORIZED' },
-      { id: 'no-date', status: 'AUTHORIZED' },
-      { id: 'bad-date', date: 'soon' },
-    ]);
-    await batch.flush();
-    expect(sink.lines('invoices/').map((l) => l.invoiceId)).toEqual(['ok-1']);
-    expect(problems).toHaveLength(2);
-    expect(problems).toContainEqual(
-      expect.objectContaining({
-        code: 'INVOICE_DOES_NOT_FIT',
-        key: expect.stringContaining('unfit-invoice-no-date'),
-      }),
-    );
-    expect(
-      sink.objects.get([...sink.objects.keys()].find((k) => k.includes('unfit-invoice-bad-date'))!),
-    ).toContain('soon');
+  describe('a page worked item by item (scripted answers)', () => {
+    const window = { from: '2024-07-01', to: '2024-08-31' };
+    const args = { dateStart: '2024-07-01T00:00:00Z', dateEnd: '2024-08-31T23:59:59Z' };
+    const listing = () => fetchMessage({ window, state: { job: 'invoices', args } });
+    // Spacing and number spelling a re-serialization would change.
+    const OK =
+      '{ "id": "ok-1", "date": "2024-07-10T10:00:00Z", "status": "AUTHORIZED", "externalInvoiceId": "1283743", "series": "32", "weight": 1.50 }';
+    const page = (...items: string[]) => `{"invoices": [\n  ${items.join(',\n  ')}\n]}`;
+
+    it('keeps an invoice that does not fit raw, reports it, and goes on; fitting invoices are kept as sent', async () => {
+      const sink = new MemorySink();
+      const body = page(
+        OK,
+        '{"id": "no-date", "status": "AUTHORIZED"}',
+        '{"id": "bad-date", "date": "soon"}',
+      );
+      const ctx = ctxFor(scriptedHttp({ getInvoices: body }), sink, memoryState());
+      await runListing(listing(), invoicesJob, ctx);
+      expect(sink.lines('invoices/').map((l) => l.invoiceId)).toEqual(['ok-1']);
+      expect(sink.objects.get(`raw/sp-api/sp-unit/${MP}/2024/07/ok-1.json`)).toBe(OK);
+      expect(
+        sink.objects.get(`raw/sp-api/sp-unit/${MP}/_payloads/invoices_2024-07-01_2024-08-31_p0000.json`),
+      ).toBe(body);
+      expect(problems).toHaveLength(2);
+      expect(problems.every((p) => p.code === 'ITEM_DOES_NOT_FIT')).toBe(true);
+      // Without a date there is no month to file it under: kept under the page's name and its place in it.
+      const noDate = problems.find((p) => p.key?.endsWith('_p0000_item1.json'));
+      expect(noDate?.message).toMatch(/date/);
+      expect(sink.objects.get(noDate!.key!)).toBe('{"id": "no-date", "status": "AUTHORIZED"}');
+      const badDate = problems.find((p) => p.key?.includes('bad-date'));
+      expect(badDate?.message).toMatch(/invoice\.date/);
+      expect(sink.objects.get(badDate!.key!)).toContain('soon');
+    });
+
+    it('files an invoice under the day its date states, and links the XML the export has indexed for that month', async () => {
+      const sink = new MemorySink();
+      const xml: XmlIndexEntry = {
+        id: '35240712345678000190550320012837431123456780',
+        accessKey: '35240712345678000190550320012837431123456780',
+        number: '001283743',
+        series: '032',
+        month: '2024-07',
+        vProd: '100.5',
+        vNF: '110.75',
+        document: {
+          type: 'nfe-xml',
+          key: 'documents/sp-api/sp-unit/m/k/k.xml',
+          sha256: 'a'.repeat(64),
+          bytes: 10,
+        },
+        exportId: 'e',
+        documentId: 'd',
+        entry: 'k.xml',
+      };
+      const meta = { sourceOperation: 'getInvoicesDocument', runId: 'r', fetchedAt: '2024-08-01T00:00:00Z' };
+      await writeXmlIndex(sink, 'sp-unit', MP, [xml], meta);
+      const late = '{"id": "late-1", "date": "2024-07-31T22:30:00-03:00", "status": "AUTHORIZED"}';
+      const ctx = ctxFor(scriptedHttp({ getInvoices: page(OK, late) }), sink, memoryState());
+      await runListing(listing(), invoicesJob, ctx);
+      expect(problems).toEqual([]);
+      const july = sink.lines('invoices/provider=sp-api/issue_month=2024-07/');
+      expect(july.map((l) => l.invoiceId).sort()).toEqual(['late-1', 'ok-1']);
+      expect(july.find((l) => l.invoiceId === 'ok-1')).toMatchObject({
+        currency: 'BRL',
+        subtotal: '100.5',
+        total: '110.75',
+        documents: [xml.document],
+      });
+      // 22:30 at -03:00 on July 31 is July 31 as stated (no longer moved to August 1 in UTC).
+      expect(july.find((l) => l.invoiceId === 'late-1')).toMatchObject({
+        issuedOn: '2024-07-31',
+        documents: [],
+      });
+      expect(sink.objects.has(`raw/sp-api/sp-unit/${MP}/2024/07/late-1.json`)).toBe(true);
+      expect(sink.lines('invoices/provider=sp-api/issue_month=2024-08/')).toEqual([]);
+      // The ids the poller links by later (the normalized line has no series).
+      expect(sink.lines(`documents/sp-api/sp-unit/${MP}/_index/invoice-ids-2024-07`)).toEqual(
+        expect.arrayContaining([
+          { id: 'ok-1', externalInvoiceId: '1283743', series: '32' },
+          { id: 'late-1' },
+        ]),
+      );
+    });
+
+    // KNOWN BUG (see report): getInvoices states `date` in UTC, the NF-e's dhEmi at -03:00. Filed each by the
+    // day it states, an invoice issued on a month's last evening (Brasília) is in the next month while
+    // openDocument indexes its XML under this one (toIsoDate(dhEmi)), and neither side finds the other.
+    it('links an invoice to its NF-e across a month boundary (UTC date vs dhEmi at -03:00)', async () => {
+      const sink = new MemorySink();
+      const xml: XmlIndexEntry = {
+        id: '35240712345678000190550320012837431123456780',
+        accessKey: '35240712345678000190550320012837431123456780',
+        number: '1283743',
+        series: '32',
+        issuedAt: '2024-07-31T22:30:00-03:00',
+        month: '2024-07', // what openDocument writes for that dhEmi
+        vNF: '110.75',
+        document: {
+          type: 'nfe-xml',
+          key: 'documents/sp-api/sp-unit/m/k/k.xml',
+          sha256: 'a'.repeat(64),
+          bytes: 10,
+        },
+        exportId: 'e',
+        documentId: 'd',
+        entry: 'k.xml',
+      };
+      const meta = { sourceOperation: 'getInvoicesDocument', runId: 'r', fetchedAt: '2024-08-01T00:00:00Z' };
+      await writeXmlIndex(sink, 'sp-unit', MP, [xml], meta);
+      const same =
+        '{"id": "b-1", "date": "2024-08-01T01:30:00.000Z", "externalInvoiceId": "1283743", "series": "32"}';
+      await runListing(
+        listing(),
+        invoicesJob,
+        ctxFor(scriptedHttp({ getInvoices: page(same) }), sink, memoryState()),
+      );
+      expect(sink.lines('invoices/provider=sp-api/')).toEqual([expect.objectContaining({ total: '110.75' })]);
+    });
   });
 });

@@ -99,16 +99,6 @@ export const invoiceDetailSchema = z.looseObject({
 });
 export type InvoiceDetail = z.infer<typeof invoiceDetailSchema>;
 
-/** DocType of GetDocument; documentType (summary.downloadableDocuments) is CREDIT_NOTE | INVOICE. */
-export const DOC_TYPES = [
-  'CREDIT_MEMO',
-  'GIS_CREDIT_MEMO',
-  'GIS_INVOICE',
-  'INVOICE',
-  'PAYMENT_COMPLEMENT',
-  'PREPAYMENT_RECEIPT',
-] as const;
-
 const documentEntry = z.looseObject({
   contentType: z.string().optional(),
   docType: z.string().optional(),
@@ -156,12 +146,4 @@ export function unwrapPayload(body: unknown): unknown {
     if (payload && typeof payload === 'object' && !Array.isArray(payload)) return payload;
   }
   return body;
-}
-
-/** zod issues as "path: message", for problems and errors (values are never included). */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 8)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
 }

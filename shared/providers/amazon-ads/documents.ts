@@ -1,4 +1,5 @@
 import { documentKey } from '../../aws/keys.ts';
+import { isExpiredUrl, withUrlRenewal } from '../../engine/url-renewal.ts';
 import type { InvoiceDocument } from '../../invoice/model.ts';
 import type { ProviderContext } from '../types.ts';
 import {
@@ -11,7 +12,7 @@ import {
   OP,
   unwrapPayload,
 } from './api.ts';
-import type { AdsConnection } from './http.ts';
+import type { AdsConnection } from './spec.ts';
 
 type Ctx = ProviderContext<AdsConnection>;
 type Ext = 'pdf' | 'xml' | 'zip';
@@ -79,54 +80,53 @@ interface CopyJob {
 }
 
 /**
- * Streams one document into S3. A refused link (not https, not on the allowlist), a link that stays
- * expired, or a 4xx from the storage host is recorded as a problem of the run and the invoice goes on
- * without that document; throttling, 5xx and broken connections propagate (the fetch is retried or deferred).
+ * Streams one document into S3, with a fresh link when one answered as expired. A refused link (not
+ * https, not on the allowlist), a link that stays expired, or a 4xx from the storage host is recorded as
+ * a problem of the run and the invoice goes on without that document; throttling, 5xx and broken
+ * connections propagate (the fetch is retried or deferred).
  */
 async function copyDocument(ctx: Ctx, job: CopyJob): Promise<InvoiceDocument | undefined> {
-  for (let renewal = 0; ; renewal++) {
-    const url = await job.url(renewal);
-    if (!url) {
-      ctx.reportProblem({
-        code: 'DOCUMENT_NO_LINK',
-        message: `invoice ${job.invoiceId}: ${job.type} has no absolute download link${renewal ? ` after ${renewal} renewal(s)` : ''}`,
-        key: job.key,
-      });
-      return undefined;
-    }
-    try {
-      const res = await ctx.http.download(job.operation, url);
-      const stored = await ctx.sink.putStream(job.key, res.stream, {
-        sourceOperation: job.operation,
-        runId: ctx.runId,
-        fetchedAt: ctx.now().toISOString(),
-        ...(res.contentType ? { contentType: res.contentType } : {}),
-        ...(res.contentLength !== undefined ? { expectedBytes: res.contentLength } : {}),
-      });
-      ctx.count('documents');
-      return { type: job.type, key: stored.key, sha256: stored.sha256, bytes: stored.bytes };
-    } catch (err) {
-      const e = err as { name?: string; status?: number; message?: string };
-      if (e.name === 'ExpiredUrlError' && renewal < URL_RENEWALS) {
-        ctx.log.warn('document link expired, asking for a fresh one', {
-          invoiceId: job.invoiceId,
-          type: job.type,
+  try {
+    return await withUrlRenewal(
+      URL_RENEWALS,
+      async (renewal) => {
+        const url = await job.url(renewal);
+        if (!url) {
+          ctx.reportProblem({
+            code: 'DOCUMENT_NO_LINK',
+            message: `invoice ${job.invoiceId}: ${job.type} has no absolute download link${renewal ? ` after ${renewal} renewal(s)` : ''}`,
+            key: job.key,
+          });
+          return undefined;
+        }
+        const res = await ctx.http.download(job.operation, url);
+        const stored = await ctx.sink.putStream(job.key, res.stream, {
+          sourceOperation: job.operation,
+          runId: ctx.runId,
+          fetchedAt: ctx.now().toISOString(),
+          ...(res.contentType ? { contentType: res.contentType } : {}),
+          ...(res.contentLength !== undefined ? { expectedBytes: res.contentLength } : {}),
         });
-        continue;
-      }
-      const refused = e.name === 'DownloadRefusedError';
-      const expired = e.name === 'ExpiredUrlError';
-      const clientError = e.name === 'ProviderError' && (e.status ?? 0) >= 400 && (e.status ?? 0) < 500;
-      if (!refused && !expired && !clientError) throw err;
-      ctx.reportProblem({
-        code: refused ? 'DOCUMENT_LINK_REFUSED' : expired ? 'DOCUMENT_LINK_EXPIRED' : 'DOCUMENT_UNAVAILABLE',
-        message: `invoice ${job.invoiceId}: ${job.type} not copied: ${
-          expired ? `the link was still expired after ${URL_RENEWALS} fresh one(s)` : e.message
-        }`,
-        key: job.key,
-      });
-      return undefined;
-    }
+        ctx.count('documents');
+        return { type: job.type, key: stored.key, sha256: stored.sha256, bytes: stored.bytes };
+      },
+      ctx.log,
+      { invoiceId: job.invoiceId, type: job.type },
+    );
+  } catch (err) {
+    const e = err as { name?: string; status?: number; message?: string };
+    const refused = e.name === 'DownloadRefusedError';
+    const expired = isExpiredUrl(err);
+    const clientError = e.name === 'ProviderError' && (e.status ?? 0) >= 400 && (e.status ?? 0) < 500;
+    if (!refused && !expired && !clientError) throw err;
+    ctx.reportProblem({
+      code: refused ? 'DOCUMENT_LINK_REFUSED' : expired ? 'DOCUMENT_LINK_EXPIRED' : 'DOCUMENT_UNAVAILABLE',
+      message: `invoice ${job.invoiceId}: ${job.type} not copied: ${
+        expired ? `the link was still expired after ${URL_RENEWALS} fresh one(s)` : e.message
+      }`,
+      key: job.key,
+    });
+    return undefined;
   }
 }
 

@@ -9,26 +9,9 @@ import type { CurrencyAmount, InvoiceDetail, InvoiceSummary } from './api.ts';
  * themselves, as a number, taken as the shortest decimal that reads back to it.
  */
 
-/** Scientific notation as plain digits, exactly: "1.5e-7" -> "0.00000015". */
-function expandExponent(text: string, field: string): string {
-  const m = /^([+-]?)(\d+)(?:\.(\d+))?[eE]([+-]?\d+)$/.exec(text);
-  if (!m) return text;
-  const [, sign, int, frac = '', expText] = m;
-  const exp = Number(expText);
-  if (!Number.isSafeInteger(exp) || Math.abs(exp) > 1000) {
-    throw new MoneyError(`${field}: exponent out of range: ${JSON.stringify(text)}`);
-  }
-  const digits = int! + frac;
-  const point = int!.length + exp;
-  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
-  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
-  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
-}
-
 /** An Ads amount (digit string or JSON number) as an exact decimal string. */
 export function adsAmount(value: string | number, field = 'amount'): string {
-  if (typeof value === 'number') return toDecimal(value, field);
-  return toDecimal(expandExponent(value.trim(), field), field);
+  return toDecimal(value, field);
 }
 
 export interface Money {

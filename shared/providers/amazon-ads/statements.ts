@@ -1,7 +1,5 @@
 import { billingStatementKey } from '../../aws/keys.ts';
-import { exportKey } from '../../aws/state-store.ts';
-import type { PollMessage, RunMessage, Window } from '../../jobs/messages.ts';
-import { startPolling } from '../../runtime/poller.ts';
+import type { PollMessage, Window } from '../../jobs/messages.ts';
 import type { ExportCheck, OpenedDocument, ProviderContext } from '../types.ts';
 import {
   createStatementAnswerSchema,
@@ -12,15 +10,14 @@ import {
   statementStatusSchema,
 } from './api.ts';
 import { CsvRowCounter } from './csv-rows.ts';
-import type { AdsConnection } from './http.ts';
-import { compactDate, defaultWindow } from './window.ts';
+import type { AdsConnection } from './spec.ts';
 
 type Ctx = ProviderContext<AdsConnection>;
 
 /** A statement not done this long after its creation is given up (the poller's deadline). */
 export const STATEMENT_DEADLINE_MS = 6 * 3_600_000;
 
-function accountOf(ctx: Ctx): string {
+export function accountOf(ctx: Ctx): string {
   const account = ctx.connection.globalAccountId;
   if (!account) {
     throw Object.assign(
@@ -31,6 +28,11 @@ function accountOf(ctx: Ctx): string {
     );
   }
   return account;
+}
+
+/** YYYY-MM-DD -> yyyyMMdd (Amazon Ads' compact dates). */
+export function compactDate(day: string): string {
+  return day.replace(/-/g, '');
 }
 
 type DateFormat = 'yyyyMMdd' | 'yyyy-MM-dd';
@@ -51,7 +53,7 @@ function isDateFormatRefusal(err: unknown): boolean {
  * ("startDate must be in yyyyMMdd format") say; should the API refuse that format, as the schema's
  * YYYY-MM-DD pattern would have it, the request is sent once more with YYYY-MM-DD.
  */
-async function createStatement(ctx: Ctx, account: string, window: Window) {
+export async function createStatement(ctx: Ctx, account: string, window: Window) {
   const body = (format: DateFormat) => ({
     startDate: format === 'yyyyMMdd' ? compactDate(window.from) : window.from,
     endDate: format === 'yyyyMMdd' ? compactDate(window.to) : window.to,
@@ -85,53 +87,6 @@ async function createStatement(ctx: Ctx, account: string, window: Window) {
     exportId,
     details: { dateFormat: format, ...(res.data.details ? { createDetails: res.data.details } : {}) },
   };
-}
-
-/**
- * The billing statements run: find the statement for the window in the export registry or create it
- * (never a second one for the same connection, account, window, locale and countries), then poll it.
- */
-export async function runStatements(message: RunMessage, ctx: Ctx): Promise<void> {
-  const account = accountOf(ctx);
-  const window =
-    message.window ??
-    defaultWindow(
-      ctx.connection,
-      await ctx.state.getWatermark('amazon-ads', ctx.connection.id, account),
-      ctx.now(),
-    );
-  const countryCodes = ctx.connection.countryCodes ?? [];
-  const key = exportKey('amazon-ads', ctx.connection.id, account, {
-    job: 'billing-statements',
-    from: window.from,
-    to: window.to,
-    locale: ctx.connection.locale,
-    countryCodes,
-    format: 'CSV',
-  });
-  const { record, created } = await ctx.state.findOrCreateExport(
-    {
-      key,
-      provider: 'amazon-ads',
-      connection: ctx.connection.id,
-      scope: account,
-      runId: message.runId,
-      details: { startDate: window.from, endDate: window.to, locale: ctx.connection.locale, countryCodes },
-      deadlineMs: STATEMENT_DEADLINE_MS,
-    },
-    () => createStatement(ctx, account, window),
-  );
-  const documentIds = (record.details?.documentIds as string[] | undefined) ?? [];
-  if (!created && record.state === 'DONE' && documentIds.every((id) => record.copied[id])) {
-    ctx.log.info('billing statement already copied', { statementId: record.exportId, window });
-    return;
-  }
-  // A found statement still pending is polled again: its poll chain may have ended in the DLQ.
-  await startPolling(ctx, record);
-  ctx.log.info(created ? 'billing statement requested' : 'billing statement found', {
-    statementId: record.exportId,
-    window,
-  });
 }
 
 async function getStatement(ctx: Ctx, statementId: string): Promise<StatementStatus> {

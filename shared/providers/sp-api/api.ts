@@ -9,7 +9,6 @@ import type { OperationSpec } from '../../http/client.ts';
 
 /** Brazil is served by the North America endpoint. */
 export const SP_API_HOST = 'https://sellingpartnerapi-na.amazon.com';
-export const SP_API_SANDBOX_HOST = 'https://sandbox.sellingpartnerapi-na.amazon.com';
 export const BRAZIL_MARKETPLACE = 'A2Q3Y263D00KWC';
 const BASE = '/tax/invoices/2024-06-19';
 

@@ -2,11 +2,10 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { documentKey, spApiExportKey } from '../../aws/keys.ts';
-import { exportKey } from '../../aws/state-store.ts';
-import type { FetchMessage, PollMessage } from '../../jobs/messages.ts';
+import type { ExportCreated } from '../../engine/provider-spec.ts';
+import type { PollMessage, Window } from '../../jobs/messages.ts';
 import { numberEnv } from '../../runtime/env.ts';
-import { startPolling } from '../../runtime/poller.ts';
-import type { ExportCheck, ExportRecord, ObjectMeta, OpenedDocument, ProviderContext } from '../types.ts';
+import type { ExportCheck, ObjectMeta, OpenedDocument, ProviderContext } from '../types.ts';
 import {
   createInvoicesExport,
   DOWNLOAD_OPERATION,
@@ -14,11 +13,11 @@ import {
   getInvoicesExport,
   getInvoicesExports,
 } from './api.ts';
-import { boundsOf } from './fetch.ts';
+import { exportDates } from './bounds.ts';
 import { exportFilters, invoiceFilters } from './filters.ts';
-import { type SpApiConnection, send } from './http.ts';
+import { send } from './http.ts';
 import { readNfe } from './nfe.ts';
-import { utcDay } from './normalize.ts';
+import { brazilDay } from './normalize.ts';
 import {
   createExportResponseSchema,
   exportResponseSchema,
@@ -26,11 +25,12 @@ import {
   invoicesDocumentResponseSchema,
   type SpExport,
 } from './schemas.ts';
+import type { SpApiConnection } from './spec.ts';
 import { linkMonths, UNDATED, writeXmlIndex, type XmlIndexEntry } from './xml-index.ts';
 import { type ZipEntry, zipLimitsFromEnv, zipTee } from './zip-tee.ts';
 
 /** How long an export may take from its creation before the poller gives up (SP_API_EXPORT_DEADLINE_HOURS). */
-const deadlineMs = () => numberEnv('SP_API_EXPORT_DEADLINE_HOURS', 12) * 3_600_000;
+export const deadlineMs = () => numberEnv('SP_API_EXPORT_DEADLINE_HOURS', 12) * 3_600_000;
 
 /** A claim older than this with no export id is a create that crashed midway (state-store's stale claim). */
 const CLAIM_WINDOW_MS = 16 * 60_000;
@@ -41,13 +41,12 @@ const CLAIM_WINDOW_MS = 16 * 60_000;
  * when it was created: exactly one live export created while the stale claim was held is taken as its;
  * none or several (ambiguous) means a new export is created.
  */
-async function findStrayExport(
+export async function findStrayExport(
   ctx: ProviderContext<SpApiConnection>,
   marketplaceId: string,
-  previous: ExportRecord | undefined,
+  claimed: Date,
 ): Promise<SpExport | undefined> {
-  if (!previous || previous.exportId || previous.state !== 'CREATING') return undefined;
-  const claimedAt = Date.parse(previous.createdAt);
+  const claimedAt = claimed.getTime();
   const args = {
     marketplaceId,
     dateStart: new Date(claimedAt - 60_000).toISOString(),
@@ -76,57 +75,23 @@ async function findStrayExport(
   return undefined;
 }
 
-/**
- * The export half of a run, carried by a fetch message with state.step = "export": find-before-create
- * (the registry, then the provider's recent exports for a crashed create), else createInvoicesExport;
- * register it and start polling. createInvoicesExport allows one call in six seconds: a throttled
- * create defers this message, nothing else of the run waits for it.
- */
-export async function startExport(
-  message: FetchMessage,
+/** createInvoicesExport for the window, with the connection's filters. Sent once: it makes an export at the provider. */
+export async function createExport(
   ctx: ProviderContext<SpApiConnection>,
-): Promise<void> {
-  const conn = ctx.connection;
-  const marketplaceId = message.scope;
-  const filters = invoiceFilters(conn);
-  const bounds = boundsOf(message, ctx.now());
-  const key = exportKey('sp-api', conn.id, marketplaceId, {
-    from: message.window.from,
-    to: message.window.to,
-    ...filters,
-  });
-  const previous = await ctx.state.getExport(key);
-  const { record, created } = await ctx.state.findOrCreateExport(
-    {
-      key,
-      provider: 'sp-api',
-      connection: conn.id,
-      scope: marketplaceId,
-      runId: ctx.runId,
-      deadlineMs: deadlineMs(),
-      details: { window: message.window, ...bounds, filters },
-    },
-    async () => {
-      const stray = await findStrayExport(ctx, marketplaceId, previous);
-      if (stray) return { exportId: stray.exportId, details: { adopted: true } };
-      const res = await send(
-        ctx.http,
-        createInvoicesExport({ marketplaceId, ...bounds, fileFormat: 'XML', ...exportFilters(filters) }),
-        createExportResponseSchema,
-      );
-      return { exportId: res.data.exportId };
-    },
+  marketplaceId: string,
+  window: Window,
+): Promise<ExportCreated> {
+  const res = await send(
+    ctx.http,
+    createInvoicesExport({
+      marketplaceId,
+      ...exportDates(window),
+      fileFormat: 'XML',
+      ...exportFilters(invoiceFilters(ctx.connection)),
+    }),
+    createExportResponseSchema,
   );
-  const copiedAll =
-    record.state === 'DONE' &&
-    ((record.details?.documentIds as string[] | undefined) ?? []).every((id) => record.copied[id]);
-  ctx.log.info(created ? 'export created' : 'export reused', {
-    exportId: record.exportId,
-    state: record.state,
-    marketplaceId,
-  });
-  // A reused export still being worked on gets a poll of its own: its first chain may have died.
-  if (created || !copiedAll) await startPolling(ctx as ProviderContext, record);
+  return { exportId: res.data.exportId };
 }
 
 export async function checkExport(
@@ -207,7 +172,7 @@ export async function openDocument(
     let month = UNDATED;
     if (nfe?.issuedAt) {
       try {
-        month = utcDay(nfe.issuedAt, 'dhEmi').slice(0, 7);
+        month = brazilDay(nfe.issuedAt, 'dhEmi').slice(0, 7);
       } catch {
         ctx.reportProblem({
           code: 'NFE_BAD_DATE',

@@ -1,6 +1,6 @@
 import type { ExportRequestBody, InvoiceFilters } from './api.ts';
-import type { SpApiConnection } from './http.ts';
 import type { InvoicesAttributesResponse } from './schemas.ts';
+import type { SpApiConnection } from './spec.ts';
 
 /** A connection filter the marketplace does not accept: fixing the config is the only cure, so never retried. */
 export class FilterError extends Error {

@@ -2,17 +2,21 @@ import { type NormalizedInvoice, normalizedInvoiceSchema, toIsoDate } from '../.
 import type { SpInvoice } from './schemas.ts';
 import type { XmlIndexEntry } from './xml-index.ts';
 
+/** Brazil's offset (no daylight saving since 2019): what an NF-e's dhEmi states. */
+const BRAZIL_OFFSET_MS = -3 * 3_600_000;
+
 /**
- * The calendar day (YYYY-MM-DD) of an SP-API date-time in UTC. A value with an offset is moved to UTC
- * first, so the invoice's day and its NF-e's dhEmi (sent with -03:00) land in the same month file.
+ * The calendar day a Brazilian accountant books an SP-API date-time on. A value with its own offset
+ * (an NF-e's dhEmi at -03:00) gives the day it states; a UTC value (getInvoices' dates) is read at
+ * Brazil's offset first, so an invoice listed as 2024-08-01T01:30Z and its NF-e issued
+ * 2024-07-31T22:30-03:00 fall on the same day and in the same month file.
  */
-export function utcDay(value: string, field = 'date'): string {
-  if (/[zZ]$|[+-]\d{2}:?\d{2}$/.test(value) && /T/.test(value)) {
-    const ms = Date.parse(value);
-    if (Number.isNaN(ms)) throw new Error(`${field}: not a date-time: ${JSON.stringify(value)}`);
-    return new Date(ms).toISOString().slice(0, 10);
-  }
-  return toIsoDate(value, field);
+export function brazilDay(value: string, field = 'date'): string {
+  const stated = toIsoDate(value, field);
+  if (!/T.*(?:[zZ]|[+-]00:?00)$/.test(value)) return stated;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new Error(`${field}: not a date-time: ${JSON.stringify(value)}`);
+  return new Date(ms + BRAZIL_OFFSET_MS).toISOString().slice(0, 10);
 }
 
 const CREDIT = /RETURN|CREDIT|REFUND|DEVOLU/i;
@@ -79,7 +83,7 @@ export function normalizeInvoice(input: NormalizeInput): NormalizedInvoice {
     invoiceNumber: invoice.externalInvoiceId || null,
     kind: kindOf(invoice),
     status: invoice.status ?? null,
-    issuedOn: utcDay(invoice.date, 'invoice.date'),
+    issuedOn: brazilDay(invoice.date, 'invoice.date'),
     dueOn: null,
     servicePeriod: { from: null, to: null },
     currency: money ? 'BRL' : null,

@@ -1,7 +1,9 @@
 import type { DynamoStateStore } from '../aws/state-store.ts';
 import type { PollMessage } from '../jobs/messages.ts';
-import type { ExportRecord, OpenedDocument, ProviderContext, ProviderModule } from '../providers/types.ts';
-import { numberEnv } from './env.ts';
+import type { ExportRecord, OpenedDocument, ProviderContext } from '../providers/types.ts';
+import { numberEnv } from '../runtime/env.ts';
+import type { ExportJob, ProviderSpec } from './provider-spec.ts';
+import { withUrlRenewal } from './url-renewal.ts';
 
 export interface PollSchedule {
   firstDelaySeconds: number;
@@ -63,17 +65,15 @@ export type PollOutcome = 'pending' | 'done' | 'failed' | 'expired' | 'replaced'
 export async function pollExport(
   message: PollMessage,
   ctx: ProviderContext,
-  module: ProviderModule,
+  spec: ProviderSpec,
   deps: { state: DynamoStateStore; schedule?: PollSchedule },
 ): Promise<PollOutcome> {
-  const exportsApi = module.exports;
-  if (!exportsApi)
-    throw Object.assign(new Error(`provider ${module.id} has no exports`), { retryable: false });
   const schedule = deps.schedule ?? pollSchedule();
   const record = await deps.state.getExport(message.exportKey);
   if (!record) {
     throw Object.assign(new Error(`export ${message.exportKey} is not registered`), { retryable: false });
   }
+  const exportsApi = exportJobOf(spec, record);
   if (record.exportId !== message.exportId) {
     // A rerun replaced a failed export under the same key: this poll belongs to the old one.
     ctx.log.warn('poll for a replaced export, dropped', { exportKey: record.key, polled: message.exportId });
@@ -152,14 +152,34 @@ export async function pollExport(
   return 'done';
 }
 
+/** The export job that made a record (records from before jobs were named belong to the provider's only one). */
+export function exportJobOf(spec: ProviderSpec, record: ExportRecord): ExportJob {
+  const jobs = spec.jobs.filter((j): j is ExportJob => j.kind === 'export');
+  const named = record.details?.job;
+  const job =
+    typeof named === 'string' ? jobs.find((j) => j.name === named) : jobs.length === 1 ? jobs[0] : undefined;
+  if (!job) {
+    throw Object.assign(
+      new Error(
+        `provider ${spec.id} has no export job for ${record.key}${typeof named === 'string' ? ` (${named})` : ''}`,
+      ),
+      {
+        retryable: false,
+      },
+    );
+  }
+  return job;
+}
+
 async function copyWithFreshUrl(
   message: PollMessage,
   documentId: string,
   ctx: ProviderContext,
   open: (m: PollMessage, id: string, c: ProviderContext) => Promise<OpenedDocument>,
 ): Promise<{ key: string; sha256: string; bytes: number }> {
-  for (let renewal = 0; ; renewal++) {
-    try {
+  return withUrlRenewal(
+    URL_RENEWALS,
+    async () => {
       const doc = await open(message, documentId, ctx);
       const stored = await ctx.sink.putStream(doc.key, doc.response.stream, {
         sourceOperation: doc.operation,
@@ -172,10 +192,8 @@ async function copyWithFreshUrl(
       ctx.count(doc.counter);
       const extra = await doc.after?.(stored);
       return { ...stored, ...(extra ? { details: extra } : {}) };
-    } catch (err) {
-      // Pre-signed URLs can lapse between the ask and the GET (SP-API's live 30 s): ask again.
-      if ((err as Error)?.name !== 'ExpiredUrlError' || renewal >= URL_RENEWALS) throw err;
-      ctx.log.warn('download URL expired, asking for a fresh one', { documentId, renewal: renewal + 1 });
-    }
-  }
+    },
+    ctx.log,
+    { documentId },
+  );
 }

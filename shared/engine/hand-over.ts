@@ -1,0 +1,56 @@
+import { DeferError } from '../http/errors.ts';
+import type { JobMessageInput } from '../jobs/messages.ts';
+import type { Log } from '../providers/types.ts';
+import { isDefer } from '../runtime/errors.ts';
+
+/** Continuations after transient failures (5xx, network) in a row before the message fails for real. */
+export const MAX_TRANSIENT_DEFERS = 5;
+
+export function isThrottled(err: unknown): boolean {
+  const e = err as { name?: string; status?: number };
+  return e?.name === 'ProviderError' && e.status === 429;
+}
+
+export function isTransient(err: unknown): boolean {
+  const e = err as { name?: string; status?: number };
+  return e?.name === 'ProviderError' && (e.status === 0 || (e.status ?? 0) >= 500);
+}
+
+export interface HandOver {
+  /** The rest of the work as a message, given how many transient hand-overs led to it. */
+  continuation(transient: number): JobMessageInput;
+  /** Transient hand-overs in a row so far. */
+  transient: number;
+  /** Extra wait after a throttle that outlasted the client (to earn back more of the burst). */
+  throttledWaitMs?: number;
+  log: Log;
+}
+
+/**
+ * What happens when the HTTP client has given up, the same for every provider and step: a wait the
+ * client would not sleep (DeferError) and a 429 that outlasted its retries go back to the queue with the
+ * rest of the work; a 5xx or network failure does too, after a growing wait, a few times in a row, and
+ * then the message fails (SQS redelivers it, and its redrive moves it to the DLQ). Anything else is thrown
+ * as it is. Never returns.
+ */
+export function handOver(err: unknown, at: HandOver): never {
+  if (isDefer(err)) {
+    const d = err as DeferError;
+    // A throttled wait also earns back the share of the burst the job asks for before it comes back.
+    const extra = d.reason === 'throttled' ? (at.throttledWaitMs ?? 0) : 0;
+    if (!extra) throw d.withContinuation(at.continuation(0));
+    throw new DeferError(d.operation, new Date(d.retryAt.getTime() + extra), d.reason, at.continuation(0));
+  }
+  if (isThrottled(err)) {
+    const op = (err as { operation?: string }).operation ?? 'request';
+    const waitMs = Math.max(1_000, at.throttledWaitMs ?? 0);
+    throw new DeferError(op, new Date(Date.now() + waitMs), 'throttled', at.continuation(0));
+  }
+  if (isTransient(err) && at.transient < MAX_TRANSIENT_DEFERS) {
+    const op = (err as { operation?: string }).operation ?? 'request';
+    const waitMs = Math.min(900, 15 * 2 ** at.transient) * 1000;
+    at.log.warn('provider unavailable, continuing later', { error: (err as Error).message, waitMs });
+    throw new DeferError(op, new Date(Date.now() + waitMs), 'unavailable', at.continuation(at.transient + 1));
+  }
+  throw err;
+}

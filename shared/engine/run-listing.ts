@@ -1,0 +1,324 @@
+import { rawInvoiceKey, rawPayloadKey } from '../aws/keys.ts';
+import type { Connection } from '../config/schema.ts';
+import { DeferError, PayloadError } from '../http/errors.ts';
+import type { NormalizedInvoice } from '../invoice/model.ts';
+import { withMinorUnits } from '../invoice/money.ts';
+import type { FetchMessage, JobMessageInput } from '../jobs/messages.ts';
+import type { ProviderContext } from '../providers/types.ts';
+import { handOver } from './hand-over.ts';
+import { type InvoiceStore, MonthFileStore } from './invoice-store.ts';
+import { describeIssues } from './issues.ts';
+import { type ListingState, listingState } from './listing-state.ts';
+import type { Enrichment, ItemContext, ListingJob, ListingPage, RawAnswer } from './provider-spec.ts';
+import { storeRaw, storeValue } from './store-raw.ts';
+
+/** Below this much budget no new item is started: the rest goes on in a continuation. */
+export const MIN_BUDGET_MS = 5_000;
+
+type Job<C extends Connection> = ListingJob<C, unknown, unknown>;
+
+interface Position {
+  cursor: string | undefined;
+  page: number;
+  skip: number;
+  transient: number;
+}
+
+/** An item of a page on its way: its place, what it is, and the bytes the provider sent for it. */
+interface Entry {
+  index: number;
+  item: unknown;
+  raw: RawAnswer | undefined;
+}
+
+function storeFor<C extends Connection>(job: Job<C>, ctx: ProviderContext<C>, scope: string): InvoiceStore {
+  const base = new MonthFileStore(ctx.sink, () => ({
+    sourceOperation: job.name,
+    runId: ctx.runId,
+    fetchedAt: ctx.now().toISOString(),
+  }));
+  return job.store ? job.store(ctx, scope, base) : base;
+}
+
+/**
+ * Works a set of items of one scope: parse (an unfit item with an id is fetched by that id, else kept raw
+ * and reported), window check, enrichment (batched or per item, `concurrency` at a time), raw storage of
+ * the provider's bytes, normalization, hand-over to the store. Returns how many landed.
+ */
+async function landItems<C extends Connection>(
+  job: Job<C>,
+  ctx: ProviderContext<C>,
+  scope: string,
+  args: Record<string, unknown>,
+  entries: readonly Entry[],
+  store: InvoiceStore,
+  unfitName: (index: number) => string,
+  window?: { from: string; to: string },
+): Promise<void> {
+  const provider = ctx.connection.provider;
+  const parsed: Array<{ item: unknown; raw: RawAnswer | undefined; issuedOn: string; id: string }> = [];
+  for (const entry of entries) {
+    let { item, raw } = entry;
+    let fit = job.item.schema.safeParse(item);
+    if (!fit.success) {
+      const id = job.item.idOfUnfit?.(item);
+      const byId = id && job.fetchById ? await job.fetchById(ctx, scope, id) : undefined;
+      const again = byId ? job.item.schema.safeParse(byId.item) : undefined;
+      if (byId && again?.success) {
+        ctx.reportProblem({
+          code: 'ITEM_DOES_NOT_FIT',
+          message: `${job.name} item ${entry.index} (id ${id}) does not fit the model (${describeIssues(fit.error)}); fetched by its id instead`,
+        });
+        item = byId.item;
+        raw = byId.raw;
+        fit = again;
+      } else {
+        const key = rawPayloadKey(provider, ctx.connection.id, scope, unfitName(entry.index));
+        if (raw) await storeRaw(ctx, key, raw);
+        else await storeValue(ctx, key, item, job.name);
+        ctx.reportProblem({
+          code: 'ITEM_DOES_NOT_FIT',
+          message: `${job.name} item ${entry.index}${id ? ` (id ${id})` : ''} kept raw, not normalized: ${describeIssues(fit.error)}`,
+          key,
+        });
+        continue;
+      }
+    }
+    const value = fit.data;
+    const id = job.item.id(value);
+    let issuedOn: string;
+    try {
+      issuedOn = job.item.issuedOn(value);
+    } catch (err) {
+      const key = rawPayloadKey(provider, ctx.connection.id, scope, `${job.name}-undated_${id}`);
+      if (raw) await storeRaw(ctx, key, raw);
+      else await storeValue(ctx, key, item, job.name);
+      ctx.reportProblem({
+        code: 'ITEM_DOES_NOT_FIT',
+        message: `invoice ${id}: ${(err as Error).message}`,
+        key,
+      });
+      continue;
+    }
+    if (window && job.item.inWindow && !job.item.inWindow(value, window)) continue;
+    parsed.push({ item: value, raw, issuedOn, id });
+  }
+  if (parsed.length === 0) return;
+
+  const at = (rawKey: string): ItemContext<C> => ({ ctx, scope, args, rawKey });
+  const keyOf = (p: (typeof parsed)[number]) =>
+    rawInvoiceKey(provider, ctx.connection.id, scope, p.issuedOn, p.id);
+  let batch: Map<string, Enrichment> | undefined;
+  if (job.enrichBatch) {
+    batch = await job.enrichBatch.call(
+      parsed.map((p) => p.item),
+      { ctx, scope, args },
+    );
+  }
+  const land = async (p: (typeof parsed)[number]) => {
+    const rawKey = keyOf(p);
+    const enrichment: Enrichment =
+      batch?.get(p.id) ?? (job.enrich ? await job.enrich(p.item, at(rawKey)) : {});
+    const raw = enrichment.raw ?? p.raw;
+    if (raw) await storeRaw(ctx, rawKey, raw);
+    else await storeValue(ctx, rawKey, p.item, job.name);
+    let invoice: NormalizedInvoice;
+    try {
+      invoice = job.normalize(p.item, enrichment, { ...at(rawKey), fetchedAt: ctx.now().toISOString() });
+    } catch (err) {
+      ctx.reportProblem({
+        code: 'NORMALIZE',
+        message: `invoice ${p.id}: ${(err as Error).message}`,
+        key: rawKey,
+      });
+      return;
+    }
+    store.add(withCurrencyDigits(invoice), p.item);
+    ctx.count('invoices');
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < parsed.length) await land(parsed[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(job.concurrency ?? 1, parsed.length) }, worker));
+}
+
+const MONEY = ['subtotal', 'tax', 'total', 'amountDue', 'remainingDue'] as const;
+
+/** Every amount of an invoice with at least its currency's minor-unit digits (ISO 4217). */
+function withCurrencyDigits(invoice: NormalizedInvoice): NormalizedInvoice {
+  const out = { ...invoice };
+  for (const field of MONEY) {
+    const value = out[field];
+    if (value !== null) out[field] = withMinorUnits(value, invoice.currency);
+  }
+  return out;
+}
+
+function continuationOf(
+  message: FetchMessage,
+  state: ListingState,
+  at: Position,
+): (transient: number) => JobMessageInput {
+  return (transient) => {
+    const { notBefore: _n, cursor: _c, state: _s, ...rest } = message;
+    return {
+      ...rest,
+      ...(at.cursor ? { cursor: at.cursor } : {}),
+      state: {
+        ...(state.job ? { job: state.job } : {}),
+        args: state.args,
+        page: at.page,
+        skip: at.skip,
+        ...(transient ? { transient } : {}),
+      },
+      continuation: message.continuation + 1,
+    };
+  };
+}
+
+/**
+ * One scope's listing over the window: pages (each kept raw as the provider sent it), the items of each
+ * page landed in order, until a page comes without a cursor (an empty page with one goes on). Progress is
+ * (cursor of the page, items done in it): when the budget runs low or the provider says wait, that
+ * position travels in a continuation, so no page is lost or done twice. The watermark moves once the
+ * listing is complete.
+ */
+export async function runListing<C extends Connection>(
+  message: FetchMessage,
+  job: Job<C>,
+  ctx: ProviderContext<C>,
+): Promise<void> {
+  const state = listingState(message.state);
+  const scope = message.scope;
+  const provider = ctx.connection.provider;
+  const store = storeFor(job, ctx, scope);
+  if (state.invoiceId) {
+    await landOne(job, ctx, [scope], state.invoiceId, state.args, store);
+    return;
+  }
+  const at: Position = {
+    cursor: message.cursor,
+    page: state.page,
+    skip: state.skip,
+    transient: state.transient,
+  };
+  const continuation = continuationOf(message, state, at);
+  const giveBack = async (err: unknown): Promise<never> => {
+    await store.flush();
+    handOver(err, {
+      continuation,
+      transient: at.transient,
+      throttledWaitMs: job.throttledWaitMs?.(ctx, (err as { operation?: string }).operation ?? ''),
+      log: ctx.log,
+    });
+  };
+  const pageName = () =>
+    `${job.name}_${message.window.from}_${message.window.to}_p${String(at.page).padStart(4, '0')}`;
+  const chunk = job.enrichBatch?.size ?? Math.max(1, job.concurrency ?? 1);
+
+  for (;;) {
+    let page: ListingPage;
+    try {
+      page = await job.page({ ctx, scope, window: message.window, cursor: at.cursor, args: state.args });
+    } catch (err) {
+      if (err instanceof PayloadError || (err as Error)?.name === 'PayloadError') {
+        // The page itself does not fit: what came is kept, so nothing is lost, then the message fails on it.
+        const key = rawPayloadKey(provider, ctx.connection.id, scope, `${pageName()}_unfit`);
+        await storeRaw(ctx, key, { body: (err as PayloadError).rawBody ?? '', operation: job.name });
+        ctx.reportProblem({ code: 'PAGE_DOES_NOT_FIT', message: (err as Error).message, key });
+        await store.flush();
+        throw err;
+      }
+      return giveBack(err);
+    }
+    await storeRaw(ctx, rawPayloadKey(provider, ctx.connection.id, scope, pageName()), page.raw);
+
+    for (let i = at.skip; i < page.items.length; i += chunk) {
+      at.skip = i;
+      if (ctx.budget.remainingMs() < MIN_BUDGET_MS) {
+        await store.flush();
+        throw new DeferError(job.name, new Date(), 'budget', continuation(0));
+      }
+      const entries: Entry[] = [];
+      for (let k = i; k < Math.min(i + chunk, page.items.length); k++) {
+        const bytes = page.itemBytes?.[k];
+        entries.push({
+          index: k,
+          item: page.items[k],
+          raw: bytes === undefined ? undefined : { ...page.raw, body: bytes },
+        });
+      }
+      try {
+        await landItems(
+          job,
+          ctx,
+          scope,
+          state.args,
+          entries,
+          store,
+          (k) => `${pageName()}_item${k}`,
+          message.window,
+        );
+        at.transient = 0;
+      } catch (err) {
+        await giveBack(err);
+      }
+    }
+    await store.flush();
+    if (!page.next) break;
+    if (page.next === at.cursor) {
+      throw new PayloadError(
+        job.name,
+        page.raw.body,
+        'the next cursor repeats the one just sent: the listing would loop',
+      );
+    }
+    at.cursor = page.next;
+    at.page += 1;
+    at.skip = 0;
+  }
+  await ctx.state.setWatermark(provider, ctx.connection.id, scope, message.window.to);
+  ctx.log.info('listing done', { job: job.name, scope, pages: at.page + 1, window: message.window });
+}
+
+/**
+ * One invoice by id, in the first of the scopes that knows it: landed like an item of a listing. An id no
+ * scope knows is an error naming it.
+ */
+export async function landOne<C extends Connection>(
+  job: Job<C>,
+  ctx: ProviderContext<C>,
+  scopes: readonly string[],
+  invoiceId: string,
+  args: Record<string, unknown>,
+  store: InvoiceStore = storeFor(job, ctx, scopes[0] ?? ''),
+): Promise<void> {
+  if (!job.fetchById) {
+    throw Object.assign(new Error(`${ctx.connection.provider} ${job.name} cannot fetch one invoice by id`), {
+      name: 'ConfigError',
+      retryable: false,
+    });
+  }
+  for (const scope of scopes) {
+    const found = await job.fetchById(ctx, scope, invoiceId);
+    if (!found) continue;
+    const target = scopes.length > 1 ? storeFor(job, ctx, scope) : store;
+    await landItems(
+      job,
+      ctx,
+      scope,
+      args,
+      [{ index: 0, item: found.item, raw: found.raw }],
+      target,
+      () => `invoice_${invoiceId}`,
+    );
+    await target.flush();
+    return;
+  }
+  throw Object.assign(new Error(`invoice ${invoiceId}: not found in ${scopes.join(', ') || 'any scope'}`), {
+    name: 'ProviderError',
+    status: 404,
+    retryable: false,
+  });
+}

@@ -1,0 +1,54 @@
+import { exportKey } from '../aws/state-store.ts';
+import type { Connection } from '../config/schema.ts';
+import type { FetchMessage } from '../jobs/messages.ts';
+import type { ProviderContext } from '../providers/types.ts';
+import { startPolling } from './poll-export.ts';
+import type { ExportJob } from './provider-spec.ts';
+
+/**
+ * The export half of a run, carried by its own fetch message (so a throttled create defers only itself):
+ * find-before-create in the registry (never a second export for the same connection, scope, window and
+ * arguments), a look at the provider's own list for a create whose answer was lost (where the provider
+ * has one), else create; then poll. A found export still being worked on gets a poll of its own: its
+ * first chain may have died.
+ */
+export async function startExport<C extends Connection>(
+  message: FetchMessage,
+  job: ExportJob<C>,
+  ctx: ProviderContext<C>,
+): Promise<void> {
+  const conn = ctx.connection;
+  const scope = message.scope;
+  const window = message.window;
+  const key = exportKey(conn.provider, conn.id, scope, job.identity(ctx, scope, window));
+  const previous = await ctx.state.getExport(key);
+  const { record, created } = await ctx.state.findOrCreateExport(
+    {
+      key,
+      provider: conn.provider,
+      connection: conn.id,
+      scope,
+      runId: ctx.runId,
+      deadlineMs: job.deadlineMs(),
+      details: { job: job.name, ...(job.details?.(ctx, scope, window) ?? {}) },
+    },
+    async () => {
+      // A claim left by a create that crashed midway: the provider may hold that export already.
+      if (job.find && previous && !previous.exportId && previous.state === 'CREATING') {
+        const found = await job.find(ctx, scope, window, new Date(previous.createdAt));
+        if (found) return { exportId: found.exportId, details: { ...(found.details ?? {}), adopted: true } };
+      }
+      return job.create(ctx, scope, window);
+    },
+  );
+  const documentIds = (record.details?.documentIds as string[] | undefined) ?? [];
+  const copiedAll = record.state === 'DONE' && documentIds.every((id) => record.copied[id]);
+  ctx.log.info(created ? 'export created' : 'export reused', {
+    job: job.name,
+    exportId: record.exportId,
+    state: record.state,
+    scope,
+    window,
+  });
+  if (created || !copiedAll) await startPolling(ctx as unknown as ProviderContext, record);
+}

@@ -1,0 +1,168 @@
+import { lwaSecretSchema } from '../../auth/secret-schemas.ts';
+import { rawPayloadKey } from '../../aws/keys.ts';
+import type { ConnectionOf } from '../../config/schema.ts';
+import type { ExportJob, ListingJob, ProviderSpec } from '../../engine/provider-spec.ts';
+import { rawOf } from '../../engine/provider-spec.ts';
+import { rawItems, rawMember } from '../../engine/raw-items.ts';
+import { storeRaw } from '../../engine/store-raw.ts';
+import { DOWNLOAD_HOSTS } from '../../http/allowlist.ts';
+import {
+  BRAZIL_MARKETPLACE,
+  getInvoice,
+  getInvoices,
+  getInvoicesAttributes,
+  OPERATIONS,
+  SP_API_HOST,
+} from './api.ts';
+import { type DateBounds, windowBounds } from './bounds.ts';
+import { checkExport, createExport, deadlineMs, findStrayExport, openDocument } from './exports.ts';
+import { checkFilters, invoiceFilters } from './filters.ts';
+import { currentRate, noteRate, send } from './http.ts';
+import { brazilDay, normalizeInvoice } from './normalize.ts';
+import {
+  invoiceResponseSchema,
+  invoiceSchema,
+  invoicesAttributesResponseSchema,
+  invoicesPageSchema,
+  type SpInvoice,
+} from './schemas.ts';
+import { XmlLinkingStore } from './xml-linking-store.ts';
+
+export type SpApiConnection = ConnectionOf<'sp-api'>;
+
+/**
+ * Share of getInvoices' burst a throttled listing waits to earn back before it runs again: each
+ * continuation then fetches many pages in one go instead of one page per queue round trip, and the
+ * queue's whole-second delays are absorbed by the tokens still accruing (the bucket is not yet full).
+ */
+const REFILL_SHARE = 0.75;
+
+/** Raw invoices written at once (S3 PUTs in flight). */
+const RAW_CONCURRENCY = 8;
+
+function boundsOf(
+  args: Record<string, unknown>,
+  window: { from: string; to: string },
+  now: Date,
+): DateBounds {
+  const a = args as Partial<DateBounds>;
+  return typeof a.dateStart === 'string' && typeof a.dateEnd === 'string'
+    ? { dateStart: a.dateStart, dateEnd: a.dateEnd }
+    : windowBounds(window, now);
+}
+
+const invoices: ListingJob<SpApiConnection, SpInvoice> = {
+  kind: 'listing',
+  name: 'invoices',
+  concurrency: RAW_CONCURRENCY,
+  /** getInvoicesAttributes (kept raw) checks the connection's filters; the window's bounds are fixed once. */
+  async prepare(ctx, marketplaceId, window) {
+    const res = await send(
+      ctx.http,
+      getInvoicesAttributes({ marketplaceId }),
+      invoicesAttributesResponseSchema,
+    );
+    await storeRaw(
+      ctx,
+      rawPayloadKey('sp-api', ctx.connection.id, marketplaceId, 'invoices-attributes'),
+      rawOf(res, 'getInvoicesAttributes'),
+    );
+    checkFilters(ctx.connection, marketplaceId, invoiceFilters(ctx.connection), res.data);
+    return { ...windowBounds(window, ctx.now()) };
+  },
+  async page({ ctx, scope, window, cursor, args }) {
+    const res = await send(
+      ctx.http,
+      getInvoices({
+        marketplaceId: scope,
+        ...boundsOf(args, window, ctx.now()),
+        pageSize: ctx.connection.pageSize,
+        ...invoiceFilters(ctx.connection),
+        ...(cursor ? { nextToken: cursor } : {}),
+      }),
+      invoicesPageSchema,
+    );
+    noteRate(ctx.connection.id, 'getInvoices', res.headers);
+    return {
+      raw: rawOf(res, 'getInvoices'),
+      items: res.data.invoices ?? [],
+      itemBytes: rawItems(res.rawBody, ['invoices']),
+      // "can return empty pages": only a page without nextToken ends the listing.
+      next: res.data.nextToken ?? null,
+    };
+  },
+  item: {
+    schema: invoiceSchema,
+    id: (i) => i.id,
+    issuedOn: (i) => brazilDay(i.date, 'invoice.date'),
+  },
+  normalize: (invoice, _e, at) =>
+    normalizeInvoice({
+      connection: at.ctx.connection.id,
+      marketplaceId: at.scope,
+      invoice,
+      rawKey: at.rawKey,
+      fetchedAt: at.fetchedAt,
+    }),
+  async fetchById(ctx, marketplaceId, invoiceId) {
+    try {
+      const res = await send(ctx.http, getInvoice({ invoiceId, marketplaceId }), invoiceResponseSchema);
+      // The invoice's own bytes, as a listing's item would be stored.
+      const raw = rawOf(res, 'getInvoice');
+      return {
+        item: res.data.invoice,
+        raw: { ...raw, body: rawMember(res.rawBody, ['invoice']) ?? raw.body },
+      };
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) return undefined;
+      throw err;
+    }
+  },
+  store: (ctx, marketplaceId) => new XmlLinkingStore(ctx, marketplaceId),
+  throttledWaitMs(ctx, operation) {
+    if (operation === 'getInvoices') {
+      const extraTokens = Math.max(0, Math.floor(OPERATIONS.getInvoices.burst * REFILL_SHARE) - 1);
+      return (extraTokens / currentRate(ctx.connection.id, 'getInvoices')) * 1000;
+    }
+    const op = operation as keyof typeof OPERATIONS;
+    return OPERATIONS[op] ? 1000 / currentRate(ctx.connection.id, op) : 1000;
+  },
+};
+
+const exportsJob: ExportJob<SpApiConnection> = {
+  kind: 'export',
+  name: 'exports',
+  identity: (ctx, _scope, window) => ({
+    from: window.from,
+    to: window.to,
+    ...invoiceFilters(ctx.connection),
+  }),
+  details: (ctx, _scope, window) => ({ window, filters: invoiceFilters(ctx.connection) }),
+  deadlineMs,
+  create: createExport,
+  async find(ctx, scope, _window, claimedAt) {
+    const stray = await findStrayExport(ctx, scope, claimedAt);
+    return stray ? { exportId: stray.exportId } : undefined;
+  },
+  check: checkExport,
+  open: openDocument,
+};
+
+/** SP-API Invoices 2024-06-19 (Brazil): attributes, invoice listings, exports of XML invoices. */
+export const spApiSpec: ProviderSpec<SpApiConnection> = {
+  id: 'sp-api',
+  client: {
+    baseUrl: () => SP_API_HOST,
+    auth: 'lwa-x-amz-access-token',
+    lwaRegion: () => 'NA',
+    operations: {
+      ...OPERATIONS,
+      // Makes an export at the provider: after an ambiguous failure it is looked up, not resent.
+      createInvoicesExport: { ...OPERATIONS.createInvoicesExport, idempotent: false },
+    },
+    downloadHosts: DOWNLOAD_HOSTS['sp-api'],
+  },
+  secret: lwaSecretSchema,
+  discoverScopes: async () => [BRAZIL_MARKETPLACE],
+  jobs: [invoices, exportsJob],
+};

@@ -1,0 +1,277 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { type Connection, connectionSchema } from '../../../shared/config/schema.ts';
+import type { Enrichment, ListingJob } from '../../../shared/engine/provider-spec.ts';
+import { rawItems } from '../../../shared/engine/raw-items.ts';
+import { runListing } from '../../../shared/engine/run-listing.ts';
+import { normalizedInvoiceSchema } from '../../../shared/invoice/model.ts';
+import { type FetchMessage, fetchMessageSchema } from '../../../shared/jobs/messages.ts';
+import { MemorySink, MemoryState, memoryContext } from '../../helpers/memory-context.ts';
+
+/**
+ * The engine's listing loop against a fake spec: pages of items from an in-memory "API", so every path
+ * (continuations, empty pages, items that do not fit, batched enrichment) is driven exactly.
+ */
+
+const connection = connectionSchema.parse({
+  id: 'fake',
+  provider: 'cm360',
+  region: 'global',
+  secretName: 'fake',
+  scopes: ['s1'],
+  schedule: 'rate(1 day)',
+  lookbackDays: 5,
+  profileId: '1',
+}) as Connection;
+
+const itemSchema = z.looseObject({
+  id: z.string().min(1),
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  amount: z.string(),
+});
+type Item = z.infer<typeof itemSchema>;
+
+/** Pages of the fake API: each a JSON text with its items; `null` entries are empty pages that still carry a cursor. */
+function fakeApi(pages: ReadonlyArray<ReadonlyArray<unknown> | null>) {
+  const texts = pages.map(
+    (items, n) =>
+      // Spacing and key order a re-serialization would not reproduce: the raw copy must keep them.
+      `{ "items" : [${(items ?? []).map((i) => `\n  ${JSON.stringify(i)}`).join(',')}\n], "next": ${n + 1 < pages.length ? `"c${n + 1}"` : 'null'} }`,
+  );
+  const calls: Array<string | undefined> = [];
+  return {
+    texts,
+    calls,
+    page: async ({ cursor }: { cursor: string | undefined }) => {
+      calls.push(cursor);
+      const n = cursor ? Number(cursor.slice(1)) : 0;
+      const body = texts[n]!;
+      const parsed = JSON.parse(body) as { items: unknown[]; next: string | null };
+      return {
+        raw: { body, operation: 'listThings' },
+        items: parsed.items,
+        itemBytes: rawItems(body, ['items']),
+        next: parsed.next,
+      };
+    },
+  };
+}
+
+function job(
+  api: ReturnType<typeof fakeApi>,
+  extra: Partial<ListingJob<Connection, Item>> = {},
+): ListingJob<Connection, Item> {
+  return {
+    kind: 'listing',
+    name: 'things',
+    page: api.page,
+    item: {
+      schema: itemSchema,
+      id: (i) => i.id,
+      issuedOn: (i) => i.date,
+      idOfUnfit: (raw) => (raw as { id?: string })?.id,
+    },
+    normalize: (item, _e, at) =>
+      normalizedInvoiceSchema.parse({
+        provider: 'cm360',
+        connection: at.ctx.connection.id,
+        account: at.scope,
+        invoiceId: item.id,
+        invoiceNumber: null,
+        kind: 'INVOICE',
+        status: null,
+        issuedOn: item.date,
+        dueOn: null,
+        servicePeriod: { from: null, to: null },
+        currency: 'USD',
+        subtotal: null,
+        tax: null,
+        total: item.amount,
+        amountDue: null,
+        remainingDue: null,
+        purchaseOrderNumber: null,
+        correctsInvoiceId: null,
+        replacesInvoiceIds: [],
+        documents: [],
+        rawKey: at.rawKey,
+        fetchedAt: at.fetchedAt,
+      }),
+    ...extra,
+  };
+}
+
+const message = (): FetchMessage =>
+  fetchMessageSchema.parse({
+    v: 1,
+    type: 'fetch',
+    runId: 'run-test',
+    provider: 'cm360',
+    connection: 'fake',
+    scope: 's1',
+    window: { from: '2026-03-01', to: '2026-03-15' },
+    state: { job: 'things' },
+  });
+
+const item = (n: number, amount = `${n}.10`): Item => ({
+  id: `inv-${String(n).padStart(4, '0')}`,
+  date: `2026-03-${String(1 + (n % 28)).padStart(2, '0')}`,
+  amount,
+});
+
+/** Runs a fetch message and every continuation it hands back, as the queue would, until the listing ends. */
+async function drain(
+  listing: ListingJob<Connection, Item>,
+  opts: { itemsPerInvocation?: number; sink?: MemorySink; state?: MemoryState } = {},
+) {
+  const sink = opts.sink ?? new MemorySink();
+  const state = opts.state ?? new MemoryState();
+  let next: FetchMessage | undefined = message();
+  let invocations = 0;
+  const problems: Array<{ code: string; message: string; key?: string }> = [];
+  let landed = 0;
+  while (next) {
+    invocations += 1;
+    if (invocations > 500) throw new Error('no end to the continuations');
+    let budgetLeft = opts.itemsPerInvocation ?? Number.POSITIVE_INFINITY;
+    // Each item checks the budget once before it starts: the Nth check reports the budget spent.
+    const m = memoryContext(connection, { sink, state, remainingMs: () => (budgetLeft-- > 0 ? 600_000 : 0) });
+    try {
+      await runListing(next, listing, m.ctx);
+      next = undefined;
+    } catch (err) {
+      const e = err as { name?: string; continuation?: unknown };
+      if (e.name !== 'DeferError' || !e.continuation) throw err;
+      next = fetchMessageSchema.parse(e.continuation);
+    }
+    problems.push(...m.problems);
+    landed += m.counts.invoices ?? 0;
+  }
+  return { sink, state, invocations, problems, landed };
+}
+
+describe('runListing', () => {
+  it('lands every item once across continuations, keeping each item as the provider sent it', async () => {
+    const items = Array.from({ length: 23 }, (_, n) => item(n));
+    const api = fakeApi([items.slice(0, 10), null, items.slice(10, 20), null, null, items.slice(20)]);
+    const { sink, state, invocations, landed } = await drain(job(api), { itemsPerInvocation: 4 });
+
+    expect(invocations).toBeGreaterThan(5);
+    expect(landed).toBe(23);
+    const lines = sink.lines();
+    expect(lines.map((l) => l.invoiceId).sort()).toEqual(items.map((i) => i.id).sort());
+    // Money and ids as sent; each item's raw object is its bytes inside the page.
+    for (const line of lines) {
+      const raw = sink.text(String(line.rawKey))!;
+      const n = Number(String(line.invoiceId).slice(4));
+      expect(raw).toBe(JSON.stringify(items[n]));
+      expect(line.total).toBe(items[n]!.amount);
+    }
+    // Every page, empty ones too, is kept raw as it came, and the watermark moved once the listing ended.
+    const pages = [...sink.objects.keys()].filter((k) => k.includes('/_payloads/things_'));
+    expect(pages).toHaveLength(6);
+    const first = [...sink.objects.entries()].find(([k]) => k.endsWith('_p0000.json'))![1];
+    expect(createHash('sha256').update(first).digest('hex')).toBe(
+      createHash('sha256').update(api.texts[0]!).digest('hex'),
+    );
+    expect(await state.getWatermark('cm360', 'fake', 's1')).toBe('2026-03-15');
+  });
+
+  it('follows empty pages that carry a cursor and stops only at a page without one', async () => {
+    const api = fakeApi([null, null, [item(1)], null]);
+    const { sink } = await drain(job(api));
+    expect(api.calls).toEqual([undefined, 'c1', 'c2', 'c3']);
+    expect(sink.lines()).toHaveLength(1);
+  });
+
+  it('keeps an item that does not fit raw and reports it; one that names its id is fetched by that id', async () => {
+    const api = fakeApi([
+      [item(1), { id: 'inv-0002', date: 'not a date', amount: 3 }, { amount: '9.99' }, item(4)],
+    ]);
+    const fetched: string[] = [];
+    const listing = job(api, {
+      fetchById: async (_ctx, _scope, id) => {
+        fetched.push(id);
+        const body = JSON.stringify({ thing: item(2) });
+        return { item: item(2), raw: { body, operation: 'getThing' } };
+      },
+    });
+    const { sink, problems } = await drain(listing);
+    expect(fetched).toEqual(['inv-0002']);
+    expect(
+      sink
+        .lines()
+        .map((l) => l.invoiceId)
+        .sort(),
+    ).toEqual(['inv-0001', 'inv-0002', 'inv-0004']);
+    const unfit = problems.filter((p) => p.code === 'ITEM_DOES_NOT_FIT');
+    expect(unfit).toHaveLength(2);
+    const kept = unfit.find((p) => p.key)!;
+    expect(kept.message).toMatch(/item 2 kept raw/);
+    expect(sink.text(kept.key!)).toBe('{"amount":"9.99"}');
+    // Values never reach a problem's text: paths and messages only.
+    for (const p of problems) expect(p.message).not.toContain('9.99');
+  });
+
+  it('hands the position back when the provider throttles, and resumes at the item where it stopped', async () => {
+    const items = Array.from({ length: 6 }, (_, n) => item(n));
+    const api = fakeApi([items]);
+    let throttles = 2;
+    const listing = job(api, {
+      enrich: async (i) => {
+        if (i.id === 'inv-0003' && throttles-- > 0) {
+          throw Object.assign(new Error('HTTP 429'), {
+            name: 'ProviderError',
+            status: 429,
+            operation: 'getThing',
+          });
+        }
+        return {};
+      },
+    });
+    const { sink, landed, invocations } = await drain(listing);
+    expect(invocations).toBe(3);
+    expect(landed).toBe(6);
+    expect(sink.lines()).toHaveLength(6);
+  });
+
+  it('enriches in batches of at most 25, every item once, the last batch smaller (any count from 26 to 1000)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 26, max: 1000 }),
+        fc.integer({ min: 1, max: 400 }),
+        async (n, pageSize) => {
+          const items = Array.from({ length: n }, (_, k) => item(k));
+          const pages: Item[][] = [];
+          for (let k = 0; k < n; k += pageSize) pages.push(items.slice(k, k + pageSize));
+          const api = fakeApi(pages);
+          const batches: number[] = [];
+          const seen = new Map<string, number>();
+          const listing = job(api, {
+            enrichBatch: {
+              size: 25,
+              call: async (batch) => {
+                batches.push(batch.length);
+                const out = new Map<string, Enrichment>();
+                for (const b of batch) {
+                  seen.set(b.id, (seen.get(b.id) ?? 0) + 1);
+                  out.set(b.id, { detail: { ok: true } });
+                }
+                return out;
+              },
+            },
+          });
+          const { landed } = await drain(listing);
+          expect(landed).toBe(n);
+          expect(Math.max(...batches)).toBeLessThanOrEqual(25);
+          expect([...seen.values()].every((c) => c === 1)).toBe(true);
+          expect(seen.size).toBe(n);
+          // Within a page, batches are full except the page's last one.
+          expect(batches.length).toBe(pages.reduce((sum, p) => sum + Math.ceil(p.length / 25), 0));
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
