@@ -105,6 +105,8 @@ export const PROVIDER_AUTH: Record<ProviderId, 'lwa' | 'google'> = {
 export interface SandboxConnectionInput {
   id: string;
   provider: ProviderId;
+  /** CM360: the user profile the connection's calls name (the config's profileId); the simulator serves it. */
+  profileId?: string;
 }
 
 export type LwaSecret = { clientId: string; clientSecret: string; refreshToken: string };
@@ -279,6 +281,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   }
 }
 
+const googleConnection = (c: SandboxConnectionInput): SandboxConnectionInput => ({
+  id: c.id,
+  provider: c.provider,
+  ...(c.profileId !== undefined ? { profileId: c.profileId } : {}),
+});
+
 /** One secret per connection, fixed by the seed (service account keys excepted: RSA keys are random). */
 async function mintCredentials(
   options: SandboxOptions,
@@ -324,12 +332,12 @@ async function mintCredentials(
         subject: c.id,
         scope: DFATRAFFICKING_SCOPE,
       });
-      out.push({ id: c.id, provider: c.provider, secret: { ...googleClient, refreshToken } });
+      out.push({ ...googleConnection(c), secret: { ...googleClient, refreshToken } });
     } else {
       const email = `sandbox-${c.id}@invoice-ingest-sandbox.iam.gserviceaccount.com`;
       const { key, publicKey } = await newServiceAccount(email, google.tokenUrl);
       google.registerServiceAccount({ clientEmail: email, publicKey, subject: c.id });
-      out.push({ id: c.id, provider: c.provider, secret: { serviceAccount: key } });
+      out.push({ ...googleConnection(c), secret: { serviceAccount: key } });
     }
   }
   return out;

@@ -73,15 +73,53 @@ const GOOGLE_STATUS: Record<number, string> = {
   503: 'UNAVAILABLE',
 };
 
-/** Google APIs: `{error: {code, message, errors: [{message, domain, reason}], status}}`. */
+/**
+ * What googleapis.com answers for the framework's own errors: `errors[].reason`, and the message where
+ * the framework's default is Amazon's wording (routing errors keep the framework's specific message).
+ */
+const GOOGLE_FRAMEWORK: Record<FrameworkErrorKind, { reason: string; message?: string }> = {
+  not_found: { reason: 'notFound' },
+  method_not_allowed: { reason: 'httpMethodNotAllowed' },
+  bad_request: { reason: 'badRequest' },
+  payload_too_large: { reason: 'uploadTooLarge' },
+  throttled: { reason: 'rateLimitExceeded', message: 'Rate Limit Exceeded' },
+  server_error: { reason: 'backendError', message: 'Backend Error' },
+  unavailable: { reason: 'backendError', message: 'The service is currently unavailable.' },
+  handler_failed: { reason: 'backendError', message: 'Internal error encountered.' },
+};
+
+/** Reasons whose `status` is not the usual one of their HTTP code. */
+const GOOGLE_REASON_STATUS: Record<string, string> = { failedPrecondition: 'FAILED_PRECONDITION' };
+/** Quota reasons come from the usage-limits domain, everything else from `global`. */
+const USAGE_LIMITS = new Set([
+  'rateLimitExceeded',
+  'userRateLimitExceeded',
+  'dailyLimitExceeded',
+  'quotaExceeded',
+]);
+
+/**
+ * Google APIs: `{error: {code, message, errors: [{message, domain, reason}], status}}`. A provider error's
+ * `code` is the reason and its `details`, when given, the shorter `errors[].message` Google sends beside
+ * the long top-level one ("Invalid Credentials" under "Request had invalid authentication credentials...").
+ */
 export const googleApiError: ErrorBuilder = (e) => {
-  const reason = e.kind ? e.kind.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()) : e.code;
+  const framework = e.kind ? GOOGLE_FRAMEWORK[e.kind] : undefined;
+  const reason = framework?.reason ?? e.code;
+  const message = framework?.message ?? e.message;
+  const short = e.kind ? message : (e.details ?? message);
   return jsonBody({
     error: {
       code: e.status,
-      message: e.message,
-      errors: [{ message: e.message, domain: 'global', reason }],
-      status: GOOGLE_STATUS[e.status] ?? 'UNKNOWN',
+      message,
+      errors: [
+        {
+          message: short,
+          domain: USAGE_LIMITS.has(reason) ? 'usageLimits' : 'global',
+          reason,
+        },
+      ],
+      status: GOOGLE_REASON_STATUS[reason] ?? GOOGLE_STATUS[e.status] ?? 'UNKNOWN',
     },
   });
 };
