@@ -105,6 +105,8 @@ export const PROVIDER_AUTH: Record<ProviderId, 'lwa' | 'google'> = {
 export interface SandboxConnectionInput {
   id: string;
   provider: ProviderId;
+  /** The config's region (NA, EU, FE, global): simulators serving several regions from one URL read it. */
+  region?: string;
 }
 
 export type LwaSecret = { clientId: string; clientSecret: string; refreshToken: string };
@@ -279,6 +281,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   }
 }
 
+const regionOf = (c: SandboxConnectionInput) => (c.region ? { region: c.region } : {});
+
 /** One secret per connection, fixed by the seed (service account keys excepted: RSA keys are random). */
 async function mintCredentials(
   options: SandboxOptions,
@@ -305,7 +309,7 @@ async function mintCredentials(
       }
       const refreshToken = `Atzr|${rng.hex(16)}${rng.id('', 48)}`;
       lwa.addRefreshToken(app.clientId, { refreshToken, subject: c.id });
-      out.push({ id: c.id, provider: c.provider, secret: { ...app, refreshToken } });
+      out.push({ id: c.id, provider: c.provider, ...regionOf(c), secret: { ...app, refreshToken } });
       continue;
     }
     const style = typeof options.googleAuth === 'string' ? options.googleAuth : options.googleAuth?.[c.id];
@@ -324,12 +328,12 @@ async function mintCredentials(
         subject: c.id,
         scope: DFATRAFFICKING_SCOPE,
       });
-      out.push({ id: c.id, provider: c.provider, secret: { ...googleClient, refreshToken } });
+      out.push({ id: c.id, provider: c.provider, ...regionOf(c), secret: { ...googleClient, refreshToken } });
     } else {
       const email = `sandbox-${c.id}@invoice-ingest-sandbox.iam.gserviceaccount.com`;
       const { key, publicKey } = await newServiceAccount(email, google.tokenUrl);
       google.registerServiceAccount({ clientEmail: email, publicKey, subject: c.id });
-      out.push({ id: c.id, provider: c.provider, secret: { serviceAccount: key } });
+      out.push({ id: c.id, provider: c.provider, ...regionOf(c), secret: { serviceAccount: key } });
     }
   }
   return out;
