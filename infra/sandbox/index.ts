@@ -107,6 +107,8 @@ export interface SandboxConnectionInput {
   provider: ProviderId;
   /** CM360: the user profile the connection's calls name (the config's profileId); the simulator serves it. */
   profileId?: string;
+  /** The config's region (NA, EU, FE, global): simulators serving several regions from one URL read it. */
+  region?: string;
 }
 
 export type LwaSecret = { clientId: string; clientSecret: string; refreshToken: string };
@@ -281,9 +283,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   }
 }
 
+const regionOf = (c: SandboxConnectionInput) => (c.region ? { region: c.region } : {});
+
 const googleConnection = (c: SandboxConnectionInput): SandboxConnectionInput => ({
   id: c.id,
   provider: c.provider,
+  ...regionOf(c),
   ...(c.profileId !== undefined ? { profileId: c.profileId } : {}),
 });
 
@@ -313,7 +318,7 @@ async function mintCredentials(
       }
       const refreshToken = `Atzr|${rng.hex(16)}${rng.id('', 48)}`;
       lwa.addRefreshToken(app.clientId, { refreshToken, subject: c.id });
-      out.push({ id: c.id, provider: c.provider, secret: { ...app, refreshToken } });
+      out.push({ id: c.id, provider: c.provider, ...regionOf(c), secret: { ...app, refreshToken } });
       continue;
     }
     const style = typeof options.googleAuth === 'string' ? options.googleAuth : options.googleAuth?.[c.id];
