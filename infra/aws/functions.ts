@@ -29,10 +29,17 @@ import { RUNS_API_SETTINGS, settingsFor } from './settings.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * Item operations on the state table. DeleteItem releases the claim on an export whose creation failed, so
+ * the retry can create it; refused (the error is swallowed), the claim blocked retries until it went stale.
+ * Not narrowed by a dynamodb:LeadingKeys condition: a change of key layout would silently break the release
+ * again, and every role may already overwrite any item with PutItem.
+ */
 const TABLE_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
   'dynamodb:Query',
   'dynamodb:ConditionCheckItem',
 ];
@@ -40,6 +47,8 @@ const WRITE_ACTIONS = ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'
 
 export interface IngestFunction {
   name: FunctionName;
+  /** The handler source the function is bundled from. */
+  entry: string;
   fn: NodejsFunction;
   role: Role;
   /** The queue that feeds it (none for runs-api). */
@@ -160,8 +169,9 @@ export class Functions extends Construct {
       ['Resource::*'],
     );
 
+    const entry = join(REPO_ROOT, 'functions', name, 'handler.ts');
     const fn = new NodejsFunction(this, name, {
-      entry: join(REPO_ROOT, 'functions', name, 'handler.ts'),
+      entry,
       handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
@@ -202,7 +212,7 @@ export class Functions extends Construct {
         },
       },
     });
-    return { name, fn, role };
+    return { name, entry, fn, role };
   }
 
   /**

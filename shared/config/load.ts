@@ -6,21 +6,30 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Turns zod issues into lines that name the file, the connection (by id when it has one) and the field. */
+/**
+ * Turns zod issues into lines that name the file, the connection (by id when it has one) and the field. An
+ * unknown key gets a line of its own at its own path (zod reports it at the enclosing object).
+ */
 export function describeConfigIssues(file: string, raw: unknown, error: z.ZodError): string {
-  const lines = error.issues.map((issue) => {
-    const path = [...issue.path];
-    let where = '';
-    if (path[0] === 'connections' && typeof path[1] === 'number') {
-      const entry = (raw as { connections?: Array<{ id?: unknown }> }).connections?.[path[1]];
-      const id = typeof entry?.id === 'string' ? `"${entry.id}"` : `#${path[1]}`;
-      where = `connection ${id}`;
-      path.splice(0, 2);
+  const lines = error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => describeAt(raw, [...issue.path, key], 'unknown key'));
     }
-    const field = path.length ? path.join('.') : '(root)';
-    return `  - ${where ? `${where}, ` : ''}field "${field}": ${issue.message}`;
+    return [describeAt(raw, [...issue.path], issue.message)];
   });
   return `invalid config ${file}:\n${lines.join('\n')}`;
+}
+
+function describeAt(raw: unknown, path: PropertyKey[], message: string): string {
+  let where = '';
+  if (path[0] === 'connections' && typeof path[1] === 'number') {
+    const entry = (raw as { connections?: Array<{ id?: unknown }> }).connections?.[path[1]];
+    const id = typeof entry?.id === 'string' ? `"${entry.id}"` : `#${path[1]}`;
+    where = `connection ${id}`;
+    path.splice(0, 2);
+  }
+  const field = path.length ? path.map(String).join('.') : '(root)';
+  return `  - ${where ? `${where}, ` : ''}field "${field}": ${message}`;
 }
 
 export function parseConfig(raw: unknown, file = '<inline>'): Config {

@@ -1,18 +1,28 @@
 import { z } from 'zod';
+import { scheduleProblem } from './schedule.ts';
 
 export const PROVIDERS = ['amazon-ads', 'amazon-business', 'sp-api', 'cm360'] as const;
 export const providerIdSchema = z.enum(PROVIDERS);
 export type ProviderId = z.infer<typeof providerIdSchema>;
 
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date as YYYY-MM-DD');
+const DATE_SHAPE = /^\d{4}-\d{2}-\d{2}$/;
+/** A day of the calendar: Date alone takes 2026-02-31 and rolls it into March. A bad shape is the regex's. */
+function isCalendarDateOrMisshapen(value: string): boolean {
+  if (!DATE_SHAPE.test(value)) return true;
+  const t = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(t.getTime()) && t.toISOString().slice(0, 10) === value;
+}
 
-// EventBridge accepts rate(N unit) and six-field cron(...); anything else fails at deploy time, so catch it here.
-const scheduleSchema = z
+const isoDate = z
   .string()
-  .regex(
-    /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\((\S+ ){5}\S+\))$/,
-    'expected an EventBridge expression such as "rate(1 day)" or "cron(0 6 * * ? *)"',
-  );
+  .regex(DATE_SHAPE, 'expected a date as YYYY-MM-DD')
+  .refine(isCalendarDateOrMisshapen, 'not a calendar date');
+
+// Checked as EventBridge Scheduler checks it: a schedule it refuses would otherwise fail only at deploy time.
+const scheduleSchema = z.string().superRefine((expression, ctx) => {
+  const problem = scheduleProblem(expression);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const httpsUrl = z.url({ protocol: /^https?$/ });
 
@@ -115,13 +125,21 @@ export const connectionSchema = z.discriminatedUnion('provider', [
 export type Connection = z.infer<typeof connectionSchema>;
 export type ConnectionOf<P extends ProviderId> = Extract<Connection, { provider: P }>;
 
+/** The smallest provider function timeout that leaves the frame a working budget (see timeoutSeconds). */
+export const MIN_TIMEOUT_SECONDS = 60;
+
 const providerSettingsSchema = z
   .object({
     /** Bound on concurrent function instances, and so on concurrent calls to the provider. */
     maxConcurrency: z.number().int().min(2).max(1000).default(2),
     /** Receives before a message is moved to the DLQ. */
     maxReceiveCount: z.number().int().min(1).max(1000).default(5),
-    timeoutSeconds: z.number().int().min(10).max(900).default(120),
+    /**
+     * Lambda timeout. At least 60 s: the handler frame stops starting provider calls 10 s before the timeout,
+     * and the 50 s left must hold one call through its connect and header timeouts (10 s + 30 s,
+     * shared/http/agent.ts) with time to spare; a shorter function would end every message by deferring it.
+     */
+    timeoutSeconds: z.number().int().min(MIN_TIMEOUT_SECONDS).max(900).default(120),
     memoryMb: z.number().int().min(128).max(10240).default(512),
   })
   .strict();
@@ -135,16 +153,27 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    const seen = new Set<string>();
+    const ids = new Set<string>();
+    // One secret per connection: the stack creates each missing one under its name (two of one name fail the
+    // deploy), and two connections on one existing secret would be one account fetched twice.
+    const secretOwners = new Map<string, string>();
     config.connections.forEach((c, i) => {
-      if (seen.has(c.id)) {
+      if (ids.has(c.id)) {
         ctx.addIssue({
           code: 'custom',
           path: ['connections', i, 'id'],
           message: `duplicate connection id "${c.id}"`,
         });
       }
-      seen.add(c.id);
+      ids.add(c.id);
+      const owner = secretOwners.get(c.secretName);
+      if (owner !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connections', i, 'secretName'],
+          message: `secret "${c.secretName}" is already the secret of connection "${owner}"; each connection needs its own`,
+        });
+      } else secretOwners.set(c.secretName, c.id);
     });
   });
 export type Config = z.infer<typeof configSchema>;

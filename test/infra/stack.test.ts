@@ -18,6 +18,8 @@ import {
 } from '../../shared/aws/resources.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { type Config, PROVIDERS, providerSettings } from '../../shared/config/schema.ts';
+import { iamNeedsOf, type ResourceKind } from './iam-needs.ts';
+import { sdkImportsOf } from './sdk-imports.ts';
 import {
   allows,
   type CfnTemplate,
@@ -365,10 +367,17 @@ describe('least privilege', () => {
     for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api']) {
       const s = roleStatements(name);
       const table = `<${id('Storage/State')}.Arn>`;
-      for (const action of ['GetItem', 'PutItem', 'UpdateItem', 'Query', 'ConditionCheckItem']) {
+      for (const action of [
+        'GetItem',
+        'PutItem',
+        'UpdateItem',
+        'DeleteItem',
+        'Query',
+        'ConditionCheckItem',
+      ]) {
         expect(allows(s, `dynamodb:${action}`, table), `${name} ${action}`).toBe(true);
       }
-      for (const action of ['DeleteTable', 'Scan', 'DeleteItem']) {
+      for (const action of ['DeleteTable', 'Scan', 'BatchWriteItem']) {
         expect(allows(s, `dynamodb:${action}`, table), `${name} ${action}`).toBe(false);
       }
       const metrics = s.filter((st) => allows([st], 'cloudwatch:PutMetricData', '*'));
@@ -380,6 +389,42 @@ describe('least privilege', () => {
         if (resources.includes('*')) expect(st.Action, name).toBe('cloudwatch:PutMetricData');
       }
     }
+  });
+
+  // A call the role refuses fails only on AWS (the local stack has no IAM), and often quietly: a swallowed
+  // error, a retry that never succeeds. So each SDK call a function's code can make is matched against its role.
+  it('lets every function make each AWS call its code can make', async () => {
+    const existingSecretArn = (name: string) =>
+      `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${name}-AbC123`;
+    const resourcesOf: Record<ResourceKind, string[]> = {
+      table: [`<${id('Storage/State')}.Arn>`],
+      bucket: [`<${id('Storage/Invoices')}.Arn>`],
+      object: allPrefixes.map((p) => objectArn(`${p}probe/x.json`)),
+      queue: resourcesOfType(t, 'AWS::SQS::Queue').map(([qid]) => `<${qid}.Arn>`),
+      secret: config.connections.map((c) =>
+        c.existingSecret ? existingSecretArn(c.secretName) : `<${id(`Secrets/${c.id}`)}>`,
+      ),
+    };
+    const functions = built.stack.functions.all();
+    expect(functions.map((f) => f.name).sort()).toEqual(
+      [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api'].sort(),
+    );
+    const missing: string[] = [];
+    for (const fn of functions) {
+      const s = roleStatements(fn.name);
+      let needs = 0;
+      for (const call of await sdkImportsOf(fn.entry)) {
+        for (const need of await iamNeedsOf(call)) {
+          needs++;
+          if (!resourcesOf[need.on].some((r) => allows(s, need.action, r))) {
+            missing.push(`${fn.name}: ${call.name} (${call.module}) needs ${need.action} on the ${need.on}`);
+          }
+        }
+      }
+      // Every function at least uses the table: finding nothing means the discovery broke, not the code.
+      expect(needs, `no AWS call found in ${fn.name}`).toBeGreaterThan(0);
+    }
+    expect(missing).toEqual([]);
   });
 
   it('lets only the provider function(s), and the poller for providers with exports, read a secret', () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { normalizedMonthKey, rawInvoiceKey, safeSegment } from '../../shared/aws/keys.ts';
 import { defaultConfigPath, loadConfig, parseConfig } from '../../shared/config/load.ts';
+import { MIN_TIMEOUT_SECONDS } from '../../shared/config/schema.ts';
+import { HTTP_TIMEOUTS } from '../../shared/http/agent.ts';
 import { InvalidMessageError, parseJobMessage } from '../../shared/jobs/messages.ts';
 import { MAX_DELAY_SECONDS, planDelay, queueFor } from '../../shared/jobs/queue.ts';
 import { nextPollDelay } from '../../shared/engine/poll-export.ts';
@@ -109,7 +111,96 @@ describe('connections config', () => {
       }
     })();
     expect(message).toMatch(/duplicate connection id "ads-na"/);
-    expect(message).toMatch(/colour/);
+    expect(message).toContain('connection "cm360-main", field "colour": unknown key');
+  });
+
+  /** The lines of the error a config with one change gets (empty when it is accepted). */
+  const problems = (mutate: (raw: Raw) => void): string[] => {
+    const raw = JSON.parse(JSON.stringify(example)) as Raw;
+    mutate(raw);
+    try {
+      parseConfig(raw, 'c.json');
+      return [];
+    } catch (err) {
+      return (err as Error).message.split('\n').slice(1);
+    }
+  };
+  type Raw = { providers: Record<string, Record<string, unknown>>; connections: Record<string, unknown>[] };
+
+  it('names an unknown key by its own path, however deep', () => {
+    expect(
+      problems((raw) => {
+        raw.connections[2]!.filters = { dateTyp: 'x', statuses: [] };
+        raw.providers['sp-api']!.timeout = 60;
+        (raw as Record<string, unknown>).connection = [];
+      }),
+    ).toEqual([
+      '  - field "providers.sp-api.timeout": unknown key',
+      '  - connection "sp-br", field "filters.dateTyp": unknown key',
+      '  - field "connection": unknown key',
+    ]);
+  });
+
+  it('refuses schedules EventBridge would refuse at deploy time, saying what is wrong', () => {
+    const schedule = (value: string) =>
+      problems((raw) => {
+        raw.connections[2]!.schedule = value;
+      });
+    expect(schedule('rate(1 days)')).toEqual([
+      '  - connection "sp-br", field "schedule": rate unit must be "day" for a value of 1, as in "rate(1 day)"',
+    ]);
+    expect(schedule('rate(0 minutes)')).toEqual([
+      '  - connection "sp-br", field "schedule": rate value must be a positive whole number, not "0"',
+    ]);
+    expect(schedule('cron(0 5 * * * *)')).toEqual([
+      '  - connection "sp-br", field "schedule": cron day-of-month and day-of-week cannot both be "*"; one must be "?"',
+    ]);
+    expect(schedule('cron(a b c d e f)')).toEqual([
+      '  - connection "sp-br", field "schedule": cron minutes "a": expected 0-59, not "a"',
+    ]);
+    for (const ok of ['rate(1 day)', 'rate(12 hours)', 'cron(0 6 ? * MON-FRI *)', 'cron(0 0 L * ? *)']) {
+      expect(schedule(ok), ok).toEqual([]);
+    }
+  });
+
+  it('takes only calendar dates as backfillFrom', () => {
+    const backfill = (value: string) =>
+      problems((raw) => {
+        raw.connections[0]!.backfillFrom = value;
+      });
+    expect(backfill('2026-02-31')).toEqual([
+      '  - connection "ads-na", field "backfillFrom": not a calendar date',
+    ]);
+    expect(backfill('2026-2-1')).toEqual([
+      '  - connection "ads-na", field "backfillFrom": expected a date as YYYY-MM-DD',
+    ]);
+    expect(backfill('2024-02-29')).toEqual([]);
+    expect(backfill('2025-02-29')).toHaveLength(1);
+  });
+
+  it('refuses two connections on one secret, naming both', () => {
+    expect(
+      problems((raw) => {
+        raw.connections[3]!.secretName = raw.connections[1]!.secretName;
+      }),
+    ).toEqual([
+      '  - connection "cm360-main", field "secretName": secret "invoice-ingest/business-na" is already the ' +
+        'secret of connection "business-na"; each connection needs its own',
+    ]);
+  });
+
+  it('takes only timeouts that leave the frame time to call the provider', () => {
+    const timeout = (value: number) =>
+      problems((raw) => {
+        raw.providers['sp-api']!.timeoutSeconds = value;
+      });
+    expect(timeout(MIN_TIMEOUT_SECONDS)).toEqual([]);
+    expect(timeout(MIN_TIMEOUT_SECONDS - 1)).toHaveLength(1);
+    expect(timeout(10)[0]).toMatch(/field "providers\.sp-api\.timeoutSeconds"/);
+    // What is left after the frame's 10 s margin holds one provider call through its connect and header waits.
+    expect(MIN_TIMEOUT_SECONDS * 1000 - 10_000).toBeGreaterThan(
+      HTTP_TIMEOUTS.connectMs + HTTP_TIMEOUTS.headersMs,
+    );
   });
 });
 
