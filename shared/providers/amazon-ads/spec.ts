@@ -164,15 +164,20 @@ export const amazonAdsSpec: ProviderSpec<AdsConnection> = {
   },
   secret: lwaSecretSchema,
   async discoverScopes(ctx) {
-    const res = await ctx.http.request(OP.listProfiles, {
-      path: '/v2/profiles',
-      query: { apiProgram: 'billing' },
-    });
-    await storeRaw(
-      ctx,
-      rawPayloadKey('amazon-ads', ctx.connection.id, DISCOVERY_SCOPE, 'profiles-billing'),
-      rawOf(res, OP.listProfiles),
-    );
+    const key = rawPayloadKey('amazon-ads', ctx.connection.id, DISCOVERY_SCOPE, 'profiles-billing');
+    let res: Awaited<ReturnType<typeof ctx.http.request>>;
+    try {
+      res = await ctx.http.request(OP.listProfiles, {
+        path: '/v2/profiles',
+        query: { apiProgram: 'billing' },
+      });
+    } catch (err) {
+      // An answer that is not JSON is still kept as it came before the run stops on it.
+      if (err instanceof PayloadError)
+        await storeRaw(ctx, key, { body: err.rawBody, operation: OP.listProfiles });
+      throw err;
+    }
+    await storeRaw(ctx, key, rawOf(res, OP.listProfiles));
     const parsed = profilesSchema.safeParse(parseExactJson(res.rawBody));
     if (!parsed.success) throw new PayloadError(OP.listProfiles, res.rawBody, describeIssues(parsed.error));
     return parsed.data.map((p) => String(p.profileId));
