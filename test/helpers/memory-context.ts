@@ -36,9 +36,12 @@ export class MemorySink implements Sink {
     for (const r of records) byId.set(String(r[idField]), JSON.stringify(r));
     return this.store(key, Buffer.from(`${[...byId.values()].join('\n')}\n`));
   }
-  async putStream(key: string, body: Readable) {
+  async putStream(key: string, body: Readable, meta?: { onChunk?: (chunk: Buffer) => void }) {
     const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(c as Buffer);
+    for await (const c of body) {
+      chunks.push(c as Buffer);
+      meta?.onChunk?.(c as Buffer);
+    }
     return this.store(key, Buffer.concat(chunks));
   }
   async getText(key: string) {

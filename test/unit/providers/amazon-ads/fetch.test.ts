@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amazonAdsSimulator } from '../../../../infra/sandbox/amazon-ads/index.ts';
@@ -17,14 +15,9 @@ import {
 } from '../../../../shared/jobs/messages.ts';
 import { parseExactJson } from '../../../../shared/providers/amazon-ads/exact-json.ts';
 import { type AdsConnection, amazonAdsSpec } from '../../../../shared/providers/amazon-ads/spec.ts';
-import type {
-  Counter,
-  ProviderContext,
-  Sink,
-  StateStore,
-  StoredObject,
-} from '../../../../shared/providers/types.ts';
+import type { Counter, ProviderContext, StateStore } from '../../../../shared/providers/types.ts';
 import { sendJson, sendText, startServer, type TestServer } from '../../../helpers/http-server.ts';
+import { MemorySink } from '../../../helpers/memory-context.ts';
 
 /**
  * The engine running the Amazon Ads spec (processMessage) against the simulator, with in-memory sink,
@@ -34,43 +27,6 @@ import { sendJson, sendText, startServer, type TestServer } from '../../../helpe
 
 const CONN = 'ads-unit';
 const TODAY = new Date().toISOString().slice(0, 10);
-
-class MemorySink implements Sink {
-  readonly objects = new Map<string, Buffer>();
-  private store(key: string, body: Buffer): StoredObject {
-    this.objects.set(key, body);
-    return { key, sha256: createHash('sha256').update(body).digest('hex'), bytes: body.length };
-  }
-  async putJson(key: string, value: unknown) {
-    return this.store(key, Buffer.from(JSON.stringify(value)));
-  }
-  async mergeJsonl<T extends Record<string, unknown>>(
-    key: string,
-    records: readonly T[],
-    idField: keyof T & string,
-  ) {
-    const byId = new Map<string, string>();
-    for (const line of (this.objects.get(key)?.toString() ?? '').split('\n').filter(Boolean)) {
-      byId.set(String((JSON.parse(line) as Record<string, unknown>)[idField]), line);
-    }
-    for (const r of records) byId.set(String(r[idField]), JSON.stringify(r));
-    return this.store(key, Buffer.from(`${[...byId.values()].join('\n')}\n`));
-  }
-  async putStream(key: string, body: Readable) {
-    const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(c as Buffer);
-    return this.store(key, Buffer.concat(chunks));
-  }
-  async getText(key: string) {
-    return this.objects.get(key)?.toString();
-  }
-  lines(): Array<Record<string, unknown>> {
-    return [...this.objects.entries()]
-      .filter(([k]) => k.startsWith('invoices/'))
-      .flatMap(([, v]) => v.toString().split('\n').filter(Boolean))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  }
-}
 
 /** A provider context as the frame builds one, with the spec's HTTP client and everything else in memory. */
 function context(connection: AdsConnection, rawSecret: unknown, opts: { lowAfterInvoices?: number } = {}) {

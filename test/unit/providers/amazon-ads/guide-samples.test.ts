@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -22,11 +21,11 @@ import type {
   ExportRecord,
   ProviderContext,
   ProviderHttp,
-  Sink,
   StateStore,
   StoredObject,
 } from '../../../../shared/providers/types.ts';
 import { sendJson, sendText, startServer, type TestServer } from '../../../helpers/http-server.ts';
+import { MemorySink } from '../../../helpers/memory-context.ts';
 
 /**
  * The Amazon Ads guides' sample answers (copied verbatim from provider-specs/guide-samples into
@@ -76,39 +75,6 @@ interface Answer {
   body: string;
 }
 const json = (body: string, status = 200): Answer => ({ status, body });
-
-class MemorySink implements Sink {
-  readonly objects = new Map<string, Buffer>();
-  private store(key: string, body: Buffer): StoredObject {
-    this.objects.set(key, body);
-    return { key, sha256: createHash('sha256').update(body).digest('hex'), bytes: body.length };
-  }
-  async putJson(key: string, value: unknown) {
-    return this.store(key, Buffer.from(JSON.stringify(value)));
-  }
-  async mergeJsonl<T extends Record<string, unknown>>(key: string, records: readonly T[]) {
-    const text = records.map((r) => JSON.stringify(r)).join('\n');
-    return this.store(key, Buffer.from(`${this.objects.get(key)?.toString() ?? ''}${text}\n`));
-  }
-  /** Streams as the S3 sink does: each chunk goes past `onChunk` (row counting) on its way. */
-  async putStream(key: string, body: Readable, meta?: { onChunk?: (chunk: Buffer) => void }) {
-    const chunks: Buffer[] = [];
-    for await (const c of body) {
-      chunks.push(c as Buffer);
-      meta?.onChunk?.(c as Buffer);
-    }
-    return this.store(key, Buffer.concat(chunks));
-  }
-  async getText(key: string) {
-    return this.objects.get(key)?.toString();
-  }
-  lines(): Array<Record<string, unknown>> {
-    return [...this.objects.entries()]
-      .filter(([k]) => k.startsWith('invoices/'))
-      .flatMap(([, v]) => v.toString().split('\n').filter(Boolean))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  }
-}
 
 /** The export registry and watermarks in memory, as the state store keeps them. */
 class MemoryState {
