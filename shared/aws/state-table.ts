@@ -1,0 +1,22 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+
+/**
+ * One DynamoDB table (pk, sk) holds the state, each part owned by one class:
+ *   EXPORT#<key>            / EXPORT          ExportRegistry (find-before-create)
+ *   WATERMARK#<prov>#<conn> / <scope>         Watermarks: how far a scope has been fetched
+ *   RUN#<runId>             / RUN             RunLedger: what was asked, pending message count, status
+ *   RUN#<runId>             / CONN#<conn>     RunLedger: counters per connection
+ *   RUN#<runId>             / FAIL#|PROBLEM#  RunLedger: failures and reported problems
+ */
+
+/** Epoch seconds `days` from now, for the table's TTL attribute. */
+export function ttl(days: number, now: Date): number {
+  return Math.floor(now.getTime() / 1000) + days * 86_400;
+}
+
+export function isConditionFailure(err: unknown): boolean {
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err as Error)?.name === 'ConditionalCheckFailedException'
+  );
+}
