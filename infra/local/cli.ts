@@ -147,6 +147,13 @@ async function main(argv: string[]): Promise<number> {
       const api = await serveRunsApi(stack, options.port);
       cleanups.push(() => api.close());
       say(`runs API on ${api.url}: curl -X POST ${api.url}/runs -d '{"provider":"sp-api"}'; Ctrl-C stops`);
+      if (options.clock) {
+        // The runs API dates a run by the real clock; only an explicit window matches the pinned data.
+        const day = options.clock.slice(0, 10);
+        say(
+          `--clock: the simulators' data ends on ${day}; give each POST /runs "from" and "to" up to ${day}`,
+        );
+      }
       await new Promise<void>((done) => {
         process.once('SIGINT', () => done());
         process.once('SIGTERM', () => done());
