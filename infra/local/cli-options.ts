@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { PROVIDERS, type ProviderId } from '../../shared/config/schema.ts';
 import { isCalendarDate } from '../../shared/invoice/model.ts';
+import { parseSimTime } from '../sandbox/framework/clock.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -15,7 +16,7 @@ Options:
   --provider <id>       only this provider (${PROVIDERS.join(', ')})
   --connection <id>     only this connection
   --from <YYYY-MM-DD>   window start (default: watermark less the connection's lookback)
-  --to <YYYY-MM-DD>     window end (default: today; needs --from)
+  --to <YYYY-MM-DD>     window end (default: today, or the --clock day; needs --from)
   --invoice-id <id>     fetch one invoice (with --provider)
   --job <name>          a provider job other than the default (e.g. billing-statements)
   --config <file>       connections config (default: config/connections.json, else the example)
@@ -28,6 +29,8 @@ Options:
   --seed <n>            sandbox data seed (default 1)
   --time-scale <n>      sandbox simulated seconds per real second (default 60)
   --faults <file>       sandbox fault injection, JSON by simulator name
+  --clock <ISO time>    sandbox start, pinned (e.g. 2026-03-01T00:00:00Z, a past day): with one --seed,
+                        runs repeat byte for byte; run windows end on its day instead of today
   --quiet               no live progress line
   --verbose             the functions' own log lines too
   -h, --help            this text`;
@@ -49,6 +52,8 @@ export interface CliOptions {
   seed: number;
   timeScale: number;
   faults?: string;
+  /** --clock as an ISO instant (UTC): the sandbox's simulated start, and "today" of the run windows. */
+  clock?: string;
   quiet: boolean;
   verbose: boolean;
   help: boolean;
@@ -63,8 +68,30 @@ function positiveNumber(name: string, raw: string | undefined, fallback: number,
   return n;
 }
 
+/**
+ * --clock: a past day only. The functions end a window no later than their own (real) clock, so a
+ * window ending today would end at a different second on every run, and the data after the pin
+ * would not exist yet in the simulators.
+ */
+function parseClock(raw: string, now: Date): string {
+  let ms: number;
+  try {
+    ms = parseSimTime(raw, '--clock');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const today = now.toISOString().slice(0, 10);
+  const iso = new Date(ms).toISOString();
+  if (iso.slice(0, 10) >= today) {
+    throw new UsageError(
+      `--clock: ${raw} is not before today (${today}, UTC); pin a day that is over, so every run sees the same window`,
+    );
+  }
+  return iso;
+}
+
 /** Parses and checks every option before anything starts; a bad one is a UsageError naming it. */
-export function parseCliOptions(argv: string[]): CliOptions {
+export function parseCliOptions(argv: string[], now = new Date()): CliOptions {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -89,8 +116,16 @@ export function parseCliOptions(argv: string[]): CliOptions {
   if (v.port !== undefined && !v.serve) throw new UsageError('--port goes with --serve');
   const port = positiveNumber('port', v.port, 0, true);
   if (port > 65_535) throw new UsageError(`--port: expected a port up to 65535, got ${port}`);
-  if (v.live && (v.faults || v.seed || v['time-scale'])) {
-    throw new UsageError('--faults, --seed and --time-scale are for the sandbox, not --live');
+  if (v.live && (v.faults || v.seed || v['time-scale'] || v.clock)) {
+    throw new UsageError('--faults, --seed, --time-scale and --clock are for the sandbox, not --live');
+  }
+  const clock = v.clock === undefined ? undefined : parseClock(v.clock, now);
+  if (clock) {
+    const day = clock.slice(0, 10);
+    for (const name of ['from', 'to'] as const) {
+      const d = v[name];
+      if (d && d > day) throw new UsageError(`--${name} ${d} is after the --clock day ${day}`);
+    }
   }
   const timeScale = positiveNumber('time-scale', v['time-scale'], 60, false);
   if (timeScale <= 0) throw new UsageError('--time-scale: must be above 0');
@@ -111,6 +146,7 @@ export function parseCliOptions(argv: string[]): CliOptions {
     seed: positiveNumber('seed', v.seed, 1, true),
     timeScale,
     ...(v.faults ? { faults: v.faults } : {}),
+    ...(clock ? { clock } : {}),
     quiet: Boolean(v.quiet),
     verbose: Boolean(v.verbose),
     help: Boolean(v.help),
@@ -139,6 +175,7 @@ function parse(argv: string[]) {
       seed: { type: 'string' },
       'time-scale': { type: 'string' },
       faults: { type: 'string' },
+      clock: { type: 'string' },
       quiet: { type: 'boolean' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },

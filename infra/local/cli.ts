@@ -13,7 +13,7 @@ import { SIMULATORS } from '../sandbox/simulators.ts';
 import { type CliOptions, parseCliOptions, USAGE, UsageError } from './cli-options.ts';
 import { localDynamoClient, localSqsClient } from './clients.ts';
 import { startProgress } from './progress.ts';
-import { liveSecrets, sandboxConfig } from './sandbox-config.ts';
+import { liveSecrets, pinnedRuns, sandboxConfig } from './sandbox-config.ts';
 import { serveRunsApi } from './serve.ts';
 import { type LocalFunctionSpec, startLocalStack } from './stack.ts';
 import { buildSummary, formatSummary } from './summary.ts';
@@ -97,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
     : await startSandbox({
         seed: options.seed,
         timeScale: options.timeScale,
+        ...(options.clock ? { clock: options.clock } : {}),
         simulators: SIMULATORS,
         connections: userConfig.connections,
         ...(faults ? { faults } : {}),
@@ -146,6 +147,13 @@ async function main(argv: string[]): Promise<number> {
       const api = await serveRunsApi(stack, options.port);
       cleanups.push(() => api.close());
       say(`runs API on ${api.url}: curl -X POST ${api.url}/runs -d '{"provider":"sp-api"}'; Ctrl-C stops`);
+      if (options.clock) {
+        // The runs API dates a run by the real clock; only an explicit window matches the pinned data.
+        const day = options.clock.slice(0, 10);
+        say(
+          `--clock: the simulators' data ends on ${day}; give each POST /runs "from" and "to" up to ${day}`,
+        );
+      }
       await new Promise<void>((done) => {
         process.once('SIGINT', () => done());
         process.once('SIGTERM', () => done());
@@ -156,6 +164,9 @@ async function main(argv: string[]): Promise<number> {
     const runOf = new Map<string, string>();
     const notImplemented = new Set<string>();
     const providers = [...new Set(connections.map((c) => c.provider))];
+    // With --clock, "today" is the pinned day: the simulators' data ends there, so must the windows.
+    const today = options.clock ? new Date(options.clock) : new Date();
+    const pinnedDay = options.clock?.slice(0, 10);
     for (const provider of providers) {
       const mine = connections.filter((c) => c.provider === provider);
       if (!implemented(provider, options.job)) {
@@ -163,20 +174,28 @@ async function main(argv: string[]): Promise<number> {
         say(`${provider}: not implemented yet, skipped (${mine.map((c) => c.id).join(', ')})`);
         continue;
       }
-      const resolved = resolveRunRequest(
-        {
-          provider,
-          ...(options.connection ? { connection: options.connection } : {}),
-          ...(options.from ? { from: options.from } : {}),
-          ...(options.to ? { to: options.to } : {}),
-          ...(options.invoiceId ? { invoiceId: options.invoiceId } : {}),
-          ...(options.job ? { job: options.job } : {}),
-        },
-        config,
-      );
-      const { runId } = await startRun(resolved, { state, queue, source: 'local' });
-      for (const c of resolved.connections) runOf.set(c.id, runId);
-      say(`${provider}: run ${runId} for ${resolved.connections.map((c) => c.id).join(', ')}`);
+      const request = {
+        provider,
+        ...(options.connection ? { connection: options.connection } : {}),
+        ...(options.from ? { from: options.from } : {}),
+        ...(options.to ? { to: options.to } : {}),
+        ...(options.invoiceId ? { invoiceId: options.invoiceId } : {}),
+        ...(options.job ? { job: options.job } : {}),
+      };
+      const runs =
+        pinnedDay && !options.from && !options.invoiceId
+          ? pinnedRuns(mine, pinnedDay).map((p) => {
+              const resolved = resolveRunRequest({ ...request, ...p.window }, config, today);
+              const ids = new Set(p.connections.map((c) => c.id));
+              return { ...resolved, connections: resolved.connections.filter((c) => ids.has(c.id)) };
+            })
+          : [resolveRunRequest(request, config, today)];
+      for (const resolved of runs) {
+        const { runId } = await startRun(resolved, { state, queue, source: 'local' });
+        for (const c of resolved.connections) runOf.set(c.id, runId);
+        const window = resolved.window ? ` (${resolved.window.from}..${resolved.window.to})` : '';
+        say(`${provider}: run ${runId}${window} for ${resolved.connections.map((c) => c.id).join(', ')}`);
+      }
     }
 
     const stopProgress = startProgress(stack, !options.quiet && (!options.json || process.stderr.isTTY));

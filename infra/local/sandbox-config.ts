@@ -33,6 +33,35 @@ export async function sandboxConfig(
   return { config: local, path, secrets };
 }
 
+export interface PinnedRun {
+  window: { from: string; to: string };
+  connections: Connection[];
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * With --clock, the runs' windows, one run per distinct window. The functions read their own (real)
+ * clock for "today", so a run with no window would cover days the pinned simulators do not have; each
+ * connection gets the window its first run (no watermark: the local stack starts empty) would cover
+ * on the pinned day: from its backfillFrom, else that day less its lookbackDays, to that day.
+ */
+export function pinnedRuns(connections: readonly Connection[], day: string): PinnedRun[] {
+  const runs = new Map<string, PinnedRun>();
+  for (const c of connections) {
+    const back = new Date(Date.parse(`${day}T00:00:00Z`) - c.lookbackDays * DAY_MS)
+      .toISOString()
+      .slice(0, 10);
+    const from = c.backfillFrom ?? back;
+    const window = { from: from > day ? day : from, to: day };
+    const key = `${window.from}/${window.to}`;
+    const run = runs.get(key);
+    if (run) run.connections.push(c);
+    else runs.set(key, { window, connections: [c] });
+  }
+  return [...runs.values()];
+}
+
 /** With --live: secrets from a local JSON file (secret name -> secret), never logged. */
 export async function liveSecrets(
   file: string,

@@ -2,7 +2,8 @@
  * The provider sandbox: token servers (LWA, Google OAuth) plus one HTTP simulator per provider, on
  * 127.0.0.1 free ports, with seeded data, a shared simulated clock and fault injection.
  *
- *   const sandbox = await startSandbox({ seed: 7, timeScale: 60, connections: config.connections,
+ *   const sandbox = await startSandbox({ seed: 7, timeScale: 60, clock: '2026-03-01T00:00:00Z',
+ *                                        connections: config.connections,
  *                                        simulators: [amazonAdsSimulator, spApiSimulator] });
  *   sandbox.endpoints['amazon-ads'];   // http://127.0.0.1:41234
  *   sandbox.credentials['ads-main'];   // {clientId, clientSecret, refreshToken}: the connection's secret
@@ -17,6 +18,7 @@
  *     provider: 'sp-api',                   // receives the sp-api connections and their grants
  *     async start(ctx) {
  *       const rng = createRng(`${ctx.seed}/sp-api`);            // data fixed by seed and ctx.size
+ *       const end = ctx.clock.simNow();        // date the data here: the sandbox's start, on every run
  *       return createSimServer({
  *         ...ctx.server,                      // name, shared clock, seed, faults, log
  *         errorBody: amazonErrorList,
@@ -36,6 +38,12 @@
  *     },
  *   };
  *
+ * Reproducible runs: one seed and one `clock` give the same data, ids, URLs, faults and answers. For
+ * that a simulator dates its data from `ctx.clock.simNow()` read in `start` (the sandbox holds its
+ * clock at the start instant until every simulator is up), never from Date.now(); mints ids with
+ * `StableIds` (or `createRng`) keyed by what they are for, never randomUUID(); and lets the framework
+ * sign its download URLs. Faults hang on the request identity (`requestIdentity`, `req.identity`).
+ *
  * Credentials: every connection gets a secret minted from the seed whether or not its simulator is
  * running. LWA providers share one app (client) per provider with a refresh token per connection, so
  * a client that caches tokens by client id instead of by connection is caught. CM360 connections get a
@@ -43,10 +51,10 @@
  */
 
 import type { ProviderId } from '../../shared/config/schema.ts';
-import { createSimClock, type SimClock } from './framework/clock.ts';
+import { createSimClock, parseSimTime, type SimClock } from './framework/clock.ts';
 import { type FaultConfigInput, parseFaultConfig } from './framework/faults.ts';
 import { createRng, type Seed } from './framework/seed.ts';
-import type { SimServerOptions } from './framework/server.ts';
+import type { SimRequestBase, SimServerOptions } from './framework/server.ts';
 import type { SimStats } from './framework/stats.ts';
 import {
   createGoogleOAuthServer,
@@ -58,7 +66,7 @@ import {
 } from './google-oauth.ts';
 import { createLwaServer, type LwaServer } from './lwa.ts';
 
-export { createSimClock, type SimClock } from './framework/clock.ts';
+export { createSimClock, parseSimTime, type SimClock } from './framework/clock.ts';
 export * from './framework/errors.ts';
 export {
   type FaultConfig,
@@ -69,16 +77,19 @@ export {
 } from './framework/faults.ts';
 export * from './framework/http.ts';
 export { type RateLimit, type RateLimitHeaderPolicy, rateLimitHeaderValue } from './framework/rate-limit.ts';
+export { type IdentityInput, requestIdentity, VOLATILE_PARAMS } from './framework/request-identity.ts';
 export { createRng, formatMinorUnits, hash32, hashUnit, Rng, type Seed } from './framework/seed.ts';
 export {
   type AdminRouteDef,
   createSimServer,
   type RouteDef,
   type SimContext,
+  type SimRequestBase,
   type SimServer,
   type SimServerOptions,
 } from './framework/server.ts';
 export { type DownloadSource, generatedStream, type OpenDownload } from './framework/signed-url.ts';
+export { StableIds } from './framework/stable-ids.ts';
 export type { OperationStats, SimStats } from './framework/stats.ts';
 export type { TokenCheck } from './framework/tokens.ts';
 export {
@@ -141,8 +152,12 @@ export interface SimulatorContext {
   google: GoogleOAuthServer;
   /** Connections of this simulator's provider, with the secrets minted for them. */
   connections: SandboxConnection[];
-  /** Spread into createSimServer: name, the shared clock, seed, faults, log. */
-  server: Pick<SimServerOptions, 'name' | 'clock' | 'seed' | 'faults' | 'log'>;
+  /**
+   * Spread into createSimServer: name, the shared clock, seed, faults, log, and an identityKey naming
+   * the caller's connection (the subject of the LWA or Google token it sends), so two connections
+   * asking the same path are two requests to fault injection.
+   */
+  server: Pick<SimServerOptions, 'name' | 'clock' | 'seed' | 'faults' | 'log' | 'identityKey'>;
   log: (line: string) => void;
 }
 
@@ -165,6 +180,13 @@ export interface SandboxOptions {
   seed?: Seed;
   /** Simulated seconds per real second. Default 60: exports and rate limits run 60 times faster. */
   timeScale?: number;
+  /**
+   * The simulated start, so two runs with one seed date their data alike: an ISO date-time with its
+   * offset (`'2026-03-01T00:00:00Z'`), a bare date (midnight UTC), epoch ms or a Date. Default: the
+   * real time. Or a whole SimClock (tests: `createSimClock({ start, realNow: () => fixed })` stands
+   * still until `advance`d); its timeScale then wins, and a different `timeScale` here is an error.
+   */
+  clock?: string | number | Date | SimClock;
   /** Default 1. */
   size?: number;
   /** Fault configs by simulator name ('lwa' and 'google' included); '*' applies to every provider simulator. */
@@ -209,8 +231,8 @@ async function closeAll(items: ReadonlyArray<{ close(): Promise<void> }>): Promi
 
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const seed = options.seed ?? 1;
-  const timeScale = options.timeScale ?? 60;
-  const clock = createSimClock({ timeScale });
+  const { clock, release } = sandboxClock(options);
+  const timeScale = clock.timeScale;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const faults: Record<string, FaultConfigInput> = {};
   for (const [name, config] of Object.entries(options.faults ?? {})) {
@@ -245,6 +267,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const credentials = Object.fromEntries(connections.map((c) => [c.id, c.secret]));
 
     const endpoints: Record<string, string> = { lwa: lwa.url, google: google.url };
+    const caller = (req: SimRequestBase): string => {
+      const token = req.bearerToken() ?? req.header('x-amz-access-token');
+      return lwa.verify(token)?.subject ?? google.verify(token)?.subject ?? '';
+    };
     for (const factory of options.simulators) {
       const simFaults = faults[factory.name] ?? faults['*'];
       const sim = await factory.start({
@@ -260,13 +286,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         connections: connections.filter(
           (c) => factory.provider !== undefined && c.provider === factory.provider,
         ),
-        server: { name: factory.name, clock, seed, faults: simFaults, log },
+        server: { name: factory.name, clock, seed, faults: simFaults, log, identityKey: caller },
         log,
       });
       started.push({ ...sim, name: factory.name, close: () => sim.close(), stats: () => sim.stats() });
       endpoints[factory.name] = sim.url;
     }
 
+    release();
     return {
       endpoints,
       tokenUrls: { lwa: lwa.tokenUrl, google: google.tokenUrl },
@@ -291,6 +318,41 @@ const googleConnection = (c: SandboxConnectionInput): SandboxConnectionInput => 
   ...regionOf(c),
   ...(c.profileId !== undefined ? { profileId: c.profileId } : {}),
 });
+
+function isSimClock(value: SandboxOptions['clock']): value is SimClock {
+  return typeof value === 'object' && value !== null && !(value instanceof Date) && 'simNow' in value;
+}
+
+/**
+ * The sandbox's clock, held at its start until `release()`: simulators that date their data from
+ * simNow() in start() all see the start instant itself, however long the others took to start (RSA
+ * keys for Google service accounts take a while), so a pinned start gives the same data every run.
+ */
+function sandboxClock(options: SandboxOptions): { clock: SimClock; release: () => void } {
+  if (isSimClock(options.clock)) {
+    const given = options.clock;
+    if (options.timeScale !== undefined && options.timeScale !== given.timeScale) {
+      throw new RangeError(
+        `timeScale: ${options.timeScale} differs from the given clock's timeScale ${given.timeScale}`,
+      );
+    }
+    return { clock: given, release: () => {} };
+  }
+  const start = options.clock === undefined ? undefined : parseSimTime(options.clock, 'clock');
+  const heldAt = Date.now();
+  let pausedMs: number | undefined;
+  const clock = createSimClock({
+    timeScale: options.timeScale ?? 60,
+    ...(start === undefined ? {} : { start }),
+    realNow: () => (pausedMs === undefined ? heldAt : Date.now() - pausedMs),
+  });
+  return {
+    clock,
+    release: () => {
+      pausedMs ??= Date.now() - heldAt;
+    },
+  };
+}
 
 /** One secret per connection, fixed by the seed (service account keys excepted: RSA keys are random). */
 async function mintCredentials(

@@ -108,7 +108,7 @@ function pickStatus(rng: Rng, ageDays: number): string {
 export interface DataOptions {
   seed: Seed;
   size: number;
-  /** The "today" invoices are dated back from (real date at start: clients date their windows by it). */
+  /** The "today" invoices are dated back from: the sandbox's start (the pinned `clock`, else the real time). */
   today: number;
   profiles?: number;
   /** One invoice per connection whose amount a double cannot hold (12345678901234567.89). */

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { amazonAdsError } from '../framework/errors.ts';
 import { json, SimHttpError, type SimReply, type SimRequest } from '../framework/http.ts';
+import { hash32 } from '../framework/seed.ts';
 import type { RouteDef, SimContext } from '../framework/server.ts';
 import { createSimServer } from '../framework/server.ts';
+import { StableIds } from '../framework/stable-ids.ts';
 import type { SimulatorContext, SimulatorFactory, StartedSimulator } from '../index.ts';
 import {
   billingDocTypes,
@@ -153,7 +154,9 @@ export interface AdsSimulator extends StartedSimulator {
 
 export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<AdsSimulator> {
   let settings = parseAdsSimSettings(ctx.options);
-  const today = Date.now();
+  // The sandbox's start (pinned with its `clock`), so one seed and clock give the same invoices every run.
+  const today = ctx.clock.simNow();
+  const statementIds = new StableIds(`${ctx.seed}/amazon-ads/statements`);
   const data = new Map<string, ConnectionData>();
   const statusOverrides = new Map<string, { status: string; remainingZero: boolean }>();
   const statements = new Map<string, Statement>();
@@ -215,9 +218,11 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
     return profile;
   };
 
-  const shaped = (payload: object, contentType: string): SimReply => {
+  /** `alternate`: each request's shape is fixed by the seed and the request, so a replay sees the same shapes. */
+  const shaped = (req: SimRequest, payload: object, contentType: string): SimReply => {
+    const turn = req.identity === undefined ? answers++ : hash32(ctx.seed, 'answerShape', req.identity);
     const wrapped =
-      settings.answerShape === 'wrapped' || (settings.answerShape === 'alternate' && answers++ % 2 === 0);
+      settings.answerShape === 'wrapped' || (settings.answerShape === 'alternate' && turn % 2 === 0);
     const body = exactJson(wrapped ? { status: 'SUCCESS', payload } : payload);
     return { status: 200, headers: { 'content-type': contentType }, body };
   };
@@ -297,6 +302,7 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
             ? encodeCursor({ o: offset + pageSize, n: size, f: filter })
             : null;
         return shaped(
+          req,
           {
             invoiceSummaries: page.map((inv) =>
               settings.malformed[inv.id] === 'summary'
@@ -327,6 +333,7 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
         }
         const detail = detailPayload(inv, inv.government ? governmentLinks(sim, inv) : undefined);
         return shaped(
+          req,
           settings.malformed[inv.id] === 'detail' ? { ...detail, invoiceLines: undefined } : detail,
           MEDIA.invoice,
         );
@@ -406,7 +413,8 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
           throw bad('countryCodes: at most 30 country codes');
         for (const c of countryCodes)
           if (!COUNTRIES.has(String(c))) throw bad(`countryCodes: unknown country ${String(c)}`);
-        const id = randomUUID();
+        // From the request, not random: the same statement request gets the same id (and fate) every run.
+        const id = statementIds.uuid(d.connection, account, req.identity ?? req.rawBody.toString('utf8'));
         const now = sim.clock.simNow();
         statements.set(id, {
           id,
@@ -473,6 +481,13 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
 
   const server = await createSimServer({
     ...ctx.server,
+    // The profile and account headers choose the data as much as the path does.
+    identityKey: (req) =>
+      [
+        ctx.server.identityKey?.(req) ?? '',
+        req.header('amazon-advertising-api-scope') ?? '',
+        req.header('amazon-ads-accountid') ?? '',
+      ].join('/'),
     errorBody: amazonAdsError,
     rateLimitHeaders: { limit: false, retryAfter: true },
     requestIdHeader: 'x-amzn-RequestId',

@@ -5,8 +5,13 @@ import { hashUnit, type Seed } from './seed.ts';
  * Fault injection, seeded and deterministic. Each decision is a hash of (seed, fault kind, operation,
  * request identity, how many times that same request was seen), not a draw from one shared stream, so
  * the same requests get the same faults even when unrelated requests interleave differently, and a
- * retry of a failed request rolls again (a 5xx is not permanent). 429 bursts count requests per
- * operation: "every Nth request of an operation, for M requests".
+ * retry of a failed request rolls again (a 5xx is not permanent). The identity is the stable one of
+ * request-identity.ts (no signatures, signing times or expiries), so two runs with one seed that send
+ * the same requests get the same faults. A request the rate limiter turns away is taken back
+ * (`retract`): how often a client meets the limiter depends on real timing, and must not move the
+ * faults. 429 bursts count requests per operation, "every Nth request of an operation, for M
+ * requests": the one fault that follows arrival order, so it repeats when a client sends an
+ * operation's requests one at a time.
  */
 
 const share = z.number().min(0).max(1);
@@ -139,7 +144,10 @@ export class FaultInjector {
     return !ops || ops.includes(operation);
   }
 
-  /** The faults for one request. `requestKey` identifies the request (method, path, query, body digest). */
+  /**
+   * The faults for one request. `requestKey` identifies the request: method, path, query and body
+   * digest, stable across runs (`requestIdentity`), so a seed gives the same faults on every run.
+   */
   decide(operation: string, requestKey: string): RequestFaults {
     if (!this.inScope(operation)) return NO_FAULTS;
     const c = this.current;
@@ -164,6 +172,21 @@ export class FaultInjector {
         errorRoll < c.serverErrorRate ? (errorRoll < c.serverErrorRate / 2 ? 500 : 503) : undefined,
       truncate: roll('truncate') < c.truncateRate,
     };
+  }
+
+  /**
+   * Takes back the last `decide` of this request: the rate limiter answered it before any fault of
+   * the decision applied, so its retry rolls the same dice instead of the next ones.
+   */
+  retract(operation: string, requestKey: string): void {
+    if (!this.inScope(operation)) return;
+    const take = (map: Map<string, number>, key: string) => {
+      const n = (map.get(key) ?? 0) - 1;
+      if (n > 0) map.set(key, n);
+      else map.delete(key);
+    };
+    take(this.seen, requestKey);
+    take(this.perOperation, operation);
   }
 
   /** Whether the export `exportId` ends in the provider's error state. Fixed per id once asked. */

@@ -24,8 +24,13 @@ export interface SimRequest {
   readonly rawBody: Buffer;
   /** The route's operation name (stats, rate limits, faults). */
   readonly operation: string;
-  /** Also sent back in the request-id header. */
+  /** Also sent back in the request-id header. Fixed by the seed, the identity and how often it came. */
   readonly requestId: string;
+  /**
+   * What makes this request the same one on another run (method, path, query and body without
+   * signatures, expiries and tokens): key ids a handler mints by it to keep them stable across runs.
+   */
+  readonly identity?: string;
   readonly raw: IncomingMessage;
 }
 

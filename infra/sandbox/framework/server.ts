@@ -1,4 +1,3 @@
-import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -23,9 +22,11 @@ import {
   rateLimitHeaderValue,
   validateRateLimit,
 } from './rate-limit.ts';
+import { requestIdentity } from './request-identity.ts';
 import { type HttpMethod, Router } from './router.ts';
 import type { Seed } from './seed.ts';
 import { DOWNLOAD_PREFIX, type OpenDownload, SignedUrls } from './signed-url.ts';
+import { StableIds } from './stable-ids.ts';
 import { type SimStats, SimStatsRecorder } from './stats.ts';
 
 /**
@@ -58,6 +59,12 @@ export interface RouteDef {
   rateLimit?: RateLimit;
   /** Splits the bucket (e.g. one per seller or per profile); default: one bucket per operation. */
   rateLimitKey?: (req: SimRequest) => string;
+  /**
+   * Query or body parameters that change from run to run for the same request (a client's own
+   * timestamp, a nonce), besides the signatures, expiries and tokens the framework always leaves out
+   * of the request identity (VOLATILE_PARAMS).
+   */
+  volatileParams?: readonly string[];
   handler: RouteHandler;
 }
 
@@ -76,11 +83,18 @@ export interface SimServerOptions {
   /** Shared clock (startSandbox passes one to every simulator); default: a new one at `timeScale`. */
   clock?: SimClock;
   timeScale?: number;
-  /** Seed of fault decisions when the fault config has none. */
+  /** Seed of fault decisions (when the fault config has none), request ids and download URL signatures. */
   seed?: Seed;
   faults?: FaultConfigInput;
   /** Default: `x-amzn-RateLimit-Limit` on, `Retry-After` off (SP-API). Amazon Ads: the reverse. */
   rateLimitHeaders?: Partial<RateLimitHeaderPolicy>;
+  /**
+   * Who or what a request is for beyond its method, path, query and body: the caller's connection (the
+   * token's subject), a profile or account header. Requests differing in it are different requests to
+   * fault injection and request ids. startSandbox's `ctx.server` brings one naming the token's subject;
+   * a simulator reading more headers extends it. Default: nothing.
+   */
+  identityKey?: (req: SimRequestBase) => string;
   /** Header carrying the request id on every answer; null for none. Default `x-amzn-RequestId`. */
   requestIdHeader?: string | null;
   /** Serve pre-signed downloads at /__download/:id from this callback. */
@@ -111,6 +125,7 @@ interface InternalRoute {
   operation: string;
   rateLimit?: RateLimit;
   rateLimitKey?: (req: SimRequest) => string;
+  volatileParams?: readonly string[];
   errorBody: ErrorBuilder;
   requestIdHeader: string | null;
   handler: RouteHandler;
@@ -154,15 +169,17 @@ function parseAdminBody(raw: Buffer): unknown {
   }
 }
 
+/** A request before its id is known (what `identityKey` sees). */
+export type SimRequestBase = Omit<SimRequest, 'requestId' | 'identity'>;
+
 function buildRequest(
   req: IncomingMessage,
   url: URL,
   params: Record<string, string>,
   operation: string,
-  requestId: string,
   rawBody: Buffer,
   body: unknown,
-): SimRequest {
+): SimRequestBase {
   const query: Record<string, string> = {};
   for (const [k, v] of url.searchParams) if (!(k in query)) query[k] = v;
   const header = (name: string) => {
@@ -183,22 +200,36 @@ function buildRequest(
     body,
     rawBody,
     operation,
-    requestId,
     raw: req,
   };
 }
 
-function requestKey(method: string, url: URL, body: Buffer): string {
-  const query = [...url.searchParams].sort(([a, x], [b, y]) =>
-    a === b ? x.localeCompare(y) : a.localeCompare(b),
+function identityOf(
+  req: IncomingMessage,
+  method: string,
+  url: URL,
+  rawBody: Buffer,
+  volatile?: readonly string[],
+): string {
+  return requestIdentity(
+    {
+      method,
+      path: url.pathname,
+      searchParams: url.searchParams,
+      rawBody,
+      contentType: mediaType(req.headers['content-type']),
+    },
+    volatile,
   );
-  const digest = body.length ? createHash('sha1').update(body).digest('base64url') : '';
-  return `${method} ${url.pathname}?${new URLSearchParams(query)}#${digest}`;
 }
 
 export async function createSimServer(options: SimServerOptions): Promise<SimServer> {
   const clock = options.clock ?? createSimClock({ timeScale: options.timeScale ?? 1 });
-  const faults = new FaultInjector(options.faults, options.seed ?? 0);
+  const seed = options.seed ?? 0;
+  const faults = new FaultInjector(options.faults, seed);
+  // Request ids from the seed and the request, not random: a replayed run gets the same headers and
+  // the same ids in S3-shaped error bodies.
+  const requestIds = new StableIds(`${seed}/${options.name}/request-id`);
   const limiter = new RateLimiter(clock);
   const stats = new SimStatsRecorder(options.name);
   const headerPolicy: RateLimitHeaderPolicy = { limit: true, retryAfter: false, ...options.rateLimitHeaders };
@@ -208,7 +239,13 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let baseUrl = '';
-  const downloads = new SignedUrls({ clock, faults, baseUrl: () => baseUrl, open: options.downloads?.open });
+  const downloads = new SignedUrls({
+    clock,
+    faults,
+    baseUrl: () => baseUrl,
+    open: options.downloads?.open,
+    seed: `${seed}/${options.name}`,
+  });
 
   const router = new Router<InternalRoute>();
   for (const r of options.routes) {
@@ -344,11 +381,10 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
-    const requestId = randomUUID();
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
 
     if (url.pathname === ADMIN_PREFIX || url.pathname.startsWith(`${ADMIN_PREFIX}/`)) {
-      await handleAdmin(req, res, url, method, requestId);
+      await handleAdmin(req, res, url, method);
       return;
     }
 
@@ -357,7 +393,11 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
     const operation = route?.operation ?? 'unknown';
     const headers: Record<string, string> = {};
     const idHeader = route ? route.requestIdHeader : requestIdHeader;
-    if (idHeader) headers[idHeader] = requestId;
+    const setRequestId = (identity: string) => {
+      const id = requestIds.uuid(identity);
+      if (idHeader) headers[idHeader] = id;
+      return id;
+    };
     if (route?.rateLimit && headerPolicy.limit) {
       headers['x-amzn-RateLimit-Limit'] = rateLimitHeaderValue(route.rateLimit, clock.timeScale);
     }
@@ -375,11 +415,38 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
       rawBody = await readBody(req, maxBody);
     } catch (err) {
       if (err instanceof BodyTooLarge) {
+        setRequestId(identityOf(req, method, url, Buffer.alloc(0), route?.volatileParams));
         res.shouldKeepAlive = false;
         await error(frameworkError('payload_too_large'));
       }
       return;
     }
+    let parsed: unknown;
+    let badBody = false;
+    try {
+      parsed = parseBody(mediaType(req.headers['content-type']), rawBody);
+    } catch {
+      badBody = true;
+    }
+    const base = buildRequest(
+      req,
+      url,
+      match.kind === 'found' ? match.params : {},
+      operation,
+      rawBody,
+      parsed,
+    );
+    let identity = identityOf(req, method, url, rawBody, route?.volatileParams);
+    if (route && options.identityKey) {
+      let key = '';
+      try {
+        key = options.identityKey(base);
+      } catch {
+        // A key that cannot be read (a malformed header) leaves the request keyed by the rest.
+      }
+      if (key) identity = `${identity} ${key}`;
+    }
+    const requestId = setRequestId(identity);
     if (match.kind === 'not_found' || match.kind === 'bad_path') {
       await error(frameworkError('not_found', `No route for ${method} ${url.pathname}`));
       return;
@@ -391,7 +458,7 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
       return;
     }
     const r = route!;
-    const injected = faults.decide(operation, requestKey(method, url, rawBody));
+    const injected = faults.decide(operation, identity);
     if (injected.reset) {
       faults.record('reset', operation);
       stats.answered(operation, 'reset');
@@ -407,18 +474,16 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
       }
     }
 
-    let parsed: unknown;
-    try {
-      parsed = parseBody(mediaType(req.headers['content-type']), rawBody);
-    } catch {
+    if (badBody) {
       await error(frameworkError('bad_request', 'The request body is not valid JSON.'));
       return;
     }
-    const simReq = buildRequest(req, url, match.params, operation, requestId, rawBody, parsed);
+    const simReq: SimRequest = { ...base, requestId, identity };
 
     if (r.rateLimit) {
       const taken = limiter.take(operation, r.rateLimit, r.rateLimitKey?.(simReq) ?? '');
       if (!taken.allowed) {
+        faults.retract(operation, identity);
         stats.throttled(operation);
         const extra = headerPolicy.retryAfter
           ? { 'retry-after': String(taken.retryAfterSeconds) }
@@ -467,13 +532,13 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
     res: ServerResponse,
     url: URL,
     method: string,
-    requestId: string,
   ): Promise<void> {
     const path = url.pathname.slice(ADMIN_PREFIX.length) || '/';
     const match = adminRouter.match(method, path);
     let reply: SimReply;
     try {
       const rawBody = await readBody(req, maxBody);
+      const identity = identityOf(req, method, url, rawBody);
       if (match.kind !== 'found') {
         reply = json(404, { error: `no admin endpoint ${method} ${url.pathname}` });
       } else {
@@ -481,7 +546,11 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
         reply =
           body instanceof Error
             ? json(400, { error: 'the body is not valid JSON' })
-            : await match.value(buildRequest(req, url, match.params, 'admin', requestId, rawBody, body));
+            : await match.value({
+                ...buildRequest(req, url, match.params, 'admin', rawBody, body),
+                requestId: requestIds.uuid('admin', identity),
+                identity,
+              });
       }
     } catch (err) {
       reply = json(400, { error: (err as Error).message });

@@ -1,10 +1,10 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { SimClock } from './clock.ts';
 import { s3XmlError } from './errors.ts';
 import type { FaultInjector } from './faults.ts';
 import { type SimReply, stream, text } from './http.ts';
-import { hash32 } from './seed.ts';
+import { hash32, type Seed } from './seed.ts';
 
 /**
  * Pre-signed-looking download URLs served by the simulator that issued them:
@@ -12,6 +12,8 @@ import { hash32 } from './seed.ts';
  * Valid for a TTL in SIMULATED seconds (SP-API's "expires after 30 seconds" is 0.5 real seconds at
  * time scale 60). Stateless: the id is the simulator's document key and the HMAC covers id, date and
  * TTL, so nothing is kept per URL; the bytes come from the simulator's `open(key)` as a stream.
+ * With a `seed` the signing key is derived from it, so one seed and one clock issue the same URLs on
+ * every run (a sandbox is not a place for secrets).
  */
 
 export const DOWNLOAD_PREFIX = '/__download/';
@@ -48,15 +50,22 @@ export interface SignedUrlsOptions {
   /** Base URL of the serving simulator (known once it listens). */
   baseUrl: () => string;
   open?: OpenDownload;
+  /** Derives the signing key (createSimServer passes its seed and name); default: random bytes. */
+  seed?: Seed;
 }
 
 export class SignedUrls {
-  private readonly secret = randomBytes(32);
+  private readonly secret: Buffer;
   private readonly issued = new Map<string, number>();
   /** Signatures of URLs a fault made expired: they stay expired, as a real expired link does. */
   private readonly forcedExpired = new Set<string>();
 
-  constructor(private readonly options: SignedUrlsOptions) {}
+  constructor(private readonly options: SignedUrlsOptions) {
+    this.secret =
+      options.seed === undefined
+        ? randomBytes(32)
+        : createHash('sha256').update(`signed-url\u241f${options.seed}`).digest();
+  }
 
   private sign(id: string, date: string, expires: string): string {
     return createHmac('sha256', this.secret).update(`${id}\n${date}\n${expires}`).digest('hex');

@@ -1,8 +1,12 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /**
  * Opaque access tokens for the token servers, expiring in REAL time: clients cache a token by their own
  * clock for the `expires_in` the server sent, so server and client must count the same seconds.
+ *
+ * A token is derived from what it grants and how many tokens that grant got before, not drawn at
+ * random, so a replayed run is answered with the same bytes; the grant holds the seeded client id, so
+ * another seed gives other tokens. Nothing outside 127.0.0.1 ever sees them.
  */
 
 export type TokenCheck<I> =
@@ -18,6 +22,7 @@ const PRUNE_ABOVE = 10_000;
 
 export class TokenStore<I> {
   private readonly tokens = new Map<string, Entry<I>>();
+  private readonly issuedPerGrant = new Map<string, number>();
 
   constructor(
     private readonly prefix: string,
@@ -26,9 +31,22 @@ export class TokenStore<I> {
 
   issue(info: I, ttlSeconds: number): string {
     if (this.tokens.size > PRUNE_ABOVE) this.prune();
-    const token = `${this.prefix}${randomBytes(48).toString('base64url')}`;
+    const token = `${this.prefix}${this.tokenBytes(info).toString('base64url')}`;
     this.tokens.set(token, { info, expiresAt: this.now() + ttlSeconds * 1000 });
     return token;
+  }
+
+  private tokenBytes(info: I): Buffer {
+    let grant: string | undefined;
+    try {
+      grant = JSON.stringify(info);
+    } catch {
+      grant = undefined;
+    }
+    if (grant === undefined) return randomBytes(48);
+    const n = (this.issuedPerGrant.get(grant) ?? 0) + 1;
+    this.issuedPerGrant.set(grant, n);
+    return createHash('sha512').update(`${this.prefix}\u241f${grant}\u241f${n}`).digest().subarray(0, 48);
   }
 
   check(token: string | undefined): TokenCheck<I> {

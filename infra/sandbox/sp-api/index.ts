@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { amazonErrorList } from '../framework/errors.ts';
 import { json, SimHttpError, type SimRequest } from '../framework/http.ts';
-import { createRng } from '../framework/seed.ts';
 import { createSimServer, type RouteDef } from '../framework/server.ts';
 import type { DownloadSource } from '../framework/signed-url.ts';
+import { StableIds } from '../framework/stable-ids.ts';
 import type { SimulatorContext, SimulatorFactory, StartedSimulator } from '../index.ts';
 import { ATTRIBUTES, generateInvoices, invoicePayload, nfeXml, type SimInvoice, sellerCnpj } from './data.ts';
 import { parseSpSimSettings, type SpSimSettings } from './settings.ts';
@@ -165,11 +165,12 @@ export interface SpApiSimulator extends StartedSimulator {
 
 export async function startSpApiSimulator(ctx: SimulatorContext): Promise<SpApiSimulator> {
   let settings = parseSpSimSettings(ctx.options);
+  // The sandbox's start (pinned with its `clock`): the data's last day, the same on every run.
   const end = ctx.clock.simNow();
   const data = new Map<string, SimInvoice[]>();
   const exportsById = new Map<string, SimExport>();
   const documents = new Map<string, SimDocument>();
-  const ids = createRng(`${ctx.seed}/sp-api/ids`);
+  const ids = new StableIds(`${ctx.seed}/sp-api/ids`);
 
   const invoicesOf = (connection: string, marketplaceId: string): SimInvoice[] => {
     const key = `${connection}\u0000${marketplaceId}`;
@@ -388,14 +389,15 @@ export async function startSpApiSimulator(ctx: SimulatorContext): Promise<SpApiS
           ...(str('externalInvoiceId') ? { externalInvoiceId: str('externalInvoiceId') } : {}),
           ...(t ? { transactionIdentifier: t as { name: string; id: string } } : {}),
         };
-        const exportId = ids.uuid();
+        // Keyed by seller and request, not by arrival: sellers exporting at once keep their ids (and fates).
+        const exportId = ids.uuid('export', who, req.identity ?? req.rawBody.toString('utf8'));
         const invoiceIds = invoicesOf(who, marketplaceId)
           .filter((inv) => matches(inv, filters))
           .map((inv) => inv.id);
         const documentIds: string[] = [];
         for (let i = 0; i < Math.max(1, invoiceIds.length); i += settings.invoicesPerDocument) {
           if (invoiceIds.length === 0) break;
-          const id = ids.uuid();
+          const id = ids.uuid('document', exportId, i);
           documentIds.push(id);
           documents.set(id, {
             id,
