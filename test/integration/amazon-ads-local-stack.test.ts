@@ -9,6 +9,7 @@ import type { DynamoStateStore, RunRecord } from '../../shared/aws/state-store.t
 import { parseConfig } from '../../shared/config/load.ts';
 import type { NormalizedInvoice } from '../../shared/invoice/model.ts';
 import { normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
+import { withMinorUnits } from '../../shared/invoice/money.ts';
 import { type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
 
 /**
@@ -177,11 +178,8 @@ describe('amazon-ads on the local stack', () => {
       expect(line.account).toBe(inv.profileId);
       expect(line.status).toBe(inv.status);
       expect(line.issuedOn).toBe(iso(inv.invoiceDate));
-      expect(line.total).toBe(
-        String(inv.amountDue.amount)
-          .replace(/(\.\d*?)0+$/, '$1')
-          .replace(/\.$/, ''),
-      );
+      // The digits the API wrote, with at least the currency's minor units.
+      expect(line.total).toBe(withMinorUnits(String(inv.amountDue.amount), inv.amountDue.currencyCode));
       expect(line.currency).toBe(inv.amountDue.currencyCode);
       expect(line.rawKey).toBe(
         `raw/amazon-ads/${CONNECTION}/${inv.profileId}/${inv.invoiceDate.slice(0, 4)}/${inv.invoiceDate.slice(4, 6)}/${inv.id}.json`,
@@ -255,7 +253,7 @@ describe('amazon-ads on the local stack', () => {
     expect(simCalls('getInvoice') - detailsBefore).toBe(recent.length);
     const line = (await normalized()).find((l) => l.invoiceId === changed!.id)!;
     expect(line.status).toBe('PAID_IN_FULL');
-    expect(line.remainingDue).toBe('0');
+    expect(line.remainingDue).toBe(withMinorUnits('0', line.currency));
   });
 
   it('reads the unwrapped (model) answer shape the same way', async () => {

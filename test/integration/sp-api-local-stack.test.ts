@@ -190,8 +190,9 @@ describe('sp-api on the local stack', () => {
     expect(expected.length).toBe(60);
     expect(record.failures).toEqual([]);
     expect(record.problems).toEqual([]);
-    // 30 pages of 2 plus empty ones: more than the burst of 20, so the listing continued in the queue.
-    expect(record.connections[MAIN]?.defers ?? 0).toBeGreaterThan(0);
+    // 30 pages of 2 plus empty ones. Whether the burst of 20 runs out (and the listing continues in the
+    // queue) depends on how fast this machine is at the time scale, so that is asserted in the unit tests
+    // (test/unit/providers/sp-api/fetch.test.ts), where the throttle is scripted.
     expect(simStats().operations.getInvoices!.requests).toBeGreaterThan(40);
 
     const lines = await normalized(MAIN);

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { normalizedMonthKey, rawInvoiceKey, safeSegment } from '../../shared/aws/keys.ts';
 import { defaultConfigPath, loadConfig, parseConfig } from '../../shared/config/load.ts';
 import { MIN_TIMEOUT_SECONDS } from '../../shared/config/schema.ts';
+import { nextPollDelay } from '../../shared/engine/poll-export.ts';
 import { HTTP_TIMEOUTS } from '../../shared/http/agent.ts';
 import { InvalidMessageError, parseJobMessage } from '../../shared/jobs/messages.ts';
 import { MAX_DELAY_SECONDS, planDelay, queueFor } from '../../shared/jobs/queue.ts';
-import { nextPollDelay } from '../../shared/engine/poll-export.ts';
 import { type RunRequestError, resolveRunRequest } from '../../shared/runtime/runs.ts';
 
 const example = loadConfig(defaultConfigPath());

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { specHttp } from '../../shared/engine/spec-http.ts';
-import { budgetUntil } from '../../shared/http/budget.ts';
-import { ProviderError } from '../../shared/http/errors.ts';
-import { resetBuckets } from '../../shared/http/token-bucket.ts';
-import * as api from '../../shared/providers/sp-api/api.ts';
-import { send } from '../../shared/providers/sp-api/http.ts';
+import { specHttp } from '../../../../shared/engine/spec-http.ts';
+import { budgetUntil } from '../../../../shared/http/budget.ts';
+import { ProviderError } from '../../../../shared/http/errors.ts';
+import { resetBuckets } from '../../../../shared/http/token-bucket.ts';
+import * as api from '../../../../shared/providers/sp-api/api.ts';
+import { send } from '../../../../shared/providers/sp-api/http.ts';
 import {
   createExportResponseSchema,
   exportResponseSchema,
@@ -15,10 +15,10 @@ import {
   invoicesAttributesResponseSchema,
   invoicesDocumentResponseSchema,
   invoicesPageSchema,
-} from '../../shared/providers/sp-api/schemas.ts';
-import { type SpApiConnection, spApiSpec } from '../../shared/providers/sp-api/spec.ts';
-import type { ProviderHttp } from '../../shared/providers/types.ts';
-import { startServer, type TestServer } from '../helpers/http-server.ts';
+} from '../../../../shared/providers/sp-api/schemas.ts';
+import { type SpApiConnection, spApiSpec } from '../../../../shared/providers/sp-api/spec.ts';
+import type { ProviderHttp } from '../../../../shared/providers/types.ts';
+import { startServer, type TestServer } from '../../../helpers/http-server.ts';
 
 /**
  * The model's `x-amzn-api-sandbox` static examples, replayed: for each example of the seven operations
@@ -40,7 +40,7 @@ interface Operation {
 
 const model = JSON.parse(
   readFileSync(
-    new URL('../../shared/providers/sp-api/InvoicesApiModel_2024-06-19.json', import.meta.url),
+    new URL('../../../../shared/providers/sp-api/InvoicesApiModel_2024-06-19.json', import.meta.url),
     'utf8',
   ),
 ) as { paths: Record<string, Record<string, Operation>> };

@@ -1,20 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { accessKeyDigit, generateInvoices, nfeXml, sellerCnpj } from '../../infra/sandbox/sp-api/data.ts';
-import { parseSecret, SecretError } from '../../shared/aws/secrets.ts';
-import { parseConfig } from '../../shared/config/load.ts';
-import { windowFor } from '../../shared/engine/window.ts';
-import { exportDates, windowBounds } from '../../shared/providers/sp-api/bounds.ts';
+import {
+  accessKeyDigit,
+  generateInvoices,
+  nfeXml,
+  sellerCnpj,
+} from '../../../../infra/sandbox/sp-api/data.ts';
+import { parseSecret, SecretError } from '../../../../shared/aws/secrets.ts';
+import { parseConfig } from '../../../../shared/config/load.ts';
+import { windowFor } from '../../../../shared/engine/window.ts';
+import { exportDates, windowBounds } from '../../../../shared/providers/sp-api/bounds.ts';
 import {
   checkFilters,
   exportFilters,
   FilterError,
   invoiceFilters,
-} from '../../shared/providers/sp-api/filters.ts';
-import { readNfe } from '../../shared/providers/sp-api/nfe.ts';
-import { kindOf, normalizeInvoice, xmlMatches } from '../../shared/providers/sp-api/normalize.ts';
-import { type SpApiConnection, spApiSpec } from '../../shared/providers/sp-api/spec.ts';
-import { findXml, withXml, type XmlIndexEntry } from '../../shared/providers/sp-api/xml-index.ts';
-import { isPermanent } from '../../shared/runtime/errors.ts';
+} from '../../../../shared/providers/sp-api/filters.ts';
+import { readNfe } from '../../../../shared/providers/sp-api/nfe.ts';
+import { kindOf, normalizeInvoice, xmlMatches } from '../../../../shared/providers/sp-api/normalize.ts';
+import { type SpApiConnection, spApiSpec } from '../../../../shared/providers/sp-api/spec.ts';
+import { findXml, withXml, type XmlIndexEntry } from '../../../../shared/providers/sp-api/xml-index.ts';
+import { isPermanent } from '../../../../shared/runtime/errors.ts';
 
 const connection = (filters: Record<string, unknown> = {}): SpApiConnection =>
   parseConfig({

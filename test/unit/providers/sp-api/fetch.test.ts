@@ -2,23 +2,23 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
-import { spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
-import { parseConfig } from '../../shared/config/load.ts';
-import { processMessage } from '../../shared/engine/process-message.ts';
-import type { ListingJob, ProviderSpec } from '../../shared/engine/provider-spec.ts';
-import { runListing } from '../../shared/engine/run-listing.ts';
-import { specHttp } from '../../shared/engine/spec-http.ts';
-import { budgetUntil } from '../../shared/http/budget.ts';
-import { DeferError, ProviderError } from '../../shared/http/errors.ts';
-import { resetBuckets } from '../../shared/http/token-bucket.ts';
-import type { FetchMessage, JobMessageInput, RunMessage } from '../../shared/jobs/messages.ts';
-import { fetchMessageSchema, runMessageSchema } from '../../shared/jobs/messages.ts';
-import { createInvoicesExport, getInvoice, getInvoices } from '../../shared/providers/sp-api/api.ts';
-import { windowBounds } from '../../shared/providers/sp-api/bounds.ts';
-import { send } from '../../shared/providers/sp-api/http.ts';
-import { type SpApiConnection, spApiSpec } from '../../shared/providers/sp-api/spec.ts';
-import { writeXmlIndex, type XmlIndexEntry } from '../../shared/providers/sp-api/xml-index.ts';
+import { type Sandbox, startSandbox } from '../../../../infra/sandbox/index.ts';
+import { spApiSimulator } from '../../../../infra/sandbox/sp-api/index.ts';
+import { parseConfig } from '../../../../shared/config/load.ts';
+import { processMessage } from '../../../../shared/engine/process-message.ts';
+import type { ListingJob, ProviderSpec } from '../../../../shared/engine/provider-spec.ts';
+import { runListing } from '../../../../shared/engine/run-listing.ts';
+import { specHttp } from '../../../../shared/engine/spec-http.ts';
+import { budgetUntil } from '../../../../shared/http/budget.ts';
+import { DeferError, ProviderError } from '../../../../shared/http/errors.ts';
+import { resetBuckets } from '../../../../shared/http/token-bucket.ts';
+import type { FetchMessage, JobMessageInput, RunMessage } from '../../../../shared/jobs/messages.ts';
+import { fetchMessageSchema, runMessageSchema } from '../../../../shared/jobs/messages.ts';
+import { createInvoicesExport, getInvoice, getInvoices } from '../../../../shared/providers/sp-api/api.ts';
+import { windowBounds } from '../../../../shared/providers/sp-api/bounds.ts';
+import { send } from '../../../../shared/providers/sp-api/http.ts';
+import { type SpApiConnection, spApiSpec } from '../../../../shared/providers/sp-api/spec.ts';
+import { writeXmlIndex, type XmlIndexEntry } from '../../../../shared/providers/sp-api/xml-index.ts';
 import type {
   ExportRecord,
   HttpResponse,
@@ -29,7 +29,7 @@ import type {
   Sink,
   StateStore,
   StoredObject,
-} from '../../shared/providers/types.ts';
+} from '../../../../shared/providers/types.ts';
 
 /**
  * The SP-API spec run by the engine against the simulator, with in-memory stand-ins for S3, the state
