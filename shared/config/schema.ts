@@ -98,7 +98,6 @@ export const spApiConnectionSchema = z
         series: z.string().optional(),
         statuses: z.array(z.string()).optional(),
         invoiceType: z.string().optional(),
-        dateType: z.string().optional(),
       })
       .strict()
       .default({}),

@@ -417,6 +417,11 @@ export class HttpClient implements ProviderHttp {
     throw new DeferError(operation, new Date(this.#now() + wait), reason);
   }
 
+  /** The operation's current pace (requests per second), as corrected by the provider's rate header. */
+  rate(operation: string): number | undefined {
+    return this.#bucket(operation)?.rate;
+  }
+
   #bucket(operation: string): TokenBucket | undefined {
     const spec = this.#o.operations[operation];
     if (!spec) return undefined;

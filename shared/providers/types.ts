@@ -132,6 +132,8 @@ export interface RequestOptions<T> {
 
 export interface ProviderHttp {
   request<T = unknown>(operation: string, opts: RequestOptions<T>): Promise<HttpResponse<T>>;
+  /** The operation's current pace in requests per second (corrected by x-amzn-RateLimit-Limit), if it is paced. */
+  rate?(operation: string): number | undefined;
   /** GET a download URL: followed only to allowlisted https hosts; redirects are checked too. */
   download(
     operation: string,

@@ -15,7 +15,7 @@ import {
   type SimInvoice,
   sha256,
 } from './data.ts';
-import { exactJson } from './exact-json.ts';
+import { exactJson } from './json-number.ts';
 import { detailPayload, profilePayloads, statementCsv, summaryPayload } from './payloads.ts';
 import { type AdsSimSettings, parseAdsSimSettings } from './settings.ts';
 

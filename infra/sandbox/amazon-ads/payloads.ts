@@ -1,5 +1,5 @@
 import { type ConnectionData, decimal, type SimInvoice, total } from './data.ts';
-import { JsonNumber } from './exact-json.ts';
+import { JsonNumber } from './json-number.ts';
 
 /** Model payloads (invoiceSummary, invoice, Profile) built from the seeded data. */
 

@@ -1,5 +1,5 @@
 import { documentKey } from '../../aws/keys.ts';
-import { isExpiredUrl, withUrlRenewal } from '../../engine/url-renewal.ts';
+import { absoluteUrl, copyDocument, extOf } from '../../engine/copy-document.ts';
 import type { InvoiceDocument } from '../../invoice/model.ts';
 import type { ProviderContext } from '../types.ts';
 import {
@@ -17,9 +17,6 @@ import type { AdsConnection } from './spec.ts';
 type Ctx = ProviderContext<AdsConnection>;
 type Ext = 'pdf' | 'xml' | 'zip';
 
-/** A link is asked for again this many times after it answered as expired. */
-const URL_RENEWALS = 2;
-
 /** summary.downloadableDocuments (documentType) to the docType values GetDocument takes. */
 const DOC_TYPES_FOR: Record<string, string[]> = {
   INVOICE: ['INVOICE'],
@@ -28,24 +25,6 @@ const DOC_TYPES_FOR: Record<string, string[]> = {
 
 export function docTypesFor(offered: readonly string[]): string[] {
   return [...new Set(offered.flatMap((d) => DOC_TYPES_FOR[d] ?? []))];
-}
-
-function extOf(contentType: string | undefined, name: string | undefined, fallback: Ext): Ext {
-  const type = contentType?.toLowerCase() ?? '';
-  if (type.includes('pdf')) return 'pdf';
-  if (type.includes('xml')) return 'xml';
-  if (type.includes('zip')) return 'zip';
-  const ext = /\.([a-z0-9]+)$/i.exec(name ?? '')?.[1]?.toLowerCase();
-  return ext === 'pdf' || ext === 'xml' || ext === 'zip' ? ext : fallback;
-}
-
-function absoluteUrl(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  try {
-    return new URL(value).href;
-  } catch {
-    return undefined;
-  }
 }
 
 export async function listDocuments(
@@ -68,66 +47,6 @@ export async function listDocuments(
     return undefined;
   }
   return parsed.data;
-}
-
-interface CopyJob {
-  invoiceId: string;
-  type: string;
-  key: string;
-  operation: string;
-  /** The link: renewal 0 is the one at hand, later renewals ask the provider for a fresh one. */
-  url: (renewal: number) => Promise<string | undefined>;
-}
-
-/**
- * Streams one document into S3, with a fresh link when one answered as expired. A refused link (not
- * https, not on the allowlist), a link that stays expired, or a 4xx from the storage host is recorded as
- * a problem of the run and the invoice goes on without that document; throttling, 5xx and broken
- * connections propagate (the fetch is retried or deferred).
- */
-async function copyDocument(ctx: Ctx, job: CopyJob): Promise<InvoiceDocument | undefined> {
-  try {
-    return await withUrlRenewal(
-      URL_RENEWALS,
-      async (renewal) => {
-        const url = await job.url(renewal);
-        if (!url) {
-          ctx.reportProblem({
-            code: 'DOCUMENT_NO_LINK',
-            message: `invoice ${job.invoiceId}: ${job.type} has no absolute download link${renewal ? ` after ${renewal} renewal(s)` : ''}`,
-            key: job.key,
-          });
-          return undefined;
-        }
-        const res = await ctx.http.download(job.operation, url);
-        const stored = await ctx.sink.putStream(job.key, res.stream, {
-          sourceOperation: job.operation,
-          runId: ctx.runId,
-          fetchedAt: ctx.now().toISOString(),
-          ...(res.contentType ? { contentType: res.contentType } : {}),
-          ...(res.contentLength !== undefined ? { expectedBytes: res.contentLength } : {}),
-        });
-        ctx.count('documents');
-        return { type: job.type, key: stored.key, sha256: stored.sha256, bytes: stored.bytes };
-      },
-      ctx.log,
-      { invoiceId: job.invoiceId, type: job.type },
-    );
-  } catch (err) {
-    const e = err as { name?: string; status?: number; message?: string };
-    const refused = e.name === 'DownloadRefusedError';
-    const expired = isExpiredUrl(err);
-    const clientError = e.name === 'ProviderError' && (e.status ?? 0) >= 400 && (e.status ?? 0) < 500;
-    if (!refused && !expired && !clientError) throw err;
-    ctx.reportProblem({
-      code: refused ? 'DOCUMENT_LINK_REFUSED' : expired ? 'DOCUMENT_LINK_EXPIRED' : 'DOCUMENT_UNAVAILABLE',
-      message: `invoice ${job.invoiceId}: ${job.type} not copied: ${
-        expired ? `the link was still expired after ${URL_RENEWALS} fresh one(s)` : e.message
-      }`,
-      key: job.key,
-    });
-    return undefined;
-  }
 }
 
 export interface InvoiceDocumentsInput {

@@ -1,4 +1,4 @@
-import type { OperationSpec } from '../../http/client.ts';
+import type { OperationDef } from '../../engine/provider-spec.ts';
 
 /**
  * SP-API Invoices 2024-06-19 (models/invoices-api-model/InvoicesApiModel_2024-06-19.json): hosts, the
@@ -25,11 +25,12 @@ export type OperationName =
  * Rate (requests per second) and burst from the usage-plan tables of the model at commit 2db0db7 (the
  * current model dropped them). `x-amzn-RateLimit-Limit` corrects the rate per seller at run time.
  */
-export const OPERATIONS: Record<OperationName, OperationSpec> = {
+export const OPERATIONS: Record<OperationName, OperationDef> = {
   getInvoicesAttributes: { rate: 1, burst: 1 },
   getInvoices: { rate: 0.1, burst: 20 },
   getInvoice: { rate: 2, burst: 15 },
-  createInvoicesExport: { rate: 0.167, burst: 1 },
+  // Makes an export at the provider: after an ambiguous failure it is looked up, not resent.
+  createInvoicesExport: { rate: 0.167, burst: 1, idempotent: false },
   getInvoicesExports: { rate: 0.1, burst: 20 },
   getInvoicesExport: { rate: 2, burst: 15 },
   getInvoicesDocument: { rate: 0.0167, burst: 1 },

@@ -37,9 +37,6 @@ const CHECKED: ReadonlyArray<{ field: keyof InvoiceFilters; options: OptionList;
 /** The connection's getInvoices filters, as request parameters (empty ones left out). */
 export function invoiceFilters(connection: SpApiConnection): InvoiceFilters {
   const f = connection.filters;
-  if (f.dateType !== undefined) {
-    throw new FilterError(connection.id, 'dateType', 'not a parameter of getInvoices 2024-06-19; remove it');
-  }
   const named = f.transactionIdentifierName !== undefined;
   const ided = f.transactionIdentifierId !== undefined;
   if (named !== ided) {

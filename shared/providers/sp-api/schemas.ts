@@ -69,7 +69,3 @@ export const invoicesDocumentResponseSchema = z.looseObject({
     invoicesDocumentUrl: z.string().min(1),
   }),
 });
-
-export const errorListSchema = z.looseObject({
-  errors: z.array(z.looseObject({ code: z.string(), message: z.string(), details: optionalString })),
-});

@@ -17,7 +17,7 @@ import {
 import { type DateBounds, windowBounds } from './bounds.ts';
 import { checkExport, createExport, deadlineMs, findStrayExport, openDocument } from './exports.ts';
 import { checkFilters, invoiceFilters } from './filters.ts';
-import { currentRate, noteRate, send } from './http.ts';
+import { send } from './http.ts';
 import { brazilDay, normalizeInvoice } from './normalize.ts';
 import {
   invoiceResponseSchema,
@@ -37,9 +37,6 @@ export type SpApiConnection = ConnectionOf<'sp-api'>;
  */
 const REFILL_SHARE = 0.75;
 
-/** Raw invoices written at once (S3 PUTs in flight). */
-const RAW_CONCURRENCY = 8;
-
 function boundsOf(
   args: Record<string, unknown>,
   window: { from: string; to: string },
@@ -54,7 +51,8 @@ function boundsOf(
 const invoices: ListingJob<SpApiConnection, SpInvoice> = {
   kind: 'listing',
   name: 'invoices',
-  concurrency: RAW_CONCURRENCY,
+  // Invoices landed at once: each is one raw PUT, so this is S3 PUTs in flight.
+  concurrency: 8,
   /** getInvoicesAttributes (kept raw) checks the connection's filters; the window's bounds are fixed once. */
   async prepare(ctx, marketplaceId, window) {
     const res = await send(
@@ -82,7 +80,6 @@ const invoices: ListingJob<SpApiConnection, SpInvoice> = {
       }),
       invoicesPageSchema,
     );
-    noteRate(ctx.connection.id, 'getInvoices', res.headers);
     return {
       raw: rawOf(res, 'getInvoices'),
       items: res.data.invoices ?? [],
@@ -120,12 +117,11 @@ const invoices: ListingJob<SpApiConnection, SpInvoice> = {
   },
   store: (ctx, marketplaceId) => new XmlLinkingStore(ctx, marketplaceId),
   throttledWaitMs(ctx, operation) {
-    if (operation === 'getInvoices') {
-      const extraTokens = Math.max(0, Math.floor(OPERATIONS.getInvoices.burst * REFILL_SHARE) - 1);
-      return (extraTokens / currentRate(ctx.connection.id, 'getInvoices')) * 1000;
-    }
-    const op = operation as keyof typeof OPERATIONS;
-    return OPERATIONS[op] ? 1000 / currentRate(ctx.connection.id, op) : 1000;
+    const rate = ctx.http.rate?.(operation);
+    if (!rate) return 1000;
+    if (operation !== 'getInvoices') return 1000 / rate;
+    const extraTokens = Math.max(0, Math.floor(OPERATIONS.getInvoices.burst * REFILL_SHARE) - 1);
+    return (extraTokens / rate) * 1000;
   },
 };
 
@@ -155,11 +151,7 @@ export const spApiSpec: ProviderSpec<SpApiConnection> = {
     baseUrl: () => SP_API_HOST,
     auth: 'lwa-x-amz-access-token',
     lwaRegion: () => 'NA',
-    operations: {
-      ...OPERATIONS,
-      // Makes an export at the provider: after an ambiguous failure it is looked up, not resent.
-      createInvoicesExport: { ...OPERATIONS.createInvoicesExport, idempotent: false },
-    },
+    operations: OPERATIONS,
     downloadHosts: DOWNLOAD_HOSTS['sp-api'],
   },
   secret: lwaSecretSchema,

@@ -207,7 +207,7 @@ describe('filters', () => {
     expect(() => checkFilters(conn, 'm', invoiceFilters(conn), ATTRS)).not.toThrow();
   });
 
-  it('transaction identifier name and id go together; dateType is not a 2024-06-19 parameter', () => {
+  it('transaction identifier name and id go together; dateType (not a 2024-06-19 parameter) is refused by the config as an unknown key', () => {
     expect(() =>
       invoiceFilters(connection({ transactionIdentifierName: 'BUSINESS_TRANSACTION_ID' })),
     ).toThrow(/filters\.transactionIdentifierId/);
