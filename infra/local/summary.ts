@@ -5,7 +5,7 @@ import type { Counter } from '../../shared/providers/types.ts';
 export interface SummaryRow {
   provider: ProviderId;
   connection: string;
-  status: 'SUCCEEDED' | 'FAILED' | 'RUNNING' | 'NOT_IMPLEMENTED' | 'NOT_STARTED';
+  status: 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'RUNNING' | 'NOT_IMPLEMENTED' | 'NOT_STARTED';
   runId?: string;
   invoices: number;
   documents: number;
@@ -20,7 +20,10 @@ export interface SummaryRow {
 }
 
 export interface Summary {
+  /** Every run SUCCEEDED: nothing failed, nothing is pending or kept raw (`npm start` exits 0 only then). */
   ok: boolean;
+  /** Nothing failed, but something is pending or was kept raw: the problems say what. */
+  partial: boolean;
   rows: SummaryRow[];
   failures: Array<{ runId: string; connection: string; reason: string }>;
   problems: Array<{ runId: string; connection: string; code: string; message: string }>;
@@ -88,9 +91,10 @@ export function buildSummary(input: {
     rows.push(row);
   }
   // RUNNING at idle means a message was lost track of: not a success.
-  const ok =
-    input.dlq.length === 0 && rows.every((r) => r.status === 'SUCCEEDED' || r.status === 'NOT_IMPLEMENTED');
-  return { ok, rows, failures, problems, dlq: input.dlq, landed: input.landed };
+  const done = (r: SummaryRow) => r.status === 'SUCCEEDED' || r.status === 'NOT_IMPLEMENTED';
+  const ok = input.dlq.length === 0 && rows.every(done);
+  const partial = !ok && input.dlq.length === 0 && rows.every((r) => done(r) || r.status === 'PARTIAL');
+  return { ok, partial, rows, failures, problems, dlq: input.dlq, landed: input.landed };
 }
 
 function human(bytes: number): string {
@@ -144,8 +148,9 @@ export function formatSummary(s: Summary): string {
     if (s.failures.length > 20) out.push(`  ... and ${s.failures.length - 20} more`);
   }
   if (s.problems.length) {
-    out.push('', 'problems (kept raw, reported):');
+    out.push('', 'problems (pending, kept raw or worth knowing):');
     for (const p of s.problems.slice(0, 20)) out.push(`  ${p.connection}: ${p.code}: ${p.message}`);
+    if (s.problems.length > 20) out.push(`  ... and ${s.problems.length - 20} more`);
   }
   if (s.dlq.length) {
     out.push('', 'dead-letter queues:');
@@ -157,6 +162,12 @@ export function formatSummary(s: Summary): string {
     .join(', ');
   if (landed) out.push('', `objects landed: ${landed}`);
   if (s.out) out.push(`output: ${s.out.dir} (${s.out.files} files, ${human(s.out.bytes)})`);
-  out.push(s.ok ? 'result: ok' : 'result: FAILED (see failures and dead-letter queues above)');
+  out.push(
+    s.ok
+      ? 'result: ok'
+      : s.partial
+        ? 'result: PARTIAL (something is pending or was kept raw: see problems above)'
+        : 'result: FAILED (see failures and dead-letter queues above)',
+  );
   return out.join('\n');
 }

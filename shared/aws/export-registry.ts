@@ -115,8 +115,12 @@ export class ExportRegistry {
     try {
       made = await create();
     } catch (err) {
-      // Release the claim so the retry can create; the provider refused or never answered. If the claim was
-      // taken over meanwhile there is nothing to release, and the provider's error is what matters.
+      // After an answer that may or may not have been acted on, the claim stays: the export may exist,
+      // and the stale-claim path (with the provider's own lookup, where it has one) settles it, instead
+      // of a retry creating a second one.
+      if ((err as { ambiguous?: boolean })?.ambiguous) throw err;
+      // Release the claim so the retry can create; the provider refused. If the claim was taken over
+      // meanwhile there is nothing to release, and the provider's error is what matters.
       await this.ddb
         .send(
           new DeleteCommand({

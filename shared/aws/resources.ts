@@ -177,6 +177,7 @@ export const METRICS = {
     failures: 'Failures',
     rows: 'ReportRows',
     exportsFailed: 'ExportsFailed',
+    loopGuarded: 'LoopGuarded',
   },
 } as const;
 

@@ -3,7 +3,11 @@ import type { ProviderId } from '../config/schema.ts';
 import type { Counter } from '../providers/types.ts';
 import { isConditionFailure, ttl } from './state-table.ts';
 
-export type RunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+/**
+ * SUCCEEDED: everything landed. PARTIAL: something is pending, or was kept raw for not fitting (the run's
+ * problems say what). FAILED: a message of the run ended in a DLQ.
+ */
+export type RunStatus = 'RUNNING' | 'SUCCEEDED' | 'PARTIAL' | 'FAILED';
 
 export interface RunRequest {
   provider?: ProviderId;
@@ -29,7 +33,14 @@ export interface RunRecord {
   pending: number;
   connections: Record<string, Partial<Record<Counter, number>>>;
   failures: RunFailure[];
-  problems: Array<{ at: string; connection: string; code: string; message: string; key?: string }>;
+  problems: Array<{
+    at: string;
+    connection: string;
+    code: string;
+    message: string;
+    key?: string;
+    note?: boolean;
+  }>;
 }
 
 const RUN_TTL_DAYS = 90;
@@ -91,7 +102,13 @@ export class RunLedger {
       });
     const item = out?.Attributes;
     if (item && Number(item.pending) <= 0 && item.status === 'RUNNING') {
-      await this.settleRun(runId, Number(item.failureCount ?? 0) > 0 ? 'FAILED' : 'SUCCEEDED');
+      const outcome =
+        Number(item.failureCount ?? 0) > 0
+          ? 'FAILED'
+          : Number(item.gapCount ?? 0) > 0
+            ? 'PARTIAL'
+            : 'SUCCEEDED';
+      await this.settleRun(runId, outcome);
     } else if (item && Number(item.pending) > 0 && item.status !== 'RUNNING') {
       // More work arrived for a run that had settled (a redelivery, a late continuation).
       await this.settleRun(runId, 'RUNNING');
@@ -179,12 +196,17 @@ export class RunLedger {
       });
   }
 
+  /**
+   * A problem of the run. One that left something out (kept raw, pending, not copied) makes the run
+   * PARTIAL; a `note` (a normal state worth knowing, e.g. an item that landed another way) does not.
+   */
   async addProblem(
     runId: string,
-    problem: { connection: string; code: string; message: string; key?: string },
+    problem: { connection: string; code: string; message: string; key?: string; note?: boolean },
     id: string,
   ): Promise<void> {
     const at = this.now().toISOString();
+    const { note, ...rest } = problem;
     await this.ddb.send(
       new PutCommand({
         TableName: this.table,
@@ -192,11 +214,26 @@ export class RunLedger {
           pk: `RUN#${runId}`,
           sk: `PROBLEM#${at}#${id}`,
           at,
-          ...problem,
+          ...rest,
+          ...(note ? { note: true } : {}),
           expiresAt: ttl(RUN_TTL_DAYS, this.now()),
         },
       }),
     );
+    if (note) return;
+    await this.ddb
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `RUN#${runId}`, sk: 'RUN' },
+          UpdateExpression: 'ADD gapCount :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':one': 1 },
+        }),
+      )
+      .catch((err: unknown) => {
+        if (!isConditionFailure(err)) throw err;
+      });
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
@@ -239,6 +276,7 @@ export class RunLedger {
           code: String(item.code),
           message: String(item.message),
           ...(item.key ? { key: String(item.key) } : {}),
+          ...(item.note ? { note: true } : {}),
         });
       }
     }

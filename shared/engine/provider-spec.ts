@@ -16,14 +16,12 @@ import type { InvoiceStore } from './invoice-store.ts';
  * incremental cursor with lookback (the engine's window), an async retriever (export jobs).
  */
 
-/** One operation of the API: its pace, and whether sending it twice is harmless. */
-export interface OperationDef extends OperationSpec {
-  /**
-   * False for calls that create something at the provider (an export, a report): after an ambiguous
-   * failure they are never resent blindly; the job is looked up instead (ExportJob.find).
-   */
-  idempotent?: boolean;
-}
+/**
+ * One operation of the API: its pace, and whether sending it twice is harmless (`idempotent: false` for
+ * calls that create something at the provider: after an ambiguous failure they are never resent blindly;
+ * the job is looked up instead, ExportJob.find).
+ */
+export type OperationDef = OperationSpec;
 
 export type AuthStyle = 'lwa-bearer' | 'lwa-x-amz-access-token' | 'google';
 

@@ -69,6 +69,7 @@ export async function runConnection<C extends Connection>(
       scope,
       window,
       state: { job: job.name, ...state },
+      startedAt: ctx.now().toISOString(),
       continuation: 0,
     });
 

@@ -68,6 +68,7 @@ async function landItems<C extends Connection>(
         ctx.reportProblem({
           code: 'ITEM_DOES_NOT_FIT',
           message: `${job.name} item ${entry.index} (id ${id}) does not fit the model (${describeIssues(fit.error)}); fetched by its id instead`,
+          note: true,
         });
         item = byId.item;
         raw = byId.raw;

@@ -38,7 +38,16 @@ export async function startExport<C extends Connection>(
         const found = await job.find(ctx, scope, window, new Date(previous.createdAt));
         if (found) return { exportId: found.exportId, details: { ...(found.details ?? {}), adopted: true } };
       }
-      return job.create(ctx, scope, window);
+      const claimedAt = new Date();
+      try {
+        return await job.create(ctx, scope, window);
+      } catch (err) {
+        // An answer that may or may not have been acted on: look for the export before anything resends.
+        if (!(err as { ambiguous?: boolean })?.ambiguous || !job.find) throw err;
+        const found = await job.find(ctx, scope, window, claimedAt);
+        if (found) return { exportId: found.exportId, details: { ...(found.details ?? {}), adopted: true } };
+        throw err;
+      }
     },
   );
   const documentIds = (record.details?.documentIds as string[] | undefined) ?? [];

@@ -33,6 +33,13 @@ export type QueryArrayStyle = 'comma' | 'repeat';
 /** An operation's pacing (the provider's documented rate and burst) and how its array parameters go out. */
 export interface OperationSpec extends BucketSpec {
   queryArrays?: QueryArrayStyle;
+  /**
+   * False for calls that create something at the provider (an export, a report). Such a call is never
+   * resent after an answer that may or may not have been acted on (5xx, a broken connection, a cut-short
+   * body): the error says `ambiguous`, and the caller looks the job up instead. A 429 is still retried
+   * (the provider says it did nothing).
+   */
+  idempotent?: boolean;
 }
 
 export interface HttpEvent {
@@ -257,6 +264,7 @@ export class HttpClient implements ProviderHttp {
     let refreshed = false;
     let hops = 0;
     let pace = true;
+    const once = this.#o.operations[operation]?.idempotent === false;
 
     for (;;) {
       if (pace) await this.#pace(operation);
@@ -279,7 +287,7 @@ export class HttpClient implements ProviderHttp {
           dispatcher: this.#o.dispatcher ?? sharedAgent(),
         });
       } catch (err) {
-        retries = await this.#afterNetworkError(operation, err, retries);
+        retries = await this.#afterNetworkError(operation, err, retries, once);
         continue;
       }
       const status = res.statusCode;
@@ -316,7 +324,7 @@ export class HttpClient implements ProviderHttp {
         try {
           return { kind: 'text', status, headers: resHeaders, text: await res.body.text() };
         } catch (err) {
-          retries = await this.#afterNetworkError(operation, err, retries);
+          retries = await this.#afterNetworkError(operation, err, retries, once);
           continue;
         }
       }
@@ -335,8 +343,8 @@ export class HttpClient implements ProviderHttp {
       if (isDownload && looksLikeExpiredUrl(status, errorBody)) throw new ExpiredUrlError(operation, status);
       if (status === 429 || status >= 500) {
         if (status === 429) this.#emit({ type: 'throttle', operation, status });
-        if (retries + 1 >= this.#retry.maxAttempts) {
-          throw this.#providerError(operation, status, errorBody, retries + 1);
+        if (retries + 1 >= this.#retry.maxAttempts || (once && status !== 429)) {
+          throw this.#providerError(operation, status, errorBody, retries + 1, once && status !== 429);
         }
         const retryAfter = parseRetryAfter(resHeaders['retry-after'], this.#now());
         await this.#waitBeforeRetry(
@@ -354,10 +362,11 @@ export class HttpClient implements ProviderHttp {
   }
 
   /** Retries a broken connection (returns the new retry count), or fails with the network code. */
-  async #afterNetworkError(operation: string, err: unknown, retries: number): Promise<number> {
+  async #afterNetworkError(operation: string, err: unknown, retries: number, once = false): Promise<number> {
     const code = networkErrorCode(err) ?? (err instanceof Error ? err.name : 'Error');
-    if (!isRetryableNetworkError(err) || retries + 1 >= this.#retry.maxAttempts) {
+    if (!isRetryableNetworkError(err) || retries + 1 >= this.#retry.maxAttempts || once) {
       throw new ProviderError({
+        ...(once && isRetryableNetworkError(err) ? { ambiguous: true } : {}),
         provider: this.#o.provider,
         connection: this.#o.connection,
         operation,
@@ -439,9 +448,16 @@ export class HttpClient implements ProviderHttp {
     bucket.setRate(rate);
   }
 
-  #providerError(operation: string, status: number, body: string, attempts: number): ProviderError {
+  #providerError(
+    operation: string,
+    status: number,
+    body: string,
+    attempts: number,
+    ambiguous = false,
+  ): ProviderError {
     const parsed = this.#parseError(body, status);
     return new ProviderError({
+      ...(ambiguous ? { ambiguous } : {}),
       provider: this.#o.provider,
       connection: this.#o.connection,
       operation,

@@ -23,8 +23,11 @@ export class ProviderError extends Error {
   readonly details?: string;
   /** Attempts made before giving up (1 when it failed at once). */
   readonly attempts: number;
+  /** A call that creates something failed in a way that leaves unknown whether it was acted on. */
+  readonly ambiguous: boolean;
 
   constructor(init: {
+    ambiguous?: boolean;
     provider: string;
     connection: string;
     operation: string;
@@ -54,6 +57,7 @@ export class ProviderError extends Error {
     this.providerMessage = providerMessage;
     if (details !== undefined) this.details = details;
     this.attempts = attempts;
+    this.ambiguous = init.ambiguous ?? false;
   }
 }
 

@@ -18,6 +18,10 @@ const base = {
   connection: z.string().min(1),
   /** Set when a wait longer than SQS's 900 s cap is chained: the frame re-enqueues until then. */
   notBefore: isoDateTime.optional(),
+  /** When the work this message carries on began (set at fan-out, kept by continuations): the loop guard's age. */
+  startedAt: isoDateTime.optional(),
+  /** How many times this work was handed back to the queue: progress, and the loop guard's count. */
+  continuation: z.number().int().min(0).default(0),
 };
 
 /** Start of a run for one connection: the function discovers scopes and fans out. */
@@ -45,10 +49,8 @@ export const fetchMessageSchema = z
     window: windowSchema,
     job: z.string().min(1).optional(),
     cursor: z.string().min(1).optional(),
-    /** Provider-owned continuation state (small; SQS caps a message at 256 KiB). */
+    /** Engine-owned continuation state (small; SQS caps a message at 256 KiB). */
     state: z.record(z.string(), z.unknown()).optional(),
-    /** How many continuations led here: progress, and a guard against loops. */
-    continuation: z.number().int().min(0).default(0),
   })
   .strict();
 

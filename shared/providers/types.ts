@@ -25,7 +25,8 @@ export type Counter =
   | 'defers'
   | 'failures'
   | 'rows'
-  | 'exportsFailed';
+  | 'exportsFailed'
+  | 'loopGuarded';
 
 export interface ObjectMeta {
   /** The provider operation the bytes came from, e.g. getInvoicesDocument. */
@@ -179,8 +180,11 @@ export interface ProviderContext<C extends Connection = Connection> {
   queue: JobQueue;
   log: Log;
   count(counter: Counter, n?: number): void;
-  /** Records a non-fatal problem in the run (e.g. a payload kept raw that did not fit the model). */
-  reportProblem(problem: { code: string; message: string; key?: string }): void;
+  /**
+   * Records a non-fatal problem in the run (e.g. a payload kept raw that did not fit the model): the run
+   * ends PARTIAL. `note: true` for a normal state worth knowing that left nothing out.
+   */
+  reportProblem(problem: { code: string; message: string; key?: string; note?: boolean }): void;
   budget: Budget;
   now(): Date;
 }

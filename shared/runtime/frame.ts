@@ -16,6 +16,7 @@ import { functionEnv } from './env.ts';
 import { describeError, isPermanent } from './errors.ts';
 import { deferToQueue, isDeferral } from './steps/defer-to-queue.ts';
 import type { FrameDeps } from './steps/frame-deps.ts';
+import { loopGuardReason, loopLimits } from './steps/loop-guard.ts';
 import { MessageCounters } from './steps/message-counters.ts';
 import { parseOrReject } from './steps/parse-or-reject.ts';
 import { providerContext } from './steps/provider-context.ts';
@@ -41,6 +42,7 @@ export interface FrameOptions {
  */
 export function sqsHandler(options: FrameOptions) {
   let deps: FrameDeps | undefined;
+  const limits = loopLimits();
   const logger = createLogger(options.functionName);
   const metrics = new Metrics({ namespace: METRICS.namespace, serviceName: options.functionName });
   const init = (): FrameDeps => {
@@ -119,6 +121,7 @@ export function sqsHandler(options: FrameOptions) {
     const d = init();
     const message = await parseOrReject(d, record);
     if (!message) return;
+    const looping = loopGuardReason(message, limits);
     const finalAttempt = Number(record.attributes?.ApproximateReceiveCount ?? 1) >= d.env.maxReceiveCount;
     d.logger.appendKeys({ runId: message.runId, connection: message.connection, provider: message.provider });
     const counters = new MessageCounters();
@@ -130,6 +133,12 @@ export function sqsHandler(options: FrameOptions) {
       await d.state.addPending(message.runId, -1);
     };
     try {
+      if (looping) {
+        counters.count('loopGuarded');
+        await counters.record(d, message);
+        await rejectToDlq(d, record, message, looping, settle);
+        return;
+      }
       await work(d, message, record, context, queue, counters);
       await counters.record(d, message);
       await settle();
@@ -137,33 +146,18 @@ export function sqsHandler(options: FrameOptions) {
       counters.count('failures');
       await counters.record(d, message).catch(() => undefined);
       const reason = describeError(err);
-      if (isPermanent(err)) {
-        await rejectToDlq(d, record, message, reason, settle);
+      // No retry fixes it, or this is the last receive SQS allows: the frame moves it to the DLQ itself, with
+      // the real cause as the reason (a redrive would carry none), and the run learns why now.
+      if (isPermanent(err) || finalAttempt) {
+        const receives = record.attributes?.ApproximateReceiveCount;
+        const why = isPermanent(err) ? reason : `after ${receives} receives: ${reason}`;
+        await rejectToDlq(d, record, message, why, settle);
         return;
       }
-      d.logger.error('record failed', {
+      d.logger.error('record failed, SQS delivers it again', {
         reason,
         receiveCount: record.attributes?.ApproximateReceiveCount,
-        finalAttempt,
       });
-      if (finalAttempt && !settledOnce) {
-        // SQS's redrive moves it to the DLQ after this receive: the run learns why now.
-        await d.state
-          .addFailure(
-            message.runId,
-            {
-              at: new Date().toISOString(),
-              connection: message.connection,
-              messageType: message.type,
-              reason,
-            },
-            record.messageId,
-          )
-          .then(settle)
-          .catch((e: unknown) =>
-            d.logger.error('could not record the failure in the run', { reason: describeError(e) }),
-          );
-      }
       throw err;
     } finally {
       if (d.metrics.hasStoredMetrics()) d.metrics.publishStoredMetrics();

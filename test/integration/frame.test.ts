@@ -114,12 +114,14 @@ describe('handler frame on the local stack', () => {
     expect((await state.getRun('badcont'))?.status).toBe('FAILED');
   });
 
-  it('retries a transient failure until the redrive count, then records it in the run', async () => {
+  it('retries a transient failure until the last receive, then moves it to the DLQ with its real cause and records it in the run', async () => {
     await state.ensureRun('flaky', { connections: ['cm360-main'], source: 'local' }, 1);
     await stack.send('cm360-invoices', fetch('flaky', 'flaky-1'));
     await stack.waitForIdle({ timeoutMs: 90_000 });
     const dlq = (await stack.runner.dlqMessages('cm360-invoices')).filter((m) => m.body.includes('"flaky"'));
     expect(dlq).toHaveLength(1);
+    // The DLQ says why, not "All records failed processing".
+    expect(dlq[0]!.reason).toMatch(/after 5 receives: .*transient failure of flaky-1/);
     const run = await state.getRun('flaky');
     expect(run?.status).toBe('FAILED');
     expect(run?.failures).toHaveLength(1);

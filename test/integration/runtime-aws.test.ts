@@ -113,6 +113,29 @@ describe('state store on DynamoDB', () => {
     expect(again).toMatchObject({ created: true, record: { exportId: 'B', state: 'PENDING' } });
   });
 
+  it('keeps the claim after a create whose outcome is unknown, so no retry creates a second export', async () => {
+    const key = exportKey('sp-api', 'sp-br', 'M', { ambiguous: 'yes' });
+    const input = {
+      key,
+      provider: 'sp-api' as const,
+      connection: 'sp-br',
+      scope: 'M',
+      runId: 'r9',
+      deadlineMs: 60_000,
+    };
+    const unknown = Object.assign(new Error('503 after the POST was sent'), { ambiguous: true });
+    await expect(state.findOrCreateExport(input, async () => Promise.reject(unknown))).rejects.toThrow('503');
+    let created = 0;
+    await expect(
+      state.findOrCreateExport(input, async () => {
+        created += 1;
+        return { exportId: 'second' };
+      }),
+    ).rejects.toMatchObject({ name: 'ExportBusyError' });
+    expect(created).toBe(0);
+    expect(await state.getExport(key)).toMatchObject({ state: 'CREATING' });
+  });
+
   it('a creator whose stale claim was taken over keeps the export the other one made', async () => {
     const key = exportKey('sp-api', 'sp-br', 'M', { stale: 'yes' });
     const input = {
@@ -394,6 +417,7 @@ describe('export poller', () => {
     );
     return {
       v: 1,
+      continuation: 0,
       type: 'poll',
       runId: 'poll-run',
       provider: 'sp-api',

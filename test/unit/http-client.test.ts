@@ -447,3 +447,38 @@ describe('events', () => {
     ]);
   });
 });
+
+describe('calls that create something at the provider (idempotent: false)', () => {
+  const create = { create: { rate: 100, burst: 100, idempotent: false } };
+
+  it('are not resent after a 5xx or a broken connection: the error says the outcome is unknown', async () => {
+    for (const answer of [
+      ((_req, res) =>
+        sendJson(res, 503, { errors: [{ code: 'ServiceUnavailable', message: 'busy' }] })) as Handler,
+      resetConnection,
+    ]) {
+      const { client, server } = await setup(answer, { operations: create });
+      const err = (await rejection(
+        client.request('create', { method: 'POST', path: '/exports', json: {} }),
+      )) as ProviderError;
+      expect(err).toBeInstanceOf(ProviderError);
+      expect(err.ambiguous).toBe(true);
+      expect(server.requests).toHaveLength(1);
+      await server.close();
+    }
+  });
+
+  it('are resent after a 429 (the provider says it did nothing), and are paced like any other call', async () => {
+    const { client, server } = await setup(
+      sequence(
+        (_req, res) => sendJson(res, 429, {}),
+        (_req, res) => sendJson(res, 202, { exportId: 'E1' }),
+      ),
+      { operations: create },
+    );
+    const res = await client.request('create', { method: 'POST', path: '/exports', json: {} });
+    expect(res.data).toEqual({ exportId: 'E1' });
+    expect(server.requests).toHaveLength(2);
+    expect(client.rate('create')).toBe(100);
+  });
+});

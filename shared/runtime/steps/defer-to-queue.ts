@@ -23,7 +23,8 @@ export async function deferToQueue(
 ): Promise<boolean> {
   if (!isDeferral(err)) return false;
   const retryAt = isDefer(err) ? err.retryAt.getTime() : Date.now() + 30_000;
-  const next = (isDefer(err) && err.continuation) || message;
+  // Every hand-back counts, so the loop guard sees a message that only ever waits.
+  const next = (isDefer(err) && err.continuation) || { ...message, continuation: message.continuation + 1 };
   const delaySeconds = Math.max(1, (retryAt - Date.now()) / 1000);
   count('defers');
   deps.logger.info('deferred', {

@@ -270,6 +270,7 @@ describe('amazon-ads fetch: continuations and fan-out', () => {
         provider: 'amazon-ads',
         connection: CONN,
         job: 'billing-statements',
+        continuation: 0,
       },
     ]);
     const discovery = sink.objects.get(`raw/amazon-ads/${CONN}/_discovery/_payloads/profiles-billing.json`);
@@ -298,6 +299,7 @@ describe('amazon-ads fetch: continuations and fan-out', () => {
         scope: 'amzn1.ads-account.g.unit',
         window: { from: new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10), to: TODAY },
         state: { job: 'billing-statements' },
+        startedAt: expect.any(String),
         continuation: 0,
       },
     ]);

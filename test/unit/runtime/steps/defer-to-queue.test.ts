@@ -14,6 +14,7 @@ const message = {
   provider: 'sp-api',
   connection: 'c',
   scope: 's',
+  continuation: 4,
 } as unknown as JobMessage;
 
 function queue(fail?: Error) {
@@ -39,10 +40,10 @@ describe('deferToQueue', () => {
     expect(sent[0]!.delay).toBeGreaterThan(25);
     expect(defers).toBe(1);
   });
-  it('sends the message itself again when an export is being created elsewhere, and leaves other errors alone', async () => {
+  it('sends the message itself again, counted once more for the loop guard, when an export is being created elsewhere; leaves other errors alone', async () => {
     const { q, sent } = queue();
     expect(await deferToQueue(deps, new ExportBusyError('busy'), message, q, () => {})).toBe(true);
-    expect(sent[0]!.m).toBe(message);
+    expect(sent[0]!.m).toEqual({ ...message, continuation: 5 });
     expect(await deferToQueue(deps, new Error('boom'), message, q, () => {})).toBe(false);
   });
   it('a continuation that is not a valid message is a permanent error (retrying repeats it)', async () => {
