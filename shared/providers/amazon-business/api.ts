@@ -54,7 +54,11 @@ export const lineKey = (l: OrderLineItem) => `${l.orderId}\u0000${l.orderLineIte
 
 const DAY_MS = 86_400_000;
 
-/** feedStartDate and feedEndDate for a window: its first instant to the first instant after its last day (UTC). */
+/**
+ * feedStartDate and feedEndDate for a window: its first instant to the first instant after its last day
+ * (UTC), so adjacent windows neither overlap nor leave a gap. Not held back to "now": the feed lists what
+ * it has, and the window's last day is read again by the next run's lookback anyway.
+ */
 export function feedDates(window: { from: string; to: string }): {
   feedStartDate: string;
   feedEndDate: string;

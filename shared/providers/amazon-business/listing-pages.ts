@@ -10,7 +10,8 @@ import { readTransactions, type TransactionLedger } from './transactions.ts';
  * reads them back from there, and in the same invocation from memory.
  *
  * The key is the engine's name for a listing's page (shared/engine/run-listing.ts, `pageName`): the
- * engine does not hand it to `page()`, so it is repeated here, and the unit tests check the two agree.
+ * engine does not hand it to `page()`, so it is repeated here; the tests that resume a listing in a new
+ * container read the pages back by it, so a change on either side fails them.
  */
 export function listingPageKey(
   ctx: ProviderContext,
