@@ -1,4 +1,4 @@
+import { amazonBusinessSpec } from '../../shared/providers/amazon-business/spec.ts';
 import { providerFunction } from '../../shared/runtime/provider-function.ts';
 
-// Not implemented yet: messages are validated and logged (README status table).
-export const handler = providerFunction('amazon-business-invoices', undefined);
+export const handler = providerFunction('amazon-business-invoices', amazonBusinessSpec);

@@ -63,12 +63,13 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     name: 'amazon-business-invoices',
     queue: 'amazon-business-invoices',
     provider: 'amazon-business',
-    writes: ['raw/amazon-business/', 'documents/amazon-business/', 'invoices/provider=amazon-business/'],
+    // No documents: the Reconciliation API serves none.
+    writes: ['raw/amazon-business/', 'invoices/provider=amazon-business/'],
     startsExports: false,
     alsoSendsTo: [],
     readsSecrets: true,
     batchSize: 1,
-    implemented: false,
+    implemented: true,
   },
   {
     name: 'sp-api-invoices',

@@ -80,7 +80,11 @@ export const amazonBusinessConnectionSchema = z
   .object({
     ...common,
     provider: z.literal('amazon-business'),
-    region: amazonRegion,
+    /**
+     * NA, EU or JP (hosts na|eu|jp.business-api.amazon.com). FE, the Amazon region enum's name for the Far
+     * East, is taken as JP, so a connection may name it either way.
+     */
+    region: z.enum(['NA', 'EU', 'JP', 'FE']),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 import type { ProviderId } from '../config/schema.ts';
 import type { ProviderSpec } from '../engine/provider-spec.ts';
 import { amazonAdsSpec } from './amazon-ads/spec.ts';
+import { amazonBusinessSpec } from './amazon-business/spec.ts';
 import { spApiSpec } from './sp-api/spec.ts';
 
 /**
@@ -9,6 +10,7 @@ import { spApiSpec } from './sp-api/spec.ts';
  */
 export const PROVIDER_SPECS: Partial<Record<ProviderId, ProviderSpec>> = {
   'amazon-ads': amazonAdsSpec as unknown as ProviderSpec,
+  'amazon-business': amazonBusinessSpec as unknown as ProviderSpec,
   'sp-api': spApiSpec as unknown as ProviderSpec,
 };
 
