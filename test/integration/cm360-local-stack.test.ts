@@ -25,6 +25,11 @@ const SA = 'cm-sa';
 const RT = 'cm-rt';
 const FAULTY = 'cm-faulty';
 const WINDOW = { from: '2024-03-01', to: '2024-05-31' };
+/**
+ * Calls are paced at Google's rate (1 request/s per operation): a run takes seconds of wall time whatever
+ * the machine, and many more on a machine the whole suite shares. Time enough for waitForIdle's own limit.
+ */
+const SLOW_MS = 150_000;
 
 const sameDecimal = (a: string | null, b: string) =>
   a !== null && addDecimals(a, b.startsWith('-') ? b.slice(1) : `-${b}`) === '0';
@@ -170,95 +175,110 @@ describe('cm360 on the local stack', () => {
     for (const id of [SA, RT, FAULTY]) {
       truth[id] = await admin<Cm360GroundTruth>('GET', `/cm360/ground-truth?connection=${id}`);
     }
-  });
+  }, SLOW_MS);
 
   afterAll(async () => {
     await provider?.close();
   });
 
-  it('lands every invoice of every advertiser and month once with its PDF, for a service account and a refresh token; the consolidated advertiser is recorded, not failed', async () => {
-    const discovered = await run(SA);
-    const named = await run(RT, { scopes: truth[RT]!.advertisers.map((a) => a.advertiserId) });
-    for (const [id, record] of [
-      [SA, discovered],
-      [RT, named],
-    ] as const) {
-      expect(record.status).toBe('SUCCEEDED');
-      expect(record.failures).toEqual([]);
-      const { lines, expected } = await expectLanded(id);
-      expect(record.connections[id]).toMatchObject({ invoices: expected.length, documents: expected.length });
-      // Credits point at invoices that landed too.
-      const credits = lines.filter((l) => l.kind === 'CREDIT_NOTE');
-      expect(credits.length).toBeGreaterThan(0);
-      for (const c of credits) expect(lines.map((l) => l.invoiceId)).toContain(c.correctsInvoiceId);
-      const consolidated = consolidatedOf(id);
-      expect(record.problems.map(({ at: _a, ...p }) => p)).toEqual([
-        {
-          connection: id,
-          code: CONSOLIDATED_BILLING,
-          message: expect.stringContaining(`advertiser ${consolidated}:`),
-        },
+  it(
+    'lands every invoice of every advertiser and month once with its PDF, for a service account and a refresh token; the consolidated advertiser is recorded, not failed',
+    async () => {
+      const discovered = await run(SA);
+      const named = await run(RT, { scopes: truth[RT]!.advertisers.map((a) => a.advertiserId) });
+      for (const [id, record] of [
+        [SA, discovered],
+        [RT, named],
+      ] as const) {
+        expect(record.status).toBe('SUCCEEDED');
+        expect(record.failures).toEqual([]);
+        const { lines, expected } = await expectLanded(id);
+        expect(record.connections[id]).toMatchObject({
+          invoices: expected.length,
+          documents: expected.length,
+        });
+        // Credits point at invoices that landed too.
+        const credits = lines.filter((l) => l.kind === 'CREDIT_NOTE');
+        expect(credits.length).toBeGreaterThan(0);
+        for (const c of credits) expect(lines.map((l) => l.invoiceId)).toContain(c.correctsInvoiceId);
+        const consolidated = consolidatedOf(id);
+        expect(record.problems.map(({ at: _a, ...p }) => p)).toEqual([
+          {
+            connection: id,
+            code: CONSOLIDATED_BILLING,
+            message: expect.stringContaining(`advertiser ${consolidated}:`),
+          },
+        ]);
+        expect(await listKeys(`raw/cm360/${id}/${consolidated}/2`)).toEqual([]);
+      }
+      expect(await listKeys(`raw/cm360/${SA}/_discovery/_payloads/`)).toEqual([
+        `raw/cm360/${SA}/_discovery/_payloads/advertisers_p0000.json`,
+        `raw/cm360/${SA}/_discovery/_payloads/advertisers_p0001.json`,
       ]);
-      expect(await listKeys(`raw/cm360/${id}/${consolidated}/2`)).toEqual([]);
-    }
-    expect(await listKeys(`raw/cm360/${SA}/_discovery/_payloads/`)).toEqual([
-      `raw/cm360/${SA}/_discovery/_payloads/advertisers_p0000.json`,
-      `raw/cm360/${SA}/_discovery/_payloads/advertisers_p0001.json`,
-    ]);
-    // The one invoice whose micros a double cannot hold, to the last digit.
-    const huge = (await normalized(SA)).find((l) => l.subtotal === '1234567890123.456789');
-    expect(huge?.total).toBeDefined();
-    expect(await stack.runner.dlqMessages()).toEqual([]);
-  });
+      // The one invoice whose micros a double cannot hold, to the last digit.
+      const huge = (await normalized(SA)).find((l) => l.subtotal === '1234567890123.456789');
+      expect(huge?.total).toBeDefined();
+      expect(await stack.runner.dlqMessages()).toEqual([]);
+    },
+    SLOW_MS,
+  );
 
-  it('a rerun of the same window adds nothing and rewrites the same objects', async () => {
-    const before = await listKeys('');
-    const linesBefore = await normalized(SA);
-    const record = await run(SA);
-    expect(record.failures).toEqual([]);
-    expect(await listKeys('')).toEqual(before);
-    const after = await normalized(SA);
-    expect(after.map(({ fetchedAt: _f, ...l }) => l)).toEqual(
-      linesBefore.map(({ fetchedAt: _f, ...l }) => l),
-    );
-  });
+  it(
+    'a rerun of the same window adds nothing and rewrites the same objects',
+    async () => {
+      const before = await listKeys('');
+      const linesBefore = await normalized(SA);
+      const record = await run(SA);
+      expect(record.failures).toEqual([]);
+      expect(await listKeys('')).toEqual(before);
+      const after = await normalized(SA);
+      expect(after.map(({ fetchedAt: _f, ...l }) => l)).toEqual(
+        linesBefore.map(({ fetchedAt: _f, ...l }) => l),
+      );
+    },
+    SLOW_MS,
+  );
 
-  it('5xx, 429 bursts, reset connections and quota 403s lose nothing and duplicate nothing', async () => {
-    const stats = () =>
-      sandbox.stats().cm360 as {
-        faults: { total: Record<string, number> };
-        operations: Record<string, { statuses: Record<string, number> }>;
-      };
-    const answered = (status: string) =>
-      Object.values(stats().operations).reduce((n, o) => n + (o.statuses[status] ?? 0), 0);
-    const quotaBefore = answered('403');
-    await admin('POST', '/faults', {
-      serverErrorRate: 0.15,
-      resetRate: 0.05,
-      throttleBurst: { every: 6, length: 1, retryAfterSeconds: 0 },
-    });
-    // A user quota of a request per simulated second with a burst of 3: 403 userRateLimitExceeded.
-    await admin('POST', '/settings', { userQuota: { rate: 0.05, burst: 3 } });
-    let record: RunRecord;
-    try {
-      record = await run(FAULTY);
-    } finally {
-      await admin('POST', '/faults', {});
-      await admin('POST', '/settings', { userQuota: { rate: 10, burst: 40 } });
-    }
-    const faults = stats().faults.total;
-    expect(faults.serverError).toBeGreaterThan(0);
-    expect(faults.throttleBurst).toBeGreaterThan(0);
-    expect(faults.reset).toBeGreaterThan(0);
-    expect(answered('403') - quotaBefore).toBeGreaterThan(0);
-    expect(record.failures).toEqual([]);
-    expect(record.connections[FAULTY]?.retries ?? 0).toBeGreaterThan(0);
-    expect(record.connections[FAULTY]?.throttles ?? 0).toBeGreaterThan(0);
-    const { expected } = await expectLanded(FAULTY);
-    expect(record.connections[FAULTY]?.invoices).toBe(expected.length);
-    expect(record.problems.map((p) => p.code)).toEqual([CONSOLIDATED_BILLING]);
-    expect(await stack.runner.dlqMessages()).toEqual([]);
-  });
+  it(
+    '5xx, 429 bursts, reset connections and quota 403s lose nothing and duplicate nothing',
+    async () => {
+      const stats = () =>
+        sandbox.stats().cm360 as {
+          faults: { total: Record<string, number> };
+          operations: Record<string, { statuses: Record<string, number> }>;
+        };
+      const answered = (status: string) =>
+        Object.values(stats().operations).reduce((n, o) => n + (o.statuses[status] ?? 0), 0);
+      const quotaBefore = answered('403');
+      await admin('POST', '/faults', {
+        serverErrorRate: 0.15,
+        resetRate: 0.05,
+        throttleBurst: { every: 6, length: 1, retryAfterSeconds: 0 },
+      });
+      // A user quota of 3 requests a real second (time scale 60), burst 3: the client's own burst of 10
+      // meets 403 userRateLimitExceeded.
+      await admin('POST', '/settings', { userQuota: { rate: 0.05, burst: 3 } });
+      let record: RunRecord;
+      try {
+        record = await run(FAULTY);
+      } finally {
+        await admin('POST', '/faults', {});
+        await admin('POST', '/settings', { userQuota: { rate: 10, burst: 40 } });
+      }
+      const faults = stats().faults.total;
+      expect(faults.serverError).toBeGreaterThan(0);
+      expect(faults.throttleBurst).toBeGreaterThan(0);
+      expect(answered('403') - quotaBefore).toBeGreaterThan(0);
+      expect(record.failures).toEqual([]);
+      expect(record.connections[FAULTY]?.retries ?? 0).toBeGreaterThan(0);
+      expect(record.connections[FAULTY]?.throttles ?? 0).toBeGreaterThan(0);
+      const { expected } = await expectLanded(FAULTY);
+      expect(record.connections[FAULTY]?.invoices).toBe(expected.length);
+      expect(record.problems.map((p) => p.code)).toEqual([CONSOLIDATED_BILLING]);
+      expect(await stack.runner.dlqMessages()).toEqual([]);
+    },
+    SLOW_MS,
+  );
 
   it('keeps access tokens and link signatures out of the run records', async () => {
     for (const key of await listKeys('runs/')) expect(await getText(key)).not.toMatch(/ya29\.|sig=/);
