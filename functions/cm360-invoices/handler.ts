@@ -1,4 +1,4 @@
+import { cm360Spec } from '../../shared/providers/cm360/spec.ts';
 import { providerFunction } from '../../shared/runtime/provider-function.ts';
 
-// Not implemented yet: messages are validated and logged (README status table).
-export const handler = providerFunction('cm360-invoices', undefined);
+export const handler = providerFunction('cm360-invoices', cm360Spec);

@@ -91,7 +91,7 @@ export const QUEUE_FED_FUNCTIONS: readonly QueueFedFunction[] = [
     alsoSendsTo: [],
     readsSecrets: true,
     batchSize: 1,
-    implemented: false,
+    implemented: true,
   },
   {
     name: 'export-poller',

@@ -2,6 +2,7 @@ import type { ProviderId } from '../config/schema.ts';
 import type { ProviderSpec } from '../engine/provider-spec.ts';
 import { amazonAdsSpec } from './amazon-ads/spec.ts';
 import { amazonBusinessSpec } from './amazon-business/spec.ts';
+import { cm360Spec } from './cm360/spec.ts';
 import { spApiSpec } from './sp-api/spec.ts';
 
 /**
@@ -12,6 +13,7 @@ export const PROVIDER_SPECS: Partial<Record<ProviderId, ProviderSpec>> = {
   'amazon-ads': amazonAdsSpec as unknown as ProviderSpec,
   'amazon-business': amazonBusinessSpec as unknown as ProviderSpec,
   'sp-api': spApiSpec as unknown as ProviderSpec,
+  cm360: cm360Spec as unknown as ProviderSpec,
 };
 
 export const EXPORT_SPECS: Partial<Record<ProviderId, ProviderSpec>> = Object.fromEntries(

@@ -1,0 +1,347 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseSecret } from '../../../../shared/aws/secrets.ts';
+import { ProviderError } from '../../../../shared/http/errors.ts';
+import { normalizedInvoiceSchema } from '../../../../shared/invoice/model.ts';
+import { invoiceSchema } from '../../../../shared/providers/cm360/api.ts';
+import {
+  decodeCursor,
+  encodeCursor,
+  issueMonths,
+  nextCursor,
+} from '../../../../shared/providers/cm360/issue-months.ts';
+import {
+  campaignSumMismatches,
+  invoiceKind,
+  normalizeInvoice,
+} from '../../../../shared/providers/cm360/normalize.ts';
+import { isQuotaError, MAX_SLEEP_MS, withQuotaBackoff } from '../../../../shared/providers/cm360/quota.ts';
+import { cm360Spec } from '../../../../shared/providers/cm360/spec.ts';
+import type { Counter } from '../../../../shared/providers/types.ts';
+
+const INT64 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
+
+/** A decimal string back to micros, with BigInt only: "-12.5" -> -12500000n. */
+function decimalToMicros(decimal: string): bigint {
+  const m = /^(-?)(\d+)(?:\.(\d{1,6}))?$/.exec(decimal);
+  if (!m) throw new Error(`not a decimal with at most 6 places: ${decimal}`);
+  const units = BigInt(m[2]!) * 1_000_000n + BigInt((m[3] ?? '').padEnd(6, '0'));
+  return m[1] === '-' ? -units : units;
+}
+
+const invoice = (over: Record<string, unknown> = {}) =>
+  invoiceSchema.parse({
+    kind: 'dfareporting#invoice',
+    id: '4387427944',
+    invoiceType: 'INVOICE_TYPE_INVOICE',
+    issueDate: '2024-05-02',
+    dueDate: '2024-06-01',
+    serviceStartDate: '2024-04-01',
+    serviceEndDate: '2024-04-30',
+    currencyCode: 'EUR',
+    paymentsAccountId: '9181-3118-7749-5092',
+    paymentsProfileId: '3820-1570-5237',
+    subtotalAmountMicros: '16531650000',
+    totalTaxAmountMicros: '3141013500',
+    totalAmountMicros: '19672663500',
+    pdfUrl: 'https://dfareporting.googleapis.com/billing/invoice-pdf/4387427944',
+    campaign_summaries: [
+      {
+        campaignId: '1',
+        preTaxAmountMicros: '16000000000',
+        taxAmountMicros: '3040000000',
+        totalAmountMicros: '19040000000',
+      },
+      {
+        campaignId: '2',
+        preTaxAmountMicros: '531650000',
+        taxAmountMicros: '101013500',
+        totalAmountMicros: '632663500',
+      },
+    ],
+    ...over,
+  });
+
+const normalize = (inv = invoice()) =>
+  normalizeInvoice({
+    connection: 'cm-unit',
+    advertiserId: '12687700',
+    invoice: inv,
+    documents: [],
+    rawKey: 'raw/cm360/cm-unit/12687700/2024/05/4387427944.json',
+    fetchedAt: '2024-06-01T00:00:00.000Z',
+  });
+
+describe('issue months and the listing cursor', () => {
+  it('walks every month the window touches, across years', () => {
+    expect(issueMonths({ from: '2023-11-30', to: '2024-02-01' })).toEqual([
+      '202311',
+      '202312',
+      '202401',
+      '202402',
+    ]);
+    expect(issueMonths({ from: '2024-05-01', to: '2024-05-31' })).toEqual(['202405']);
+  });
+
+  it('goes through each month page by page, then to the next month, then ends', () => {
+    const months = ['202404', '202405'];
+    expect(decodeCursor(undefined, months)).toEqual({ month: '202404' });
+    expect(nextCursor(months, '202404', 'tok:with:colons')).toBe('202404:tok:with:colons');
+    expect(decodeCursor('202404:tok:with:colons', months)).toEqual({
+      month: '202404',
+      pageToken: 'tok:with:colons',
+    });
+    expect(nextCursor(months, '202404', undefined)).toBe('202405');
+    expect(decodeCursor('202405', months)).toEqual({ month: '202405' });
+    expect(nextCursor(months, '202405', undefined)).toBeNull();
+    expect(() => decodeCursor('202406', months)).toThrow(/issue month of the window/);
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 40 }), (token) => {
+        expect(decodeCursor(encodeCursor({ month: '202405', pageToken: token }), months)).toEqual({
+          month: '202405',
+          pageToken: token,
+        });
+      }),
+    );
+  });
+});
+
+describe('CM360 normalization', () => {
+  it('converts int64 micros exactly, as BigInt arithmetic says, however large or negative', () => {
+    fc.assert(
+      fc.property(fc.bigInt(INT64), fc.bigInt(INT64), (sub, tax) => {
+        const total = sub + tax;
+        const line = normalize(
+          invoice({
+            subtotalAmountMicros: sub.toString(),
+            totalTaxAmountMicros: tax.toString(),
+            totalAmountMicros: total.toString(),
+          }),
+        );
+        expect(decimalToMicros(line.subtotal!)).toBe(sub);
+        expect(decimalToMicros(line.tax!)).toBe(tax);
+        expect(decimalToMicros(line.total!)).toBe(total);
+        expect(decimalToMicros(line.subtotal!) + decimalToMicros(line.tax!)).toBe(
+          decimalToMicros(line.total!),
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps the digits a double would round (2^53 + 1 micros), and a credit negative', () => {
+    const huge = normalize(invoice({ subtotalAmountMicros: '9007199254740993' }));
+    expect(huge.subtotal).toBe('9007199254.740993');
+    const credit = normalize(
+      invoice({
+        invoiceType: 'INVOICE_TYPE_CREDIT',
+        subtotalAmountMicros: '-1234567890123456789',
+        correctedInvoiceId: '4387427000',
+      }),
+    );
+    expect(credit.subtotal).toBe('-1234567890123.456789');
+    expect(credit.kind).toBe('CREDIT_NOTE');
+    expect(credit.correctsInvoiceId).toBe('4387427000');
+  });
+
+  it('refuses micros sent as a JSON number a double cannot hold, and takes a safe one', () => {
+    expect(invoiceSchema.safeParse({ ...invoice(), totalAmountMicros: 2 ** 53 + 2 }).success).toBe(false);
+    expect(normalize(invoice({ totalAmountMicros: 1_500_000 })).total).toBe('1.5');
+  });
+
+  it('maps the invoice type and keeps every field the model has', () => {
+    expect(invoiceKind('INVOICE_TYPE_INVOICE')).toBe('INVOICE');
+    expect(invoiceKind('INVOICE_TYPE_CREDIT')).toBe('CREDIT_NOTE');
+    expect(invoiceKind('INVOICE_TYPE_UNSPECIFIED')).toBe('OTHER');
+    expect(invoiceKind(undefined)).toBe('OTHER');
+    expect(invoiceKind('INVOICE_TYPE_SOMETHING_NEW')).toBe('OTHER');
+
+    const line = normalize(
+      invoice({ purchaseOrderNumber: 'PO-1', replacedInvoiceIds: ['111', '222'], issueDate: '20240502' }),
+    );
+    expect(normalizedInvoiceSchema.parse(line)).toEqual({
+      provider: 'cm360',
+      connection: 'cm-unit',
+      account: '12687700',
+      invoiceId: '4387427944',
+      invoiceNumber: '4387427944',
+      kind: 'INVOICE',
+      status: null,
+      issuedOn: '2024-05-02',
+      dueOn: '2024-06-01',
+      servicePeriod: { from: '2024-04-01', to: '2024-04-30' },
+      currency: 'EUR',
+      subtotal: '16531.65',
+      tax: '3141.0135',
+      total: '19672.6635',
+      amountDue: null,
+      remainingDue: null,
+      purchaseOrderNumber: 'PO-1',
+      correctsInvoiceId: null,
+      replacesInvoiceIds: ['111', '222'],
+      documents: [],
+      rawKey: 'raw/cm360/cm-unit/12687700/2024/05/4387427944.json',
+      fetchedAt: '2024-06-01T00:00:00.000Z',
+    });
+    // Absent amounts and dates are null, not zero.
+    const bare = normalize(invoiceSchema.parse({ id: '1', issueDate: '2024-05-02' }));
+    expect(bare).toMatchObject({ subtotal: null, tax: null, total: null, currency: null, dueOn: null });
+    expect(() => normalize(invoice({ currencyCode: 'euro' }))).toThrow(/ISO 4217/);
+  });
+});
+
+describe('campaign summaries against the invoice', () => {
+  it('agree when they add up to the micro, whatever the amounts', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ pre: fc.bigInt(INT64), tax: fc.bigInt(INT64) }), { minLength: 1, maxLength: 6 }),
+        (parts) => {
+          const sum = (pick: (p: (typeof parts)[number]) => bigint) =>
+            parts.reduce((n, p) => n + pick(p), 0n);
+          const inv = invoice({
+            subtotalAmountMicros: sum((p) => p.pre).toString(),
+            totalTaxAmountMicros: sum((p) => p.tax).toString(),
+            totalAmountMicros: sum((p) => p.pre + p.tax).toString(),
+            campaign_summaries: parts.map((p, i) => ({
+              campaignId: String(i),
+              preTaxAmountMicros: p.pre.toString(),
+              taxAmountMicros: p.tax.toString(),
+              totalAmountMicros: (p.pre + p.tax).toString(),
+            })),
+          });
+          expect(campaignSumMismatches(inv)).toEqual([]);
+          // One micro off in one summary is seen.
+          const off = structuredClone(inv);
+          off.campaign_summaries![0]!.taxAmountMicros = (
+            BigInt(off.campaign_summaries![0]!.taxAmountMicros!) + 1n
+          ).toString();
+          expect(campaignSumMismatches(off)).toEqual([expect.stringMatching(/^totalTaxAmountMicros /)]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('names the amount and both sums; an invoice without summaries is not checked', () => {
+    const inv = invoice({ subtotalAmountMicros: '16531650001' });
+    expect(campaignSumMismatches(inv)).toEqual([
+      'subtotalAmountMicros 16531.650001 but its 2 campaign summaries add up to 16531.65',
+    ]);
+    expect(campaignSumMismatches(invoice({ campaign_summaries: undefined }))).toEqual([]);
+  });
+});
+
+describe('quota errors', () => {
+  const quota403 = (message: string) =>
+    new ProviderError({
+      provider: 'cm360',
+      connection: 'cm-unit',
+      operation: 'advertiserInvoices.list',
+      status: 403,
+      code: 'PERMISSION_DENIED',
+      message,
+    });
+
+  it('tells the quota 403s from the permission ones', () => {
+    expect(isQuotaError(quota403('User Rate Limit Exceeded'))).toBe(true);
+    expect(isQuotaError(quota403('Rate Limit Exceeded'))).toBe(true);
+    expect(
+      isQuotaError(
+        quota403("Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user'"),
+      ),
+    ).toBe(true);
+    expect(isQuotaError(quota403('The current user does not have access to user profile 1.'))).toBe(false);
+    expect(isQuotaError(new Error('Rate Limit Exceeded'))).toBe(false);
+  });
+
+  const tools = (remainingMs = 60_000) => {
+    const counts: Partial<Record<Counter, number>> = {};
+    const slept: number[] = [];
+    const quiet = () => {};
+    return {
+      counts,
+      slept,
+      ctx: {
+        budget: { deadline: Date.now() + remainingMs, remainingMs: () => remainingMs },
+        count: (c: Counter, n = 1) => {
+          counts[c] = (counts[c] ?? 0) + n;
+        },
+        log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
+      },
+      opts: {
+        sleep: async (ms: number) => {
+          slept.push(ms);
+        },
+        random: () => 0.5,
+        now: () => 1_000_000,
+      },
+    };
+  };
+
+  it('backs off and tries again, as the client does on 429', async () => {
+    const t = tools();
+    let calls = 0;
+    const out = await withQuotaBackoff(
+      t.ctx,
+      'advertiserInvoices.list',
+      async () => {
+        calls += 1;
+        if (calls < 3) throw quota403('User Rate Limit Exceeded');
+        return 'page';
+      },
+      t.opts,
+    );
+    expect(out).toBe('page');
+    expect(t.slept).toEqual([250, 500]);
+    expect(t.counts).toEqual({ throttles: 2, retries: 2 });
+  });
+
+  it('hands a quota that outlasts its retries back to the queue as a throttle', async () => {
+    const t = tools();
+    const err = await withQuotaBackoff(
+      t.ctx,
+      'advertisers.list',
+      async () => {
+        throw quota403('Rate Limit Exceeded');
+      },
+      t.opts,
+    ).catch((e: unknown) => e as { name: string; reason: string; operation: string; retryAt: Date });
+    expect(err).toMatchObject({ name: 'DeferError', reason: 'throttled', operation: 'advertisers.list' });
+    expect(err.retryAt.getTime()).toBeGreaterThanOrEqual(1_000_000 + 1_000);
+    expect(t.slept).toHaveLength(4);
+    expect(t.slept.every((ms) => ms <= MAX_SLEEP_MS)).toBe(true);
+  });
+
+  it('does not sleep past the budget, and lets any other error through at once', async () => {
+    const t = tools(100);
+    const deferred = await withQuotaBackoff(
+      t.ctx,
+      'x',
+      async () => {
+        throw quota403('Rate Limit Exceeded');
+      },
+      t.opts,
+    ).catch((e: unknown) => e as Error);
+    expect(deferred.name).toBe('DeferError');
+    expect(t.slept).toEqual([]);
+
+    const other = quota403('The current user does not have access to user profile 1.');
+    await expect(withQuotaBackoff(t.ctx, 'x', async () => Promise.reject(other), t.opts)).rejects.toBe(other);
+    expect(t.counts.throttles).toBe(1);
+  });
+});
+
+describe('CM360 secret', () => {
+  it('takes a refresh-token client or a service account, naming a missing field', () => {
+    expect(
+      parseSecret(cm360Spec.secret, { clientId: 'a', clientSecret: 'b', refreshToken: 'c' }, 's'),
+    ).toEqual({
+      clientId: 'a',
+      clientSecret: 'b',
+      refreshToken: 'c',
+    });
+    expect(() => parseSecret(cm360Spec.secret, { clientId: 'a', clientSecret: 'b' }, 's')).toThrow(
+      /refreshToken/,
+    );
+  });
+});
