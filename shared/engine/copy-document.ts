@@ -36,6 +36,10 @@ export interface DocumentCopy {
   url: (renewal: number) => Promise<string | undefined>;
   /** Send the API's own Authorization with the download (CM360's pdfUrl needs the bearer token). */
   auth?: boolean;
+  /** Stored when the answer names none. */
+  contentType?: string;
+  /** Sees each chunk as it streams (a magic-number check, say). */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 /**
@@ -66,8 +70,9 @@ export async function copyDocument(
           sourceOperation: job.operation,
           runId: ctx.runId,
           fetchedAt: ctx.now().toISOString(),
-          ...(res.contentType ? { contentType: res.contentType } : {}),
+          ...(res.contentType || job.contentType ? { contentType: res.contentType ?? job.contentType } : {}),
           ...(res.contentLength !== undefined ? { expectedBytes: res.contentLength } : {}),
+          ...(job.onChunk ? { onChunk: job.onChunk } : {}),
         });
         ctx.count('documents');
         return { type: job.type, key: stored.key, sha256: stored.sha256, bytes: stored.bytes };
@@ -79,7 +84,12 @@ export async function copyDocument(
     const e = err as { name?: string; status?: number; message?: string };
     const refused = e.name === 'DownloadRefusedError';
     const expired = isExpiredUrl(err);
-    const clientError = e.name === 'ProviderError' && (e.status ?? 0) >= 400 && (e.status ?? 0) < 500;
+    // A throttle that outlasted the client's retries is not the document's fault: the page is continued later.
+    const clientError =
+      e.name === 'ProviderError' &&
+      (e.status ?? 0) >= 400 &&
+      (e.status ?? 0) < 500 &&
+      !(e as { throttled?: boolean }).throttled;
     if (!refused && !expired && !clientError) throw err;
     ctx.reportProblem({
       code: refused ? 'DOCUMENT_LINK_REFUSED' : expired ? 'DOCUMENT_LINK_EXPIRED' : 'DOCUMENT_UNAVAILABLE',

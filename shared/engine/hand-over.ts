@@ -7,8 +7,8 @@ import { isDefer } from '../runtime/errors.ts';
 export const MAX_TRANSIENT_DEFERS = 5;
 
 export function isThrottled(err: unknown): boolean {
-  const e = err as { name?: string; status?: number };
-  return e?.name === 'ProviderError' && e.status === 429;
+  const e = err as { name?: string; status?: number; throttled?: boolean };
+  return e?.name === 'ProviderError' && (e.throttled === true || e.status === 429);
 }
 
 export function isTransient(err: unknown): boolean {

@@ -38,6 +38,8 @@ export interface ClientSpec<C extends Connection> {
   downloadHosts: readonly string[];
   /** Whether a 403 with this body means the token expired (401 always does). */
   isExpiredTokenError?(status: number, body: string): boolean;
+  /** Whether an answer other than 429 means "slow down" (paced, retried and handed back like a 429). */
+  isThrottleError?(status: number, body: string): boolean;
 }
 
 /** The provider's bytes of one answer: stored raw exactly as they came. */

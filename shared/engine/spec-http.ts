@@ -37,6 +37,7 @@ export function specHttp<C extends Connection>(
     auth: { style: client.auth === 'lwa-x-amz-access-token' ? 'x-amz-access-token' : 'bearer', tokens },
     ...(client.headers ? { defaultHeaders: client.headers(connection, secret) } : {}),
     ...(client.isExpiredTokenError ? { isExpiredTokenError: client.isExpiredTokenError } : {}),
+    ...(client.isThrottleError ? { isThrottleError: client.isThrottleError } : {}),
     budget: runtime.budget,
     downloadHosts: [...client.downloadHosts, ...runtime.extraDownloadHosts],
     allowLoopback: runtime.allowLoopback,

@@ -75,6 +75,11 @@ export interface HttpClientOptions {
   errorParser?: ErrorParser;
   /** Whether a 403 means the access token expired (then it is refreshed once). 401 always is. */
   isExpiredTokenError?: (status: number, body: string) => boolean;
+  /**
+   * Whether an answer other than 429 means "slow down" (Google answers a spent quota with 403 and reason
+   * rateLimitExceeded as often as with 429): it is then paced, retried and handed back like a 429.
+   */
+  isThrottleError?: (status: number, body: string) => boolean;
   random?: () => number;
   now?: () => number;
   sleep?: (ms: number) => Promise<unknown>;
@@ -164,6 +169,7 @@ export class HttpClient implements ProviderHttp {
   readonly #random: () => number;
   readonly #parseError: ErrorParser;
   readonly #expiredToken: (status: number, body: string) => boolean;
+  readonly #throttleError: (status: number, body: string) => boolean;
 
   constructor(opts: HttpClientOptions) {
     this.#o = opts;
@@ -175,6 +181,7 @@ export class HttpClient implements ProviderHttp {
     this.#random = opts.random ?? Math.random;
     this.#parseError = opts.errorParser ?? parseProviderErrorBody;
     this.#expiredToken = opts.isExpiredTokenError ?? looksLikeExpiredToken;
+    this.#throttleError = opts.isThrottleError ?? (() => false);
   }
 
   async request<T = unknown>(operation: string, opts: RequestOptions<T>): Promise<HttpResponse<T>> {
@@ -341,16 +348,17 @@ export class HttpClient implements ProviderHttp {
         continue;
       }
       if (isDownload && looksLikeExpiredUrl(status, errorBody)) throw new ExpiredUrlError(operation, status);
-      if (status === 429 || status >= 500) {
-        if (status === 429) this.#emit({ type: 'throttle', operation, status });
-        if (retries + 1 >= this.#retry.maxAttempts || (once && status !== 429)) {
-          throw this.#providerError(operation, status, errorBody, retries + 1, once && status !== 429);
+      const throttled = status === 429 || this.#throttleError(status, errorBody);
+      if (throttled || status >= 500) {
+        if (throttled) this.#emit({ type: 'throttle', operation, status });
+        if (retries + 1 >= this.#retry.maxAttempts || (once && !throttled)) {
+          throw this.#providerError(operation, status, errorBody, retries + 1, once && !throttled, throttled);
         }
         const retryAfter = parseRetryAfter(resHeaders['retry-after'], this.#now());
         await this.#waitBeforeRetry(
           operation,
           retries,
-          status === 429 ? 'throttled' : 'unavailable',
+          throttled ? 'throttled' : 'unavailable',
           status,
           retryAfter,
         );
@@ -454,10 +462,12 @@ export class HttpClient implements ProviderHttp {
     body: string,
     attempts: number,
     ambiguous = false,
+    throttled = status === 429,
   ): ProviderError {
     const parsed = this.#parseError(body, status);
     return new ProviderError({
       ...(ambiguous ? { ambiguous } : {}),
+      ...(throttled ? { throttled } : {}),
       provider: this.#o.provider,
       connection: this.#o.connection,
       operation,

@@ -25,9 +25,12 @@ export class ProviderError extends Error {
   readonly attempts: number;
   /** A call that creates something failed in a way that leaves unknown whether it was acted on. */
   readonly ambiguous: boolean;
+  /** The provider said "slow down" (a 429, or an answer the spec classifies so) until the retries ran out. */
+  readonly throttled: boolean;
 
   constructor(init: {
     ambiguous?: boolean;
+    throttled?: boolean;
     provider: string;
     connection: string;
     operation: string;
@@ -58,6 +61,7 @@ export class ProviderError extends Error {
     if (details !== undefined) this.details = details;
     this.attempts = attempts;
     this.ambiguous = init.ambiguous ?? false;
+    this.throttled = init.throttled ?? init.status === 429;
   }
 }
 

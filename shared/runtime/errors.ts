@@ -30,12 +30,18 @@ const PERMANENT = new Set([
 ]);
 
 export function isPermanent(err: unknown): boolean {
-  const e = err as { name?: string; retryable?: boolean; transient?: boolean; status?: number };
+  const e = err as {
+    name?: string;
+    retryable?: boolean;
+    transient?: boolean;
+    status?: number;
+    throttled?: boolean;
+  };
   // A token endpoint that was down (not one that refused) may answer on redelivery.
   if (e?.transient === true) return false;
   // The provider's answer decides: 5xx, no answer at all and 429 may pass on redelivery; another 4xx won't.
   if (e?.name === 'ProviderError' && typeof e.status === 'number') {
-    return !(e.status === 0 || e.status === 429 || e.status >= 500);
+    return !(e.status === 0 || e.status === 429 || e.throttled === true || e.status >= 500);
   }
   if (e?.retryable === false) return true;
   return PERMANENT.has(e?.name ?? '');

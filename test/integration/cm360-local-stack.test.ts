@@ -207,8 +207,11 @@ describe('cm360 on the local stack', () => {
             connection: id,
             code: CONSOLIDATED_BILLING,
             message: expect.stringContaining(`advertiser ${consolidated}:`),
+            note: true,
           },
         ]);
+        // A normal state, not a gap: the run is complete.
+        expect(record.status).toBe('SUCCEEDED');
         expect(await listKeys(`raw/cm360/${id}/${consolidated}/2`)).toEqual([]);
       }
       expect(await listKeys(`raw/cm360/${SA}/_discovery/_payloads/`)).toEqual([

@@ -482,3 +482,17 @@ describe('calls that create something at the provider (idempotent: false)', () =
     expect(client.rate('create')).toBe(100);
   });
 });
+
+describe('answers a spec classifies as throttles', () => {
+  it('are paced and retried like a 429, and end as a throttled error the engine hands back', async () => {
+    const quota = (_req: unknown, res: Parameters<Handler>[1]) =>
+      sendJson(res, 403, { error: { code: 403, errors: [{ reason: 'rateLimitExceeded' }] } });
+    const { client, server, events } = await setup(quota as Handler, {
+      isThrottleError: (status, body) => status === 403 && body.includes('rateLimitExceeded'),
+    });
+    const err = (await rejection(client.request('op', { path: '/x' }))) as ProviderError;
+    expect(err).toMatchObject({ name: 'ProviderError', status: 403, throttled: true });
+    expect(server.requests).toHaveLength(4);
+    expect(events.filter((e) => e.type === 'throttle')).toHaveLength(4);
+  });
+});

@@ -25,7 +25,7 @@ import {
 import { copyInvoicePdf } from './invoice-pdf.ts';
 import { decodeCursor, issueMonths, nextCursor } from './issue-months.ts';
 import { campaignSumMismatches, normalizeInvoice } from './normalize.ts';
-import { withQuotaBackoff } from './quota.ts';
+import { isQuotaError } from './quota.ts';
 
 export type Cm360Connection = ConnectionOf<'cm360'>;
 
@@ -59,6 +59,8 @@ function consolidatedPage(
       `advertiser ${advertiserId}: invoices are not available through the API (advertiserInvoices.list for ` +
       `${month} answered 400 FAILED_PRECONDITION: the billing profile invoices it at a consolidated level); ` +
       'not asked again in this run',
+    // A normal state of such an advertiser, not something this run left out.
+    note: true,
   });
   // The client keeps Google's parsed error, not its bytes: the page record is that error in Google's shape.
   const body = JSON.stringify({ error: { code: 400, status: 'FAILED_PRECONDITION', message } });
@@ -79,13 +81,11 @@ const invoices: ListingJob<Cm360Connection, Cm360Invoice> = {
     const { month, pageToken } = decodeCursor(cursor, months);
     let res: HttpResponse<z.infer<typeof invoicesPageSchema>>;
     try {
-      res = await withQuotaBackoff(ctx, OP.listInvoices, () =>
-        ctx.http.request(OP.listInvoices, {
-          path: invoicesPath(ctx.connection.profileId, scope),
-          query: { issueMonth: month, maxResults: PAGE_SIZE, pageToken },
-          schema: invoicesPageSchema,
-        }),
-      );
+      res = await ctx.http.request(OP.listInvoices, {
+        path: invoicesPath(ctx.connection.profileId, scope),
+        query: { issueMonth: month, maxResults: PAGE_SIZE, pageToken },
+        schema: invoicesPageSchema,
+      });
     } catch (err) {
       if (isConsolidatedBilling(err)) return consolidatedPage(ctx, scope, month, err);
       throw err;
@@ -135,6 +135,7 @@ export const cm360Spec: ProviderSpec<Cm360Connection> = {
     downloadHosts: DOWNLOAD_HOSTS.cm360,
     // Google says an access token lapsed with 401 only; a 403 is a permission or a quota.
     isExpiredTokenError: (status) => status === 401,
+    isThrottleError: isQuotaError,
   },
   // Both credential styles (refresh token, service account) parse to the flat strings the context holds.
   secret: googleSecretSchema as unknown as ProviderSpec['secret'],
@@ -151,13 +152,11 @@ export const cm360Spec: ProviderSpec<Cm360Connection> = {
       );
       let res: HttpResponse<z.infer<typeof advertisersPageSchema>>;
       try {
-        res = await withQuotaBackoff(ctx, OP.listAdvertisers, () =>
-          ctx.http.request(OP.listAdvertisers, {
-            path: advertisersPath(ctx.connection.profileId),
-            query: { maxResults: PAGE_SIZE, pageToken },
-            schema: advertisersPageSchema,
-          }),
-        );
+        res = await ctx.http.request(OP.listAdvertisers, {
+          path: advertisersPath(ctx.connection.profileId),
+          query: { maxResults: PAGE_SIZE, pageToken },
+          schema: advertisersPageSchema,
+        });
       } catch (err) {
         // An answer that does not fit is still kept as it came before the run stops on it.
         if (err instanceof PayloadError)

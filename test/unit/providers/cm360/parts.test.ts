@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseSecret } from '../../../../shared/aws/secrets.ts';
-import { ProviderError } from '../../../../shared/http/errors.ts';
 import { normalizedInvoiceSchema } from '../../../../shared/invoice/model.ts';
 import { invoiceSchema } from '../../../../shared/providers/cm360/api.ts';
 import {
@@ -15,9 +14,8 @@ import {
   invoiceKind,
   normalizeInvoice,
 } from '../../../../shared/providers/cm360/normalize.ts';
-import { isQuotaError, MAX_SLEEP_MS, withQuotaBackoff } from '../../../../shared/providers/cm360/quota.ts';
+import { isQuotaError } from '../../../../shared/providers/cm360/quota.ts';
 import { cm360Spec } from '../../../../shared/providers/cm360/spec.ts';
-import type { Counter } from '../../../../shared/providers/types.ts';
 
 const INT64 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
 
@@ -232,102 +230,26 @@ describe('campaign summaries against the invoice', () => {
 });
 
 describe('quota errors', () => {
-  const quota403 = (message: string) =>
-    new ProviderError({
-      provider: 'cm360',
-      connection: 'cm-unit',
-      operation: 'advertiserInvoices.list',
-      status: 403,
-      code: 'PERMISSION_DENIED',
-      message,
+  const google = (reason: string, message: string) =>
+    JSON.stringify({
+      error: {
+        code: 403,
+        message,
+        status: 'PERMISSION_DENIED',
+        errors: [{ reason, message, domain: 'usageLimits' }],
+      },
     });
 
-  it('tells the quota 403s from the permission ones', () => {
-    expect(isQuotaError(quota403('User Rate Limit Exceeded'))).toBe(true);
-    expect(isQuotaError(quota403('Rate Limit Exceeded'))).toBe(true);
-    expect(
-      isQuotaError(
-        quota403("Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user'"),
-      ),
-    ).toBe(true);
-    expect(isQuotaError(quota403('The current user does not have access to user profile 1.'))).toBe(false);
-    expect(isQuotaError(new Error('Rate Limit Exceeded'))).toBe(false);
-  });
-
-  const tools = (remainingMs = 60_000) => {
-    const counts: Partial<Record<Counter, number>> = {};
-    const slept: number[] = [];
-    const quiet = () => {};
-    return {
-      counts,
-      slept,
-      ctx: {
-        budget: { deadline: Date.now() + remainingMs, remainingMs: () => remainingMs },
-        count: (c: Counter, n = 1) => {
-          counts[c] = (counts[c] ?? 0) + n;
-        },
-        log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
-      },
-      opts: {
-        sleep: async (ms: number) => {
-          slept.push(ms);
-        },
-        random: () => 0.5,
-        now: () => 1_000_000,
-      },
-    };
-  };
-
-  it('backs off and tries again, as the client does on 429', async () => {
-    const t = tools();
-    let calls = 0;
-    const out = await withQuotaBackoff(
-      t.ctx,
-      'advertiserInvoices.list',
-      async () => {
-        calls += 1;
-        if (calls < 3) throw quota403('User Rate Limit Exceeded');
-        return 'page';
-      },
-      t.opts,
+  it('tells the quota 403s from the permission ones (the client then paces and retries them like a 429)', () => {
+    expect(isQuotaError(403, google('userRateLimitExceeded', 'User Rate Limit Exceeded'))).toBe(true);
+    expect(isQuotaError(403, google('rateLimitExceeded', 'Rate Limit Exceeded'))).toBe(true);
+    expect(isQuotaError(403, google('quotaExceeded', "Quota exceeded for quota metric 'Queries'"))).toBe(
+      true,
     );
-    expect(out).toBe('page');
-    expect(t.slept).toEqual([250, 500]);
-    expect(t.counts).toEqual({ throttles: 2, retries: 2 });
-  });
-
-  it('hands a quota that outlasts its retries back to the queue as a throttle', async () => {
-    const t = tools();
-    const err = await withQuotaBackoff(
-      t.ctx,
-      'advertisers.list',
-      async () => {
-        throw quota403('Rate Limit Exceeded');
-      },
-      t.opts,
-    ).catch((e: unknown) => e as { name: string; reason: string; operation: string; retryAt: Date });
-    expect(err).toMatchObject({ name: 'DeferError', reason: 'throttled', operation: 'advertisers.list' });
-    expect(err.retryAt.getTime()).toBeGreaterThanOrEqual(1_000_000 + 1_000);
-    expect(t.slept).toHaveLength(4);
-    expect(t.slept.every((ms) => ms <= MAX_SLEEP_MS)).toBe(true);
-  });
-
-  it('does not sleep past the budget, and lets any other error through at once', async () => {
-    const t = tools(100);
-    const deferred = await withQuotaBackoff(
-      t.ctx,
-      'x',
-      async () => {
-        throw quota403('Rate Limit Exceeded');
-      },
-      t.opts,
-    ).catch((e: unknown) => e as Error);
-    expect(deferred.name).toBe('DeferError');
-    expect(t.slept).toEqual([]);
-
-    const other = quota403('The current user does not have access to user profile 1.');
-    await expect(withQuotaBackoff(t.ctx, 'x', async () => Promise.reject(other), t.opts)).rejects.toBe(other);
-    expect(t.counts.throttles).toBe(1);
+    expect(
+      isQuotaError(403, google('forbidden', 'The current user does not have access to user profile 1.')),
+    ).toBe(false);
+    expect(isQuotaError(400, google('rateLimitExceeded', 'Rate Limit Exceeded'))).toBe(false);
   });
 });
 
