@@ -157,7 +157,8 @@ describe('state store on DynamoDB', () => {
       });
       return { exportId: 'from-the-slow-one' };
     });
-    await new Promise((r) => setTimeout(r, 100));
+    // The slow creator's claim is in the table before the later one comes (however busy the machine is).
+    while ((await state.getExport(key))?.state !== 'CREATING') await new Promise((r) => setTimeout(r, 20));
     const taken = await later.findOrCreateExport(input, async () => ({ exportId: 'from-the-later-one' }));
     expect(taken).toMatchObject({ created: true, record: { exportId: 'from-the-later-one' } });
     releaseSlow();

@@ -10,6 +10,7 @@ import type { DynamoStateStore, RunRecord } from '../../shared/aws/state-store.t
 import { parseConfig } from '../../shared/config/load.ts';
 import { type NormalizedInvoice, normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
 import { toDecimal } from '../../shared/invoice/money.ts';
+import { brazilDay } from '../../shared/providers/sp-api/normalize.ts';
 import { type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
 
 /**
@@ -201,7 +202,8 @@ describe('sp-api on the local stack', () => {
     expect([...ids].sort()).toEqual(expected.map((i) => i.id).sort());
     for (const inv of expected) {
       const line = lines.find((l) => l.invoiceId === inv.id)!;
-      expect(line.issuedOn).toBe(inv.date.slice(0, 10));
+      // The day in Brazil (the simulator writes UTC date-times).
+      expect(line.issuedOn).toBe(brazilDay(inv.date));
       expect(line.status).toBe(inv.status);
       expect(line.invoiceNumber).toBe(String(inv.number));
       expect(line.currency).toBe('BRL');
