@@ -15,6 +15,7 @@ import { localDynamoClient, localSqsClient } from './clients.ts';
 import { startProgress } from './progress.ts';
 import { liveSecrets, pinnedRuns, sandboxConfig } from './sandbox-config.ts';
 import { serveRunsApi } from './serve.ts';
+import { LOCAL_SIMULATOR_OPTIONS } from './simulator-defaults.ts';
 import { type LocalFunctionSpec, startLocalStack } from './stack.ts';
 import { buildSummary, formatSummary } from './summary.ts';
 
@@ -100,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
         ...(options.clock ? { clock: options.clock } : {}),
         simulators: SIMULATORS,
         connections: userConfig.connections,
+        options: LOCAL_SIMULATOR_OPTIONS,
         ...(faults ? { faults } : {}),
         log: options.verbose ? say : () => {},
       });

@@ -26,7 +26,8 @@ export interface Summary {
   partial: boolean;
   rows: SummaryRow[];
   failures: Array<{ runId: string; connection: string; reason: string }>;
-  problems: Array<{ runId: string; connection: string; code: string; message: string }>;
+  /** What a run left out (pending, kept raw, not copied), and `note`s: states worth knowing that left nothing out. */
+  problems: Array<{ runId: string; connection: string; code: string; message: string; note?: boolean }>;
   dlq: Array<{ queue: string; connection?: string; reason?: string }>;
   out?: { dir: string; files: number; bytes: number };
   landed: Record<string, number>;
@@ -80,7 +81,13 @@ export function buildSummary(input: {
         failures.push({ runId: run.runId, connection: c.id, reason: f.reason });
       }
       for (const p of run.problems.filter((x) => x.connection === c.id)) {
-        problems.push({ runId: run.runId, connection: c.id, code: p.code, message: p.message });
+        problems.push({
+          runId: run.runId,
+          connection: c.id,
+          code: p.code,
+          message: p.message,
+          ...(p.note ? { note: true } : {}),
+        });
       }
       row.problems = run.problems.filter((x) => x.connection === c.id).length;
       // A failure recorded in the run but not attributed to a connection still fails that run's rows.
@@ -147,11 +154,22 @@ export function formatSummary(s: Summary): string {
     for (const f of s.failures.slice(0, 20)) out.push(`  ${f.connection}: ${f.reason}`);
     if (s.failures.length > 20) out.push(`  ... and ${s.failures.length - 20} more`);
   }
-  if (s.problems.length) {
-    out.push('', 'problems (pending, kept raw or worth knowing):');
-    for (const p of s.problems.slice(0, 20)) out.push(`  ${p.connection}: ${p.code}: ${p.message}`);
-    if (s.problems.length > 20) out.push(`  ... and ${s.problems.length - 20} more`);
-  }
+  const list = (title: string, items: Summary['problems'], max: number) => {
+    if (!items.length) return;
+    out.push('', title);
+    for (const p of items.slice(0, max)) out.push(`  ${p.connection}: ${p.code}: ${p.message}`);
+    if (items.length > max) out.push(`  ... and ${items.length - max} more`);
+  };
+  list(
+    'pending or kept raw (the run is PARTIAL until a later run lands them):',
+    s.problems.filter((p) => !p.note),
+    20,
+  );
+  list(
+    'notes (nothing left out):',
+    s.problems.filter((p) => p.note),
+    5,
+  );
   if (s.dlq.length) {
     out.push('', 'dead-letter queues:');
     for (const d of s.dlq.slice(0, 20))

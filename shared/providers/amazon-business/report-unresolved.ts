@@ -25,8 +25,10 @@ export function reportUnresolved(
   assembly: Assembly | undefined,
   key?: string,
 ): void {
-  const report = (code: string, message: string) =>
-    ctx.reportProblem({ code, message, ...(key ? { key } : {}) });
+  // A note is a state of the provider's data that left nothing of ours out (not invoiced yet, a consolidated
+  // number still "Pending" on an invoice that landed); the rest leave something out, and the run is PARTIAL.
+  const report = (code: string, message: string, note = false) =>
+    ctx.reportProblem({ code, message, ...(key ? { key } : {}), ...(note ? { note } : {}) });
   if (ledger.unfit.length) {
     report(
       'TRANSACTION_DOES_NOT_FIT',
@@ -52,6 +54,7 @@ export function reportUnresolved(
     report(
       'NOT_INVOICED_YET',
       `${u.uninvoiced.length} order line items have no invoice yet (${some(u.uninvoiced.map(lineText))}); ${AGAIN}`,
+      true,
     );
   }
   if (u.notInFeed.length) {
@@ -85,6 +88,7 @@ export function reportUnresolved(
     report(
       'CONSOLIDATION_PENDING',
       `${pending.length} invoices name their consolidated invoice as "Pending" (${some(pending)}); landed with consolidationPending, the final number is picked up by a later run`,
+      true,
     );
   }
 }

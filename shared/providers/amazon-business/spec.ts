@@ -177,6 +177,8 @@ const invoices: ListingJob<BusinessConnection, BusinessInvoice> = {
     if (line.paymentError) {
       at.ctx.reportProblem({
         code: 'PAYMENT_DETAILS',
+        // Recorded on the invoice (paymentError), which landed: not a gap of the run.
+        note: true,
         message: `invoice ${inv.invoiceNumber}: payment details not available (${line.paymentError.code}: ${line.paymentError.message}); status and dueOn left empty, asked again on the next run`,
         key: at.rawKey,
       });
