@@ -68,7 +68,7 @@ export class Monitoring extends Construct {
       new Metric({
         namespace: METRICS.namespace,
         metricName: name,
-        dimensionsMap: { [METRICS.dimension]: provider },
+        dimensionsMap: { [METRICS.dimensions.provider]: provider },
         statistic: 'Sum',
         period: PERIOD,
       });

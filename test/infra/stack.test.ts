@@ -584,7 +584,7 @@ describe('monitoring', () => {
       expect(alarmOn('Throttles', dim), name).toHaveLength(1);
     }
     for (const provider of ['amazon-ads', 'sp-api']) {
-      const a = alarmOn(METRICS.names.exportsFailed, { Name: METRICS.dimension, Value: provider });
+      const a = alarmOn(METRICS.names.exportsFailed, { Name: METRICS.dimensions.provider, Value: provider });
       expect(a, provider).toHaveLength(1);
       expect(a[0]?.Namespace).toBe(METRICS.namespace);
     }
@@ -604,7 +604,7 @@ describe('monitoring', () => {
     for (const provider of new Set(config.connections.map((c) => c.provider))) {
       for (const metric of ['invoices', 'bytes', 'retries', 'throttles'] as const) {
         expect(body, `${provider} ${metric}`).toContain(
-          `["${METRICS.namespace}","${METRICS.names[metric]}","${METRICS.dimension}","${provider}"`,
+          `["${METRICS.namespace}","${METRICS.names[metric]}","${METRICS.dimensions.provider}","${provider}"`,
         );
       }
     }
