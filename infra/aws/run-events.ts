@@ -8,9 +8,6 @@ import { Construct } from 'constructs';
 import { RUN_COMPLETED } from '../../shared/aws/run-completed.ts';
 import { acknowledge } from './nag.ts';
 
-/** Receives before an undeliverable event goes to the DLQ (the pipe retries a failed PutEvents on its own too). */
-const MAX_RECEIVE_COUNT = 5;
-
 /**
  * The "Invoice run completed" event on the account's default bus. The function that settles a run sends
  * the event's detail to the run-events queue (shared/aws/run-completed.ts); a pipe puts each message on the
@@ -39,7 +36,7 @@ export class RunEvents extends Construct {
     this.queue = new Queue(this, RUN_COMPLETED.queue, {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      deadLetterQueue: { queue: this.dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+      deadLetterQueue: { queue: this.dlq, maxReceiveCount: RUN_COMPLETED.maxReceiveCount },
     });
 
     const bus = EventBus.fromEventBusName(this, 'DefaultBus', 'default');

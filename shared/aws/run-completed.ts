@@ -21,6 +21,8 @@ export const RUN_COMPLETED = {
   queue: 'run-events',
   /** Where a function finds that queue; without it the event is not sent (tests, the local CLI process). */
   queueUrlEnv: 'RUN_EVENTS_QUEUE_URL',
+  /** Receives before a message the pipe cannot deliver goes to the queue's DLQ. */
+  maxReceiveCount: 5,
 } as const;
 
 export interface RunCompletedDetail {
