@@ -131,15 +131,16 @@ describe('the metrics alarms and dashboard read are the metrics the functions em
       (m) => m.namespace === METRICS.namespace,
     );
 
-    // Time scale 20: a document download waits about 3 s for the next token of getInvoicesDocument, more
-    // than the defer threshold (deferred to the queue), while a retry's first backoff (at most 0.5 s) stays
-    // under it (retried in the invocation). Every other listing request is throttled.
+    // Time scale 10: the second document download waits about 6 s for the next token of
+    // getInvoicesDocument (burst 1), far above the defer threshold, so it is deferred to the queue however
+    // slow the machine; a retry's backoff (at most 0.5 s, then 1 s) stays within it and is retried in the
+    // invocation. Every other listing request is throttled.
     sandbox = await startSandbox({
       seed: 19,
-      timeScale: 20,
+      timeScale: 10,
       simulators: [spApiSimulator],
       connections: config.connections,
-      options: { 'sp-api': { invoices: 6, invoicesPerDocument: 3, exportSeconds: 10 } },
+      options: { 'sp-api': { invoices: 6, invoicesPerDocument: 3, exportSeconds: 5 } },
       faults: { 'sp-api': { throttleBurst: { every: 2, length: 1 }, operations: ['getInvoices'] } },
       log: () => {},
     });
@@ -151,9 +152,9 @@ describe('the metrics alarms and dashboard read are the metrics the functions em
       POLL_FIRST_DELAY_SECONDS: '1',
       POLL_FACTOR: '1',
       POLL_MAX_DELAY_SECONDS: '1',
-      HTTP_DEFER_THRESHOLD_MS: '2000',
-      // About 7 s: long enough for the first run's export (done in half a second), not for the second's.
-      SP_API_EXPORT_DEADLINE_HOURS: '0.002',
+      HTTP_DEFER_THRESHOLD_MS: '1000',
+      // About 11 s: ample for the first run's export (done in half a second), never for the second's.
+      SP_API_EXPORT_DEADLINE_HOURS: '0.003',
     };
     stack = await startLocalStack({
       config: local.config,
