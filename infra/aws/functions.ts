@@ -20,10 +20,12 @@ import {
   runsApiQueues,
   sendsTo,
 } from '../../shared/aws/resources.ts';
+import { RUN_COMPLETED } from '../../shared/aws/run-completed.ts';
 import type { Config, ProviderId } from '../../shared/config/schema.ts';
 import { BUNDLED_CONFIG_NAME, BUNDLED_CONFIG_PATH, shellQuote } from './bundled-config.ts';
 import { acknowledge, wildcardResourceFinding } from './nag.ts';
 import type { JobQueue, JobQueues } from './queues.ts';
+import type { RunEvents } from './run-events.ts';
 import type { ConnectionSecrets } from './secrets.ts';
 import { RUNS_API_SETTINGS, settingsFor } from './settings.ts';
 
@@ -63,6 +65,8 @@ export interface FunctionsProps {
   table: Table;
   queues: JobQueues;
   secrets: ConnectionSecrets;
+  /** Every function may settle a run (the last message done, or runs-api's send failing), and so announce it. */
+  runEvents: RunEvents;
 }
 
 /** The Lambdas: one per queue-fed function in shared/aws/resources.ts, plus runs-api behind the API. */
@@ -138,7 +142,7 @@ export class Functions extends Construct {
     memoryMb: number,
     extraEnv: Record<string, string>,
   ): IngestFunction {
-    const { bucket, table, bundledConfigFile } = this.props;
+    const { bucket, table, bundledConfigFile, runEvents } = this.props;
     const logGroup = new LogGroup(this, `${name}-logs`, { retention: RetentionDays.THREE_MONTHS });
 
     // An explicit role instead of AWSLambdaBasicExecutionRole: logs only to its own log group.
@@ -190,6 +194,7 @@ export class Functions extends Construct {
         POWERTOOLS_SERVICE_NAME: name,
         POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
         NODE_OPTIONS: '--enable-source-maps',
+        [RUN_COMPLETED.queueUrlEnv]: runEvents.queue.queueUrl,
         ...extraEnv,
       },
       bundling: {
@@ -212,6 +217,7 @@ export class Functions extends Construct {
         },
       },
     });
+    runEvents.grantSend(role);
     return { name, entry, fn, role };
   }
 

@@ -7,6 +7,7 @@ import { writeBundledConfig } from './bundled-config.ts';
 import { Functions } from './functions.ts';
 import { Monitoring } from './monitoring.ts';
 import { JobQueues } from './queues.ts';
+import { RunEvents } from './run-events.ts';
 import { RunSchedules } from './schedules.ts';
 import { ConnectionSecrets } from './secrets.ts';
 import { Storage } from './storage.ts';
@@ -23,6 +24,7 @@ export class InvoiceIngestStack extends Stack {
   readonly functions: Functions;
   readonly schedules: RunSchedules;
   readonly api: RunsApi;
+  readonly runEvents: RunEvents;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: InvoiceIngestStackProps) {
@@ -34,6 +36,7 @@ export class InvoiceIngestStack extends Stack {
     this.storage = new Storage(this, 'Storage');
     this.queues = new JobQueues(this, 'Queues', { config });
     const secrets = new ConnectionSecrets(this, 'Secrets', { config });
+    this.runEvents = new RunEvents(this, 'RunEvents');
     this.functions = new Functions(this, 'Functions', {
       config,
       bundledConfigFile: writeBundledConfig(this, config),
@@ -41,6 +44,7 @@ export class InvoiceIngestStack extends Stack {
       table: this.storage.table,
       queues: this.queues,
       secrets,
+      runEvents: this.runEvents,
     });
     this.schedules = new RunSchedules(this, 'Schedules', { config, queues: this.queues });
     this.api = new RunsApi(this, 'Api', { handler: this.functions.runsApi.fn });
@@ -48,17 +52,38 @@ export class InvoiceIngestStack extends Stack {
     const providers = [...new Set(config.connections.map((c) => c.provider))] as ProviderId[];
     this.monitoring = new Monitoring(this, 'Monitoring', {
       providers,
+      connections: config.connections,
       functions: this.functions.all(),
       dlqs: [
-        ...this.queues.all().map((q) => ({ name: q.id, queue: q.dlq })),
-        { name: 'schedule-runs', queue: this.schedules.dlq },
+        ...this.queues.all().map((q) => {
+          const fed = this.functions.queueFed.find((f) => f.queue?.id === q.id);
+          return {
+            name: q.id,
+            queue: q.dlq,
+            holds: `messages ${fed?.name ?? q.id} could not process`,
+            ...(fed ? { logGroup: fed.fn.logGroup } : {}),
+          };
+        }),
+        {
+          name: 'schedule-runs',
+          queue: this.schedules.dlq,
+          holds: 'scheduled runs EventBridge Scheduler could not put on their queue',
+        },
+        {
+          name: 'run-events',
+          queue: this.runEvents.dlq,
+          holds: 'run-completed events the pipe could not put on the default event bus',
+        },
       ],
+      completedRuns: this.runEvents.logGroup,
     });
 
     new CfnOutput(this, 'BucketName', { value: this.storage.bucket.bucketName });
     new CfnOutput(this, 'TableName', { value: this.storage.table.tableName });
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'CompletedRunsLogGroup', { value: this.runEvents.logGroup.logGroupName });
     for (const q of this.queues.all()) {
       new CfnOutput(this, `QueueUrl-${q.id}`, { value: q.queue.queueUrl, description: `queue ${q.id}` });
     }

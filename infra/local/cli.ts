@@ -12,6 +12,7 @@ import { startSandbox } from '../sandbox/index.ts';
 import { SIMULATORS } from '../sandbox/simulators.ts';
 import { type CliOptions, parseCliOptions, USAGE, UsageError } from './cli-options.ts';
 import { localDynamoClient, localSqsClient } from './clients.ts';
+import { describeRunCompleted } from './consumer.ts';
 import { startProgress } from './progress.ts';
 import { liveSecrets, pinnedRuns, sandboxConfig } from './sandbox-config.ts';
 import { serveRunsApi } from './serve.ts';
@@ -133,6 +134,11 @@ async function main(argv: string[]): Promise<number> {
       log: say,
     });
     cleanups.push(() => stack.close());
+    if (!options.verbose) {
+      // The consumer prints them itself when verbose; on a terminal the progress line is cleared first.
+      const clear = process.stderr.isTTY ? '\r\x1b[2K' : '';
+      stack.consumer.on('run-completed', (e) => process.stderr.write(`${clear}${describeRunCompleted(e)}\n`));
+    }
     say(
       `local stack up: S3 ${stack.endpoints.s3}, SQS ${stack.endpoints.sqs}, DynamoDB ${stack.endpoints.dynamodb}${sandbox ? ', provider simulators' : ', live provider APIs'}`,
     );
@@ -222,6 +228,11 @@ async function main(argv: string[]): Promise<number> {
       Object.entries(stack.consumer.counts()).map(([p, c]) => [p, c?.objects ?? 0]),
     );
     const summary = buildSummary({ connections, runs, runOf, notImplemented, dlq, landed });
+    summary.events = stack.consumer.runsCompleted().map(({ detail: d }) => ({
+      runId: d.runId,
+      outcome: d.outcome,
+      connections: d.connections,
+    }));
     const mirrored = await stack.mirror(resolve(options.out));
     summary.out = { dir: mirrored.dir, files: mirrored.objects, bytes: mirrored.bytes };
     if (mirrored.failed.length || mirrored.refused.length) summary.ok = false;

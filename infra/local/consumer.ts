@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { ObjectCreatedEvent } from './notifications.ts';
+import type { RunCompletedEvent } from './run-events.ts';
 
 /**
- * The local drop consumer: what an EventBridge rule on "Object Created" would feed. It logs each landed
- * object on one line and counts them by top-level prefix (the S3 layout in DESIGN.md).
+ * The local drop consumer: what EventBridge rules on "Object Created" and on "Invoice run completed" would
+ * feed. It logs each landed object and each completed run on one line, counts objects by top-level prefix
+ * (the S3 layout in DESIGN.md) and keeps the run-completed events.
  */
 
 export const TOP_LEVEL_PREFIXES = [
@@ -30,6 +32,7 @@ export interface ConsumerOptions {
 
 export interface ConsumerEvents {
   object: [ObjectCreatedEvent];
+  'run-completed': [RunCompletedEvent];
 }
 
 export function prefixOf(key: string): PrefixBucket {
@@ -38,6 +41,7 @@ export function prefixOf(key: string): PrefixBucket {
 
 export class LocalConsumer extends EventEmitter<ConsumerEvents> {
   private readonly byPrefix = new Map<PrefixBucket, PrefixCount>();
+  private readonly completed: RunCompletedEvent[] = [];
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: ConsumerOptions = {}) {
@@ -57,6 +61,18 @@ export class LocalConsumer extends EventEmitter<ConsumerEvents> {
     this.emit('object', event);
   }
 
+  /** Takes one "Invoice run completed" event. */
+  handleRunCompleted(event: RunCompletedEvent): void {
+    this.completed.push(event);
+    if (!this.options.quiet) this.log(describeRunCompleted(event));
+    this.emit('run-completed', event);
+  }
+
+  /** The run-completed events received so far, in arrival order. */
+  runsCompleted(): RunCompletedEvent[] {
+    return [...this.completed];
+  }
+
   /** Objects and bytes landed so far, by top-level prefix (only prefixes that saw an object). */
   counts(): Partial<Record<PrefixBucket, PrefixCount>> {
     return Object.fromEntries([...this.byPrefix].map(([p, c]) => [p, { ...c }]));
@@ -67,4 +83,18 @@ export class LocalConsumer extends EventEmitter<ConsumerEvents> {
     for (const c of this.byPrefix.values()) n += c.objects;
     return n;
   }
+}
+
+/** One line for a run-completed event: the run, its outcome, and what landed per connection. */
+export function describeRunCompleted(event: RunCompletedEvent): string {
+  const d = event.detail;
+  const counts = (c: string) => {
+    const n = d.counts[c] ?? {};
+    const parts = [`${n.invoices ?? 0} invoices`, `${n.documents ?? 0} documents`];
+    if (n.reports) parts.push(`${n.reports} reports`);
+    if (n.failures) parts.push(`${n.failures} failures`);
+    return `${c}: ${parts.join(', ')}`;
+  };
+  const window = d.window ? ` ${d.window.from}..${d.window.to}` : '';
+  return `event "${event['detail-type']}": run ${d.runId} ${d.outcome}${window} (${d.connections.map(counts).join('; ')})`;
 }

@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { type FromWorker, type SerializedError, serializeError, type WorkerInit } from './worker-protocol.ts';
 
@@ -17,11 +18,14 @@ export type InvokeOutcome =
   /** The handler module could not be loaded. */
   | { kind: 'init-error'; error: SerializedError };
 
+/** Receives each line a function writes, as Lambda would put it in the function's log stream. */
+export type OutputListener = (stream: 'stdout' | 'stderr', line: string) => void;
+
 export interface ContainerOptions {
   init: WorkerInit;
   env: Record<string, string>;
-  /** 'ignore' drops the function's stdout/stderr (tests, quiet runs). */
-  output: 'inherit' | 'ignore';
+  /** 'ignore' drops the function's stdout/stderr (tests, quiet runs); a listener gets it line by line. */
+  output: 'inherit' | 'ignore' | OutputListener;
   initTimeoutMs: number;
 }
 
@@ -109,14 +113,20 @@ export class FunctionContainer {
       env,
       // Per-process flags (the parent's --openssl-legacy-provider) are refused in a worker; none are needed.
       execArgv: [],
-      stdout: output === 'ignore',
-      stderr: output === 'ignore',
+      stdout: output !== 'inherit',
+      stderr: output !== 'inherit',
       // A loose Lambda-like memory bound: the JS heap may not outgrow the function's memory setting.
       resourceLimits: { maxOldGenerationSizeMb: init.memoryMb },
     });
     if (output === 'ignore') {
       worker.stdout.resume();
       worker.stderr.resume();
+    } else if (typeof output === 'function') {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        createInterface({ input: worker[stream], crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) =>
+          output(stream, line),
+        );
+      }
     }
     this.worker = worker;
     this.ready = new Promise<Started>((resolve) => {

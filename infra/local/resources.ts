@@ -14,6 +14,7 @@ import {
   STATE_TABLE,
   sendsTo,
 } from '../../shared/aws/resources.ts';
+import { RUN_COMPLETED } from '../../shared/aws/run-completed.ts';
 import type { Config, ProviderSettings } from '../../shared/config/schema.ts';
 import { RUNS_API_SETTINGS, settingsFor } from '../aws/settings.ts';
 import { localDynamoClient, localS3Client, localSqsClient } from './clients.ts';
@@ -62,6 +63,8 @@ export interface LocalResources {
   settings: Record<QueueFedName, ProviderSettings>;
   /** Everything a function's process.env holds, as the CDK stack sets it plus the stand-ins' endpoints. */
   functionEnv: Record<FunctionName, Record<string, string>>;
+  /** Where settling functions send run-completed events (the local stack forwards them to its consumer). */
+  runEvents: { url: string; dlqUrl: string };
 }
 
 export { runsApiQueues, sendsTo };
@@ -106,6 +109,18 @@ export async function createLocalResources(options: LocalResourcesOptions): Prom
       };
     }
 
+    // As in the CDK stack (infra/aws/run-events.ts): a message the pipe cannot deliver ends in the DLQ.
+    const runEventsDlqUrl = await createQueue(sqs, `${RUN_COMPLETED.queue}-dlq`, {
+      MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS),
+    });
+    const runEventsUrl = await createQueue(sqs, RUN_COMPLETED.queue, {
+      VisibilityTimeout: String(visibility),
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: await queueArn(sqs, runEventsDlqUrl),
+        maxReceiveCount: RUN_COMPLETED.maxReceiveCount,
+      }),
+    });
+
     await ddb.send(
       new CreateTableCommand({
         TableName: table,
@@ -135,6 +150,7 @@ export async function createLocalResources(options: LocalResourcesOptions): Prom
       [ENV.allowLoopback]: '1',
       POWERTOOLS_SERVICE_NAME: name,
       POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+      [RUN_COMPLETED.queueUrlEnv]: runEventsUrl,
     });
     const queueOf = (id: string): LocalQueue => {
       const q = queues[id];
@@ -166,6 +182,7 @@ export async function createLocalResources(options: LocalResourcesOptions): Prom
       dlqUrls: Object.fromEntries(Object.values(queues).map((q) => [q.id, q.dlqUrl])),
       settings,
       functionEnv,
+      runEvents: { url: runEventsUrl, dlqUrl: runEventsDlqUrl },
     };
   } finally {
     s3.destroy();

@@ -8,7 +8,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { localSqsClient } from './clients.ts';
-import { FunctionContainer, type InvokeOutcome } from './container.ts';
+import { FunctionContainer, type InvokeOutcome, type OutputListener } from './container.ts';
 import { readBatchResponse, sqsEvent } from './sqs-event.ts';
 
 /**
@@ -49,11 +49,19 @@ export interface RunnerOptions {
   dlqUrls?: Record<string, string>;
   /** Long-poll wait per receive; short so close() is quick. Default 1. */
   waitTimeSeconds?: number;
-  /** 'ignore' drops the functions' own stdout/stderr. Default 'inherit'. */
-  functionOutput?: 'inherit' | 'ignore';
+  /** 'ignore' drops the functions' own stdout/stderr; a listener gets each line. Default 'inherit'. */
+  functionOutput?: 'inherit' | 'ignore' | FunctionOutputListener;
   /** Limit on a cold start (loading the handler module). Default 60 s. */
   initTimeoutMs?: number;
 }
+
+/** A line a function wrote (its log stream in Lambda: JSON log lines, EMF metric lines). */
+export interface FunctionOutputLine {
+  function: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+export type FunctionOutputListener = (line: FunctionOutputLine) => void;
 
 export type FailureReason =
   | 'batch-item-failures'
@@ -182,7 +190,7 @@ export class EventSourceRunner extends EventEmitter<RunnerEvents> {
               accountId: options.accountId,
             },
             env: fn.env,
-            output: options.functionOutput ?? 'inherit',
+            output: containerOutput(fn.name, options.functionOutput ?? 'inherit'),
             initTimeoutMs: options.initTimeoutMs ?? 60_000,
           }),
         });
@@ -466,6 +474,14 @@ export class EventSourceRunner extends EventEmitter<RunnerEvents> {
     this.sqs.destroy();
     this.removeAllListeners();
   }
+}
+
+function containerOutput(
+  name: string,
+  output: NonNullable<RunnerOptions['functionOutput']>,
+): 'inherit' | 'ignore' | OutputListener {
+  if (typeof output !== 'function') return output;
+  return (stream, line) => output({ function: name, stream, line });
 }
 
 type Verdict = { failed: string[]; reason: FailureReason | 'ok'; error?: string };

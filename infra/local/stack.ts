@@ -8,12 +8,14 @@ import { LocalConsumer } from './consumer.ts';
 import { type MirrorResult, mirrorBucket } from './mirror.ts';
 import { forwardS3Notifications } from './notifications.ts';
 import { createLocalResources, type LocalResources, type QueueFedName } from './resources.ts';
-import { EventSourceRunner, type RunnerFunction } from './runner.ts';
+import { RunEventForwarder } from './run-events.ts';
+import { EventSourceRunner, type FunctionOutputListener, type RunnerFunction } from './runner.ts';
 import { type Endpoints, startStandins } from './standins.ts';
 
 /**
  * The whole stack on one machine: stand-ins, resources built from the shared description, the runner
- * invoking the real handlers, S3 notifications reaching a local consumer, and a mirror of the bucket.
+ * invoking the real handlers, S3 notifications and run-completed events reaching a local consumer, and a
+ * mirror of the bucket.
  */
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -49,8 +51,8 @@ export interface LocalStackOptions {
   waitTimeSeconds?: number;
   /** No progress or per-object lines. */
   quiet?: boolean;
-  /** 'ignore' drops the functions' own stdout/stderr (default 'inherit'). */
-  functionOutput?: 'inherit' | 'ignore';
+  /** 'ignore' drops the functions' own stdout/stderr; a listener gets each line (default 'inherit'). */
+  functionOutput?: 'inherit' | 'ignore' | FunctionOutputListener;
   /** Where progress lines go (default stdout). */
   log?: (line: string) => void;
 }
@@ -70,6 +72,8 @@ export interface LocalStack {
   table: string;
   queueUrls: Record<string, string>;
   dlqUrls: Record<string, string>;
+  /** The run-events queue (forwarded to the consumer as "Invoice run completed" events) and its DLQ. */
+  runEvents: { url: string; dlqUrl: string };
   /** Each function's whole environment (as its worker gets it). */
   functionEnv: LocalResources['functionEnv'];
   runner: EventSourceRunner;
@@ -110,6 +114,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       region: standins.region,
     });
     cleanups.push(stopForwarding);
+    const runEventsSqs = localSqsClient(standins.env);
+    const runEvents = new RunEventForwarder({
+      sqs: runEventsSqs,
+      queueUrl: resources.runEvents.url,
+      where: { account: standins.accountId, region: standins.region },
+      deliver: (e) => consumer.handleRunCompleted(e),
+      warn: (line) => say(`warning: ${line}`),
+    });
+    cleanups.push(async () => {
+      await runEvents.close();
+      runEventsSqs.destroy();
+    });
 
     const runner = new EventSourceRunner({
       functions: runnerFunctions(options.functions ?? QUEUE_FED_FUNCTIONS.map((f) => f.name), resources),
@@ -141,6 +157,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       table: resources.table,
       queueUrls: resources.queueUrls,
       dlqUrls: resources.dlqUrls,
+      runEvents: resources.runEvents,
       functionEnv: resources.functionEnv,
       runner,
       consumer,
@@ -169,7 +186,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         );
         return out.MessageId ?? '';
       },
-      waitForIdle: (waitOptions) => runner.waitForIdle(waitOptions),
+      // Idle means the functions are done, and the run-completed events they sent have reached the consumer.
+      waitForIdle: async (waitOptions) => {
+        await runner.waitForIdle(waitOptions);
+        await runEvents.flush();
+      },
       mirror: (dir = 'out', mirrorOptions = {}) =>
         mirrorBucket({ s3, bucket: resources.bucket, dir, ...mirrorOptions }),
       close: async () => {

@@ -31,6 +31,8 @@ export interface Summary {
   dlq: Array<{ queue: string; connection?: string; reason?: string }>;
   out?: { dir: string; files: number; bytes: number };
   landed: Record<string, number>;
+  /** The "Invoice run completed" events the local stack forwarded to its consumer. */
+  events?: Array<{ runId: string; outcome: string; connections: string[] }>;
 }
 
 const COUNTERS: Counter[] = [
@@ -179,6 +181,10 @@ export function formatSummary(s: Summary): string {
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
   if (landed) out.push('', `objects landed: ${landed}`);
+  if (s.events) {
+    out.push(`run-completed events forwarded: ${s.events.length}`);
+    for (const e of s.events) out.push(`  run ${e.runId} ${e.outcome} (${e.connections.join(', ')})`);
+  }
   if (s.out) out.push(`output: ${s.out.dir} (${s.out.files} files, ${human(s.out.bytes)})`);
   out.push(
     s.ok

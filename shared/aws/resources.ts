@@ -162,10 +162,18 @@ export const ENV = {
   maxReceiveCount: 'MAX_RECEIVE_COUNT',
 } as const;
 
-/** CloudWatch metrics the handler frame emits (namespace, dimension `provider`); the dashboard reads the same. */
+/**
+ * CloudWatch metrics the functions emit, and the alarms and dashboard read (test/integration/metric-match.test.ts
+ * holds the two sides together). CloudWatch treats each dimension set as a metric of its own, so the set is
+ * fixed here: every per-message metric is emitted twice, under `{provider}` (alarms, totals) and under
+ * `{provider, connection}` (the dashboard's lines per connection), and never with Powertools' `service`
+ * dimension. Run outcomes are counted under `{status}` and `{provider, status}`, the status being the string
+ * the run settled with (SUCCEEDED, FAILED, and PARTIAL once runs can end so).
+ */
 export const METRICS = {
   namespace: 'InvoiceIngest',
-  dimension: 'provider',
+  dimensions: { provider: 'provider', connection: 'connection', status: 'status' },
+  /** Keyed by counter name (shared/providers/types.ts Counter) where the metric is a message counter. */
   names: {
     records: 'Records',
     invoices: 'Invoices',
@@ -178,7 +186,16 @@ export const METRICS = {
     failures: 'Failures',
     rows: 'ReportRows',
     exportsFailed: 'ExportsFailed',
+    /** Of the exports failed, those the poller gave up on at their deadline (the registry says EXPIRED). */
+    exportsExpired: 'ExportsExpired',
+    /** Seconds since the export was created, on every poll of it (graphed as the maximum). */
+    exportAge: 'ExportAgeSeconds',
+    /** One per run settling, with the status it settled with. */
+    runsCompleted: 'RunsCompleted',
+    /** A message the frame stopped for looping (shared/runtime/steps/loop-guard.ts). */
     loopGuarded: 'LoopGuarded',
+    /** Not emitted yet: a run whose control totals disagree with what landed (the control totals issue). */
+    reconciliationGaps: 'ReconciliationGaps',
   },
 } as const;
 

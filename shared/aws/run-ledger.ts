@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ProviderId } from '../config/schema.ts';
 import type { Counter } from '../providers/types.ts';
+import { announceRunCompleted } from './run-completed.ts';
 import { isConditionFailure, ttl } from './state-table.ts';
 
 /**
@@ -102,13 +103,13 @@ export class RunLedger {
       });
     const item = out?.Attributes;
     if (item && Number(item.pending) <= 0 && item.status === 'RUNNING') {
-      const outcome =
+      const status: RunStatus =
         Number(item.failureCount ?? 0) > 0
           ? 'FAILED'
           : Number(item.gapCount ?? 0) > 0
             ? 'PARTIAL'
             : 'SUCCEEDED';
-      await this.settleRun(runId, outcome);
+      if (await this.settleRun(runId, status)) await announceRunCompleted(this, runId, status);
     } else if (item && Number(item.pending) > 0 && item.status !== 'RUNNING') {
       // More work arrived for a run that had settled (a redelivery, a late continuation).
       await this.settleRun(runId, 'RUNNING');
@@ -117,11 +118,12 @@ export class RunLedger {
 
   /**
    * Conditional on what justified it: a run settles only while nothing is pending and reopens only while
-   * something is, so a send that lands between the count and the settle cannot be overruled.
+   * something is, so a send that lands between the count and the settle cannot be overruled. True when this
+   * call changed the status (so exactly one caller announces a settling).
    */
-  private async settleRun(runId: string, status: RunStatus): Promise<void> {
+  private async settleRun(runId: string, status: RunStatus): Promise<boolean> {
     const reopening = status === 'RUNNING';
-    await this.ddb
+    return this.ddb
       .send(
         new UpdateCommand({
           TableName: this.table,
@@ -139,9 +141,13 @@ export class RunLedger {
           },
         }),
       )
-      .catch((err: unknown) => {
-        if (!isConditionFailure(err)) throw err;
-      });
+      .then(
+        () => true,
+        (err: unknown) => {
+          if (!isConditionFailure(err)) throw err;
+          return false;
+        },
+      );
   }
 
   async addCounts(

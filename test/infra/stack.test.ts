@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ import {
   STATE_TABLE,
   visibilityTimeoutSeconds,
 } from '../../shared/aws/resources.ts';
+import { RUN_COMPLETED } from '../../shared/aws/run-completed.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { type Config, PROVIDERS, providerSettings } from '../../shared/config/schema.ts';
 import { iamNeedsOf, type ResourceKind } from './iam-needs.ts';
@@ -25,7 +27,9 @@ import {
   type CfnTemplate,
   flatten,
   type Json,
+  joinedText,
   logicalIdAt,
+  metricsRead,
   resourcesOfType,
   statementsOfRole,
 } from './template.ts';
@@ -198,7 +202,7 @@ describe('queues', () => {
 
   it('every queue in the stack is encrypted and refuses plain HTTP', () => {
     const queues = resourcesOfType(t, 'AWS::SQS::Queue');
-    expect(queues).toHaveLength(QUEUE_FED_FUNCTIONS.length * 2 + 1);
+    expect(queues).toHaveLength(QUEUE_FED_FUNCTIONS.length * 2 + 3);
     for (const [qid, q] of queues) {
       expect(q.Properties?.SqsManagedSseEnabled, qid).toBe(true);
       expect(deniesInsecureTransport(policyStatementsFor('AWS::SQS::QueuePolicy', 'Queues', qid)), qid).toBe(
@@ -241,6 +245,7 @@ describe('functions', () => {
         POWERTOOLS_SERVICE_NAME: name,
         POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
         NODE_OPTIONS: '--enable-source-maps',
+        [RUN_COMPLETED.queueUrlEnv]: ref('RunEvents/run-events'),
       };
       for (const q of fn.alsoSendsTo) expected[queueUrlEnv(q)] = ref(`Queues/${q}`);
       expect(env).toEqual(expected);
@@ -560,34 +565,84 @@ describe('monitoring', () => {
         a.ComparisonOperator === 'GreaterThanThreshold' &&
         (a.AlarmActions as unknown[]).length === 1,
     );
+  const providers = [...new Set(config.connections.map((c) => c.provider))];
 
-  it('alarms on every DLQ holding a message', () => {
+  it('alarms on every DLQ holding a message, pointing at the runbook', () => {
     const dlqs = [
       ...QUEUE_FED_FUNCTIONS.map((f) => id(`Queues/${f.queue}-dlq`)),
       id('Schedules/undelivered-runs'),
+      id('RunEvents/run-events-dlq'),
     ];
     for (const dlq of dlqs) {
-      expect(
-        alarmOn('ApproximateNumberOfMessagesVisible', {
-          Name: 'QueueName',
-          Value: { 'Fn::GetAtt': [dlq, 'QueueName'] },
-        }),
-        dlq,
-      ).toHaveLength(1);
+      const a = alarmOn('ApproximateNumberOfMessagesVisible', {
+        Name: 'QueueName',
+        Value: { 'Fn::GetAtt': [dlq, 'QueueName'] },
+      });
+      expect(a, dlq).toHaveLength(1);
+      expect(flatten(a[0]?.AlarmDescription), dlq).toContain('runbook R1');
+    }
+    // A provider queue's DLQ alarm names the log group of the function it feeds.
+    const [spDlq] = alarmOn('ApproximateNumberOfMessagesVisible', {
+      Name: 'QueueName',
+      Value: { 'Fn::GetAtt': [id('Queues/sp-api-invoices-dlq'), 'QueueName'] },
+    });
+    expect(flatten(spDlq?.AlarmDescription)).toContain(`<${id('Functions/sp-api-invoices-logs')}>`);
+  });
+
+  it('alarms on every function error and throttle, each naming where to look', () => {
+    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api']) {
+      const dim = { Name: 'FunctionName', Value: { Ref: functionId(name) } };
+      const [errors] = alarmOn('Errors', dim);
+      expect(flatten(errors?.AlarmDescription), name).toContain(`<${id(`Functions/${name}-logs`)}>`);
+      expect(flatten(errors?.AlarmDescription), name).toContain('runbook R2');
+      expect(alarmOn('Throttles', dim), name).toHaveLength(1);
     }
   });
 
-  it('alarms on every function error and throttle, and on failed exports per provider', () => {
-    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api']) {
-      const dim = { Name: 'FunctionName', Value: { Ref: functionId(name) } };
-      expect(alarmOn('Errors', dim), name).toHaveLength(1);
-      expect(alarmOn('Throttles', dim), name).toHaveLength(1);
+  it('alarms per provider on failed and expired exports, loop-guarded messages and reconciliation gaps', () => {
+    const exporting = ['amazon-ads', 'sp-api'];
+    for (const provider of providers) {
+      const dim = { Name: METRICS.dimensions.provider, Value: provider };
+      const expected = [
+        [METRICS.names.exportsFailed, exporting.includes(provider), 'R5'],
+        [METRICS.names.exportsExpired, exporting.includes(provider), 'R6'],
+        [METRICS.names.loopGuarded, true, 'R7'],
+        [METRICS.names.reconciliationGaps, true, 'R8'],
+      ] as const;
+      for (const [metric, present, entry] of expected) {
+        const a = alarmOn(metric, dim);
+        expect(a, `${provider} ${metric}`).toHaveLength(present ? 1 : 0);
+        if (present) {
+          expect(a[0]?.Namespace).toBe(METRICS.namespace);
+          expect(flatten(a[0]?.AlarmDescription)).toContain(`runbook ${entry}`);
+        }
+      }
     }
-    for (const provider of ['amazon-ads', 'sp-api']) {
-      const a = alarmOn(METRICS.names.exportsFailed, { Name: METRICS.dimension, Value: provider });
-      expect(a, provider).toHaveLength(1);
-      expect(a[0]?.Namespace).toBe(METRICS.namespace);
-    }
+  });
+
+  it('alarms on any run that ends FAILED or PARTIAL', () => {
+    const runs = alarms().filter((a) =>
+      (a.Metrics as Json[] | undefined)?.some(
+        (m) =>
+          (m.MetricStat as Json | undefined)?.Metric &&
+          JSON.stringify(m).includes(METRICS.names.runsCompleted),
+      ),
+    );
+    expect(runs).toHaveLength(1);
+    const stats = (runs[0]!.Metrics as Json[]).filter((m) => m.MetricStat);
+    expect(stats.map((m) => (m.MetricStat as { Metric: Json }).Metric)).toEqual([
+      {
+        Namespace: METRICS.namespace,
+        MetricName: METRICS.names.runsCompleted,
+        Dimensions: [{ Name: METRICS.dimensions.status, Value: 'FAILED' }],
+      },
+      {
+        Namespace: METRICS.namespace,
+        MetricName: METRICS.names.runsCompleted,
+        Dimensions: [{ Name: METRICS.dimensions.status, Value: 'PARTIAL' }],
+      },
+    ]);
+    expect(flatten(runs[0]!.AlarmDescription)).toContain(`<${id('RunEvents/completed-runs')}>`);
   });
 
   it('sends alarms to a TLS-only topic', () => {
@@ -598,17 +653,84 @@ describe('monitoring', () => {
     for (const a of alarms()) expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
   });
 
-  it('has a dashboard with the provider metrics and every DLQ depth', () => {
-    const [, dash] = resourcesOfType(t, 'AWS::CloudWatch::Dashboard')[0]!;
-    const body = flatten(dash.Properties?.DashboardBody);
-    for (const provider of new Set(config.connections.map((c) => c.provider))) {
-      for (const metric of ['invoices', 'bytes', 'retries', 'throttles'] as const) {
-        expect(body, `${provider} ${metric}`).toContain(
-          `["${METRICS.namespace}","${METRICS.names[metric]}","${METRICS.dimension}","${provider}"`,
-        );
+  it('has a dashboard with a line per connection, run outcomes per provider, and every DLQ depth', () => {
+    const read = metricsRead(t).filter((m) => m.where.startsWith('dashboard'));
+    const reads = (name: string, dimensions: Record<string, string>) =>
+      read.some(
+        (m) =>
+          m.namespace === METRICS.namespace && m.name === name && isDeepStrictEqual(m.dimensions, dimensions),
+      );
+    const { provider: P, connection: C, status: S } = METRICS.dimensions;
+    for (const c of config.connections) {
+      for (const metric of ['invoices', 'documents', 'bytes', 'retries', 'throttles', 'defers'] as const) {
+        expect(reads(METRICS.names[metric], { [P]: c.provider, [C]: c.id }), `${c.id} ${metric}`).toBe(true);
       }
     }
-    for (const f of QUEUE_FED_FUNCTIONS) expect(body).toContain(`<${id(`Queues/${f.queue}-dlq`)}.QueueName>`);
+    for (const provider of providers) {
+      for (const status of ['SUCCEEDED', 'FAILED', 'PARTIAL']) {
+        expect(reads(METRICS.names.runsCompleted, { [S]: status, [P]: provider }), provider).toBe(true);
+      }
+    }
+    expect(reads(METRICS.names.exportAge, { [P]: 'sp-api', [C]: 'sp-br' })).toBe(true);
+    const dlqDepths = read.filter((m) => m.name === 'ApproximateNumberOfMessagesVisible');
+    for (const f of QUEUE_FED_FUNCTIONS) {
+      expect(dlqDepths.map((m) => m.dimensions.QueueName)).toContain(
+        `<${id(`Queues/${f.queue}-dlq`)}.QueueName>`,
+      );
+    }
+  });
+});
+
+describe('run-completed events', () => {
+  it('pipes the run-events queue to the default bus with the project as source and the detail-type', () => {
+    const pipes = resourcesOfType(t, 'AWS::Pipes::Pipe');
+    expect(pipes).toHaveLength(1);
+    const pipe = pipes[0]![1].Properties as Json;
+    expect(pipe.Source).toEqual({ 'Fn::GetAtt': [id('RunEvents/run-events'), 'Arn'] });
+    expect(flatten(pipe.Target)).toMatch(/:events:<AWS::Region>:<AWS::AccountId>:event-bus\/default$/);
+    expect(pipe.TargetParameters).toEqual({
+      InputTemplate: '<$.body>',
+      EventBridgeEventBusParameters: { Source: RUN_COMPLETED.source, DetailType: RUN_COMPLETED.detailType },
+    });
+    const s = statementsOfRole(t, (pipe.RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]);
+    expect(allows(s, 'events:PutEvents', flatten(pipe.Target))).toBe(true);
+    expect(allows(s, 'events:PutEvents', 'arn:aws:events:eu-west-1:123456789012:event-bus/other')).toBe(
+      false,
+    );
+    expect(allows(s, 'sqs:ReceiveMessage', `<${id('RunEvents/run-events')}.Arn>`)).toBe(true);
+    expect(allows(s, 'sqs:ReceiveMessage', queueArn('sp-api-invoices'))).toBe(false);
+  });
+
+  it('lets every function send to the run-events queue, which has its DLQ', () => {
+    const queue = `<${id('RunEvents/run-events')}.Arn>`;
+    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api']) {
+      expect(allows(roleStatements(name), 'sqs:SendMessage', queue), name).toBe(true);
+      const env = (props(functionId(name)).Environment as { Variables: Json }).Variables;
+      expect(env[RUN_COMPLETED.queueUrlEnv], name).toEqual({ Ref: id('RunEvents/run-events') });
+    }
+    expect(props(id('RunEvents/run-events')).RedrivePolicy).toMatchObject({
+      deadLetterTargetArn: { 'Fn::GetAtt': [id('RunEvents/run-events-dlq'), 'Arn'] },
+    });
+  });
+
+  it('keeps every run-completed event in a log group through a rule on source and detail-type', () => {
+    const rule = props(id('RunEvents/completed-runs-rule'));
+    expect(rule.EventPattern).toEqual({
+      source: [RUN_COMPLETED.source],
+      'detail-type': [RUN_COMPLETED.detailType],
+    });
+    const targets = rule.Targets as Json[];
+    expect(targets).toHaveLength(1);
+    expect(flatten(targets[0]!.Arn)).toContain(`:log-group:<${id('RunEvents/completed-runs')}>`);
+    const [, policy] = resourcesOfType(t, 'AWS::Logs::ResourcePolicy')[0]!;
+    const doc = JSON.parse(joinedText(policy.Properties?.PolicyDocument)) as { Statement: Json[] };
+    expect(doc.Statement).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      }),
+    ]);
   });
 });
 

@@ -91,3 +91,87 @@ export function allows(statements: readonly Statement[], action: string, resourc
         .some((r) => globToRegExp(r).test(resource)),
   );
 }
+
+/**
+ * A string property as CloudFormation assembles it (Fn::Join, Fn::Sub), with each reference left as
+ * `<Logical.Attr>` and the literal text untouched, so a JSON document (a dashboard body, a policy) parses.
+ */
+export function joinedText(node: unknown): string {
+  if (typeof node === 'string') return node;
+  if (node && typeof node === 'object') {
+    const obj = node as Json;
+    if (obj['Fn::Join']) {
+      const [delimiter, items] = obj['Fn::Join'] as [string, unknown[]];
+      return items.map(joinedText).join(delimiter);
+    }
+    if (obj['Fn::GetAtt']) {
+      const [id, attr] = obj['Fn::GetAtt'] as [string, string];
+      return `<${id}.${attr}>`;
+    }
+    if (obj.Ref) return `<${String(obj.Ref)}>`;
+  }
+  return JSON.stringify(node);
+}
+
+/** A metric an alarm or a dashboard reads: where, and the identity CloudWatch matches data points on. */
+export interface ReadMetric {
+  where: string;
+  namespace: string;
+  name: string;
+  dimensions: Record<string, string>;
+}
+
+/** Every metric the template's alarms (plain and metric math) and dashboards read. */
+export function metricsRead(template: CfnTemplate): ReadMetric[] {
+  const out: ReadMetric[] = [];
+  const dims = (list: unknown) =>
+    Object.fromEntries(
+      ((list as Array<{ Name: string; Value: unknown }> | undefined) ?? []).map((d) => [
+        d.Name,
+        joinedText(d.Value),
+      ]),
+    );
+  for (const [id, alarm] of resourcesOfType(template, 'AWS::CloudWatch::Alarm')) {
+    const p = alarm.Properties ?? {};
+    if (p.MetricName) {
+      out.push({
+        where: `alarm ${id}`,
+        namespace: String(p.Namespace),
+        name: String(p.MetricName),
+        dimensions: dims(p.Dimensions),
+      });
+    }
+    for (const m of (p.Metrics as Array<{ MetricStat?: { Metric: Json } }> | undefined) ?? []) {
+      if (!m.MetricStat) continue;
+      const metric = m.MetricStat.Metric;
+      out.push({
+        where: `alarm ${id}`,
+        namespace: String(metric.Namespace),
+        name: String(metric.MetricName),
+        dimensions: dims(metric.Dimensions),
+      });
+    }
+  }
+  for (const [id, dashboard] of resourcesOfType(template, 'AWS::CloudWatch::Dashboard')) {
+    const body = JSON.parse(joinedText(dashboard.Properties?.DashboardBody)) as {
+      widgets: Array<{ properties?: { title?: string; metrics?: unknown[][] } }>;
+    };
+    for (const widget of body.widgets) {
+      for (const row of widget.properties?.metrics ?? []) {
+        // [namespace, name, dim1, value1, ..., {options}]; a math expression row is one object.
+        const parts = row.filter((x): x is string => typeof x === 'string');
+        if (parts.length < 2) continue;
+        const [namespace, name, ...pairs] = parts;
+        const dimensions: Record<string, string> = {};
+        for (let i = 0; i + 1 < pairs.length; i += 2) dimensions[pairs[i]!] = pairs[i + 1]!;
+        out.push({
+          where: `dashboard ${id} "${widget.properties?.title ?? ''}"`,
+          namespace: namespace!,
+          name: name!,
+          dimensions,
+        });
+      }
+    }
+  }
+  return out;
+}

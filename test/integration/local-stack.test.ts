@@ -10,13 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { localDynamoClient, localS3Client } from '../../infra/local/clients.ts';
+import { localDynamoClient, localS3Client, localSqsClient } from '../../infra/local/clients.ts';
 import { mirrorPath } from '../../infra/local/mirror.ts';
 import type { ObjectCreatedEvent } from '../../infra/local/notifications.ts';
 import { type LocalStack, REPO_ROOT, startLocalStack } from '../../infra/local/stack.ts';
 import { dlqUrlEnv, queueUrlEnv } from '../../shared/aws/resources.ts';
+import { RUN_COMPLETED } from '../../shared/aws/run-completed.ts';
 import { readRecords, writeTestConfig } from '../fixtures/handlers/records.ts';
 
 const CLOSE_FIXTURE = new URL('../fixtures/local-stack-close.ts', import.meta.url);
@@ -134,6 +136,47 @@ describe('local stack: stand-ins, resources, notifications, mirror, shutdown', (
     const api = stack.functionEnv['runs-api'];
     expect(api?.[queueUrlEnv('cm360-invoices')]).toBe(stack.queueUrls['cm360-invoices']);
     expect(api?.[queueUrlEnv('export-poll')]).toBeUndefined();
+    // Any function may settle a run, and so announce it.
+    for (const env of Object.values(stack.functionEnv)) {
+      expect(env[RUN_COMPLETED.queueUrlEnv]).toBe(stack.runEvents.url);
+    }
+  });
+
+  it('forwards what reaches the run-events queue to the consumer as the "Invoice run completed" event', async () => {
+    const detail = {
+      runId: 'run-ev-1',
+      outcome: 'FAILED',
+      connections: ['ads-1'],
+      counts: {},
+      monthFiles: [],
+    };
+    const sqs = localSqsClient(stack.env);
+    try {
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: stack.runEvents.url, MessageBody: JSON.stringify(detail) }),
+      );
+    } finally {
+      sqs.destroy();
+    }
+    // Idle includes the events sent so far having reached the consumer.
+    await stack.waitForIdle();
+    const events = stack.consumer.runsCompleted().filter((e) => e.detail.runId === 'run-ev-1');
+    expect(events).toEqual([
+      {
+        version: '0',
+        id: expect.any(String),
+        'detail-type': 'Invoice run completed',
+        source: 'invoice-ingest',
+        account: stack.accountId,
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+        region: stack.region,
+        resources: [],
+        detail,
+      },
+    ]);
+    expect(lines).toContain(
+      'event "Invoice run completed": run run-ev-1 FAILED (ads-1: 0 invoices, 0 documents)',
+    );
   });
 
   it('runs the real handler module: an invalid message goes to the DLQ with the reason the frame gives', async () => {

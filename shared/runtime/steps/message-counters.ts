@@ -1,8 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRICS } from '../../aws/resources.ts';
-import type { JobMessage } from '../../jobs/messages.ts';
+import type { JobMessage, PollMessage } from '../../jobs/messages.ts';
 import type { Counter } from '../../providers/types.ts';
 import type { FrameDeps } from './frame-deps.ts';
+
+const { provider: PROVIDER, connection: CONNECTION } = METRICS.dimensions;
 
 /** One message's counters: added to its run's record and emitted as metrics once, when the message ends. */
 export class MessageCounters {
@@ -13,16 +15,43 @@ export class MessageCounters {
     this.counts[counter] = (this.counts[counter] ?? 0) + n;
   };
 
-  /** Records the counters in the run and as metrics; a second call (after a late failure) does nothing. */
-  async record(deps: FrameDeps, message: JobMessage): Promise<void> {
+  /**
+   * Records the counters in the run and as metrics; a second call (after a late failure) does nothing. The
+   * metrics are published here, as one EMF line under the dimension sets of METRICS: `provider` is a default
+   * dimension for that one line only (Powertools warns about a key shared by two added sets, and a default
+   * left behind would tag the next message's metrics), and Powertools' own `service` default is dropped.
+   */
+  async record(deps: FrameDeps, message: JobMessage, now: Date = new Date()): Promise<void> {
     if (this.#recorded) return;
     this.#recorded = true;
-    deps.metrics.addDimension(METRICS.dimension, message.provider);
-    deps.metrics.addMetric(METRICS.names.records, MetricUnit.Count, 1);
-    for (const [c, n] of Object.entries(this.counts)) {
-      const name = METRICS.names[c as Counter];
-      if (name && n) deps.metrics.addMetric(name, c === 'bytes' ? MetricUnit.Bytes : MetricUnit.Count, n);
+    const { metrics } = deps;
+    metrics.clearDefaultDimensions();
+    try {
+      metrics.setDefaultDimensions({ [PROVIDER]: message.provider });
+      metrics.addDimensions({});
+      metrics.addDimensions({ [CONNECTION]: message.connection });
+      metrics.addMetric(METRICS.names.records, MetricUnit.Count, 1);
+      for (const [c, n] of Object.entries(this.counts)) {
+        const name = METRICS.names[c as Counter];
+        if (name && n) metrics.addMetric(name, c === 'bytes' ? MetricUnit.Bytes : MetricUnit.Count, n);
+      }
+      if (message.type === 'poll') await this.#pollMetrics(deps, message, now);
+      metrics.publishStoredMetrics();
+    } finally {
+      metrics.clearDefaultDimensions();
     }
     await deps.state.addCounts(message.runId, message.connection, { ...this.counts });
+  }
+
+  async #pollMetrics(deps: FrameDeps, message: PollMessage, now: Date): Promise<void> {
+    const age = Math.max(0, Math.round((now.getTime() - Date.parse(message.createdAt)) / 1000));
+    deps.metrics.addMetric(METRICS.names.exportAge, MetricUnit.Seconds, age);
+    // The poller counts a failed export the same whether the provider failed it or its deadline passed;
+    // the registry tells the two apart (EXPIRED), and only a failed poll pays for the read. Should the read
+    // fail, ExportsFailed still alarms.
+    if (!this.counts.exportsFailed) return;
+    const record = await deps.state.getExport(message.exportKey).catch(() => undefined);
+    if (record?.state === 'EXPIRED')
+      deps.metrics.addMetric(METRICS.names.exportsExpired, MetricUnit.Count, 1);
   }
 }
