@@ -2,8 +2,8 @@ import type { InvoiceDocument } from '../invoice/model.ts';
 import type { ProviderContext } from '../providers/types.ts';
 import { isExpiredUrl, withUrlRenewal } from './url-renewal.ts';
 
-/** A link is asked for again this many times after it answered as expired. */
-const URL_RENEWALS = 2;
+/** A link is asked for again this many times after it answered as expired (each ask is one cheap API call; a fresh link that is expired again at once is rare live, common under fault injection). */
+const URL_RENEWALS = 8;
 
 type Ext = 'pdf' | 'xml' | 'zip';
 

@@ -2,6 +2,7 @@ import { DeferError } from '../http/errors.ts';
 import type { JobMessageInput } from '../jobs/messages.ts';
 import type { Log } from '../providers/types.ts';
 import { isDefer } from '../runtime/errors.ts';
+import { isBrokenTransfer } from './url-renewal.ts';
 
 /** Continuations after transient failures (5xx, network) in a row before the message fails for real. */
 export const MAX_TRANSIENT_DEFERS = 5;
@@ -11,9 +12,9 @@ export function isThrottled(err: unknown): boolean {
   return e?.name === 'ProviderError' && (e.throttled === true || e.status === 429);
 }
 
+/** A 5xx, no answer, or a transfer that broke on the way (a reset, a body cut short). */
 export function isTransient(err: unknown): boolean {
-  const e = err as { name?: string; status?: number };
-  return e?.name === 'ProviderError' && (e.status === 0 || (e.status ?? 0) >= 500);
+  return isBrokenTransfer(err);
 }
 
 export interface HandOver {

@@ -53,7 +53,7 @@ export async function startPolling(
 }
 
 /** How often one document is asked for again after its download URL expired mid-copy. */
-const URL_RENEWALS = 3;
+const URL_RENEWALS = 8;
 
 export type PollOutcome = 'pending' | 'done' | 'failed' | 'expired' | 'replaced';
 

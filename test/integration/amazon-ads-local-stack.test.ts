@@ -352,7 +352,7 @@ describe('amazon-ads on the local stack', () => {
         .map((i) => i.id)
         .sort(),
     );
-    expect(expired[0]?.message).toMatch(/still expired after 2 fresh/);
+    expect(expired[0]?.message).toMatch(/still expired after 8 fresh/);
     expect(JSON.stringify(record.problems)).not.toMatch(/X-Amz-Signature/);
     // The invoices still land, without the documents that could not be fetched.
     const lines = (await normalized()).filter((l) => l.account === gov.profileId);

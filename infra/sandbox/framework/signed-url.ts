@@ -84,7 +84,10 @@ export class SignedUrls {
     const signature = this.sign(id, date, expires);
     const ordinal = (this.issued.get(key) ?? 0) + 1;
     this.issued.set(key, ordinal);
+    // Two links for one key in the same simulated second share a signature: the one issued last decides,
+    // so a fresh link is not expired just because its twin was.
     if (this.options.faults.shouldExpireUrl(key, ordinal)) this.forcedExpired.add(signature);
+    else this.forcedExpired.delete(signature);
     const day = date.slice(0, 8);
     const query = new URLSearchParams({
       'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',

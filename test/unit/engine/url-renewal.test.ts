@@ -48,4 +48,37 @@ describe('withUrlRenewal: documents whose links expire', () => {
     ).rejects.toThrow('reset');
     expect(calls).toBe(1);
   });
+  it('tries a transfer cut short again with the same link, a few times, without asking for a fresh one', async () => {
+    const links: number[] = [];
+    const slept: number[] = [];
+    const cut = () => Object.assign(new Error('fewer bytes than announced'), { name: 'ByteCountError' });
+    const out = await withUrlRenewal(
+      2,
+      async (renewal) => {
+        links.push(renewal);
+        if (links.length < 3) throw cut();
+        return 'landed';
+      },
+      log,
+      {},
+      async (ms) => void slept.push(ms),
+    );
+    expect(out).toBe('landed');
+    expect(links).toEqual([0, 0, 0]);
+    expect(slept).toEqual([1000, 2000]);
+    let tries = 0;
+    await expect(
+      withUrlRenewal(
+        2,
+        async () => {
+          tries += 1;
+          throw cut();
+        },
+        log,
+        {},
+        async () => {},
+      ),
+    ).rejects.toMatchObject({ name: 'ByteCountError' });
+    expect(tries).toBe(3);
+  });
 });
