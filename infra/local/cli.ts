@@ -47,6 +47,9 @@ function selectConnections(config: Config, options: CliOptions): Connection[] {
   return selected;
 }
 
+/** Milliseconds since this process started (node's own start, before any module loaded). */
+const sinceProcessStart = () => Math.round(Date.now() - performance.timeOrigin);
+
 /** Lambda runs Node 24; on a Node 20 laptop the SDK's upgrade notice is noise between progress lines. */
 const QUIET_SDK = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
@@ -127,7 +130,8 @@ async function main(argv: string[]): Promise<number> {
       secrets: local?.secrets ?? secretsForLive ?? {},
       functions,
       quiet: !options.verbose,
-      functionOutput: options.verbose ? 'inherit' : 'ignore',
+      // Function logs are log lines: stderr, so stdout holds only the summary (one JSON document with --json).
+      functionOutput: options.verbose ? 'stderr' : 'ignore',
       log: say,
     });
     cleanups.push(() => stack.close());
@@ -198,6 +202,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
 
+    const startupMs = sinceProcessStart();
     const stopProgress = startProgress(stack, !options.quiet && (!options.json || process.stderr.isTTY));
     try {
       await stack.waitForIdle({ timeoutMs: 30 * 60_000 });
@@ -223,6 +228,17 @@ async function main(argv: string[]): Promise<number> {
     const mirrored = await stack.mirror(resolve(options.out));
     summary.out = { dir: mirrored.dir, files: mirrored.objects, bytes: mirrored.bytes };
     if (mirrored.failed.length || mirrored.refused.length) summary.ok = false;
+    const cold = Object.values(stack.runner.stats());
+    const coldStartMs = cold.reduce((n, f) => n + f.initMs, 0);
+    summary.timing = {
+      fixedCostMs: startupMs + coldStartMs,
+      startupMs,
+      bundleMs: 0,
+      bundlesBuilt: false,
+      coldStarts: cold.reduce((n, f) => n + f.coldStarts, 0),
+      coldStartMs,
+      totalMs: sinceProcessStart(),
+    };
     if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else process.stdout.write(`\n${formatSummary(summary)}\n`);
     return summary.ok ? 0 : 1;

@@ -17,11 +17,16 @@ export type InvokeOutcome =
   /** The handler module could not be loaded. */
   | { kind: 'init-error'; error: SerializedError };
 
+/**
+ * Where the function's own stdout and stderr go: 'inherit' as the parent's, 'stderr' both to the parent's
+ * stderr (a --json run keeps stdout for its one document), 'ignore' dropped (tests, quiet runs).
+ */
+export type FunctionOutput = 'inherit' | 'stderr' | 'ignore';
+
 export interface ContainerOptions {
   init: WorkerInit;
   env: Record<string, string>;
-  /** 'ignore' drops the function's stdout/stderr (tests, quiet runs). */
-  output: 'inherit' | 'ignore';
+  output: FunctionOutput;
   initTimeoutMs: number;
 }
 
@@ -36,6 +41,9 @@ export class FunctionContainer {
   private worker: Worker | undefined;
   private ready: Promise<Started> | undefined;
   private pending: { worker: Worker; requestId: string; settle: (o: InvokeOutcome) => void } | undefined;
+  private invoking = false;
+  private initCount = 0;
+  private initTotalMs = 0;
 
   constructor(private readonly options: ContainerOptions) {}
 
@@ -43,7 +51,27 @@ export class FunctionContainer {
     return this.worker !== undefined;
   }
 
+  /** An invocation is running: like a Lambda execution environment, the container takes one at a time. */
+  get busy(): boolean {
+    return this.invoking;
+  }
+
+  /** Cold starts so far and the time they took (thread start to handler module loaded), for the fixed cost. */
+  get inits(): { count: number; ms: number } {
+    return { count: this.initCount, ms: this.initTotalMs };
+  }
+
   async invoke(requestId: string, event: unknown, timeoutMs: number): Promise<InvokeOutcome> {
+    if (this.invoking) throw new Error(`${this.options.init.functionName}: the container is busy`);
+    this.invoking = true;
+    try {
+      return await this.run(requestId, event, timeoutMs);
+    } finally {
+      this.invoking = false;
+    }
+  }
+
+  private async run(requestId: string, event: unknown, timeoutMs: number): Promise<InvokeOutcome> {
     const started = await this.start();
     const worker = this.worker;
     if (!started.ok) return { kind: 'init-error', error: started.error };
@@ -109,16 +137,20 @@ export class FunctionContainer {
       env,
       // Per-process flags (the parent's --openssl-legacy-provider) are refused in a worker; none are needed.
       execArgv: [],
-      stdout: output === 'ignore',
-      stderr: output === 'ignore',
+      stdout: output !== 'inherit',
+      stderr: output !== 'inherit',
       // A loose Lambda-like memory bound: the JS heap may not outgrow the function's memory setting.
       resourceLimits: { maxOldGenerationSizeMb: init.memoryMb },
     });
     if (output === 'ignore') {
       worker.stdout.resume();
       worker.stderr.resume();
+    } else if (output === 'stderr') {
+      worker.stdout.pipe(process.stderr, { end: false });
+      worker.stderr.pipe(process.stderr, { end: false });
     }
     this.worker = worker;
+    const initStarted = performance.now();
     this.ready = new Promise<Started>((resolve) => {
       const timer = setTimeout(() => {
         resolve({
@@ -131,6 +163,8 @@ export class FunctionContainer {
       worker.on('message', (msg: FromWorker) => {
         if (msg.type === 'ready') {
           clearTimeout(timer);
+          this.initCount++;
+          this.initTotalMs += performance.now() - initStarted;
           resolve({ ok: true });
         } else if (msg.type === 'init-error') {
           clearTimeout(timer);

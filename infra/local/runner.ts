@@ -8,7 +8,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { localSqsClient } from './clients.ts';
-import { FunctionContainer, type InvokeOutcome } from './container.ts';
+import { FunctionContainer, type FunctionOutput, type InvokeOutcome } from './container.ts';
 import { readBatchResponse, sqsEvent } from './sqs-event.ts';
 
 /**
@@ -49,8 +49,8 @@ export interface RunnerOptions {
   dlqUrls?: Record<string, string>;
   /** Long-poll wait per receive; short so close() is quick. Default 1. */
   waitTimeSeconds?: number;
-  /** 'ignore' drops the functions' own stdout/stderr. Default 'inherit'. */
-  functionOutput?: 'inherit' | 'ignore';
+  /** Where the functions' own stdout/stderr go ('stderr': both to stderr; 'ignore': dropped). Default 'inherit'. */
+  functionOutput?: FunctionOutput;
   /** Limit on a cold start (loading the handler module). Default 60 s. */
   initTimeoutMs?: number;
 }
@@ -123,6 +123,9 @@ export interface FunctionStats {
   failedRecords: number;
   timeouts: number;
   errors: number;
+  /** Containers started (cold starts) and the time they spent loading the handler module. */
+  coldStarts: number;
+  initMs: number;
 }
 
 interface Slot {
@@ -168,6 +171,8 @@ export class EventSourceRunner extends EventEmitter<RunnerEvents> {
         failedRecords: 0,
         timeouts: 0,
         errors: 0,
+        coldStarts: 0,
+        initMs: 0,
       });
       for (let i = 0; i < concurrency; i++) {
         this.slots.push({
@@ -207,7 +212,14 @@ export class EventSourceRunner extends EventEmitter<RunnerEvents> {
   }
 
   stats(): Record<string, FunctionStats> {
-    return Object.fromEntries([...this.statsByFunction].map(([name, s]) => [name, { ...s }]));
+    const out = Object.fromEntries([...this.statsByFunction].map(([name, s]) => [name, { ...s }]));
+    for (const slot of this.slots) {
+      const s = out[slot.fn.name]!;
+      const { count, ms } = slot.container.inits;
+      s.coldStarts += count;
+      s.initMs += Math.round(ms);
+    }
+    return out;
   }
 
   private async poll(slot: Slot): Promise<void> {

@@ -23,7 +23,7 @@ export async function serveRunsApi(
       accountId: stack.accountId,
     },
     env: stack.functionEnv['runs-api'],
-    output: 'inherit',
+    output: 'stderr',
     initTimeoutMs: 60_000,
   });
   const server: Server = createServer((req, res) => {

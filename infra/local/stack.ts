@@ -5,6 +5,7 @@ import { QUEUE_FED_FUNCTIONS } from '../../shared/aws/resources.ts';
 import type { Config } from '../../shared/config/schema.ts';
 import { localS3Client, localSqsClient } from './clients.ts';
 import { LocalConsumer } from './consumer.ts';
+import type { FunctionOutput } from './container.ts';
 import { type MirrorResult, mirrorBucket } from './mirror.ts';
 import { forwardS3Notifications } from './notifications.ts';
 import { createLocalResources, type LocalResources, type QueueFedName } from './resources.ts';
@@ -49,8 +50,8 @@ export interface LocalStackOptions {
   waitTimeSeconds?: number;
   /** No progress or per-object lines. */
   quiet?: boolean;
-  /** 'ignore' drops the functions' own stdout/stderr (default 'inherit'). */
-  functionOutput?: 'inherit' | 'ignore';
+  /** Where the functions' own stdout/stderr go ('stderr': both to stderr; 'ignore': dropped; default 'inherit'). */
+  functionOutput?: FunctionOutput;
   /** Where progress lines go (default stdout). */
   log?: (line: string) => void;
 }

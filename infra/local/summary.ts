@@ -19,6 +19,23 @@ export interface SummaryRow {
   problems: number;
 }
 
+/**
+ * What a run costs before and besides its work: start-up (process start to the first run enqueued:
+ * simulators, stand-ins, resources, bundles) plus every function's cold start (loading its bundle).
+ */
+export interface Timing {
+  fixedCostMs: number;
+  startupMs: number;
+  /** Part of the start-up spent checking or building the function bundles. */
+  bundleMs: number;
+  /** Whether a bundle had to be built (false: all came from the cache). */
+  bundlesBuilt: boolean;
+  coldStarts: number;
+  coldStartMs: number;
+  /** Process start to the summary. */
+  totalMs: number;
+}
+
 export interface Summary {
   ok: boolean;
   rows: SummaryRow[];
@@ -27,6 +44,7 @@ export interface Summary {
   dlq: Array<{ queue: string; connection?: string; reason?: string }>;
   out?: { dir: string; files: number; bytes: number };
   landed: Record<string, number>;
+  timing?: Timing;
 }
 
 const COUNTERS: Counter[] = [
@@ -93,6 +111,16 @@ export function buildSummary(input: {
   return { ok, rows, failures, problems, dlq: input.dlq, landed: input.landed };
 }
 
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export function formatTiming(t: Timing): string {
+  const bundles = `bundles ${seconds(t.bundleMs)}${t.bundlesBuilt ? ', built' : ', cached'}`;
+  return (
+    `fixed cost: ${seconds(t.fixedCostMs)} (start-up ${seconds(t.startupMs)} with ${bundles}; ` +
+    `${t.coldStarts} cold start(s) ${seconds(t.coldStartMs)}); total ${seconds(t.totalMs)}`
+  );
+}
+
 function human(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -157,6 +185,7 @@ export function formatSummary(s: Summary): string {
     .join(', ');
   if (landed) out.push('', `objects landed: ${landed}`);
   if (s.out) out.push(`output: ${s.out.dir} (${s.out.files} files, ${human(s.out.bytes)})`);
+  if (s.timing) out.push(formatTiming(s.timing));
   out.push(s.ok ? 'result: ok' : 'result: FAILED (see failures and dead-letter queues above)');
   return out.join('\n');
 }
