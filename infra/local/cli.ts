@@ -1,5 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { QUEUE_FED_FUNCTIONS, runJobsOf } from '../../shared/aws/resources.ts';
 import { DynamoStateStore, type RunRecord } from '../../shared/aws/state-store.ts';
@@ -12,10 +12,12 @@ import { startSandbox } from '../sandbox/index.ts';
 import { SIMULATORS } from '../sandbox/simulators.ts';
 import { type CliOptions, parseCliOptions, USAGE, UsageError } from './cli-options.ts';
 import { localDynamoClient, localSqsClient } from './clients.ts';
+import { SANDBOX_SETTINGS } from './function-settings.ts';
 import { startProgress } from './progress.ts';
 import { liveSecrets, pinnedRuns, sandboxConfig } from './sandbox-config.ts';
 import { serveRunsApi } from './serve.ts';
 import { type LocalFunctionSpec, startLocalStack } from './stack.ts';
+import { openStateDir, StateDirBusyError } from './state-dir.ts';
 import { buildSummary, formatSummary } from './summary.ts';
 
 function implemented(provider: ProviderId, job?: string): boolean {
@@ -95,20 +97,29 @@ async function main(argv: string[]): Promise<number> {
     ? await liveSecrets(resolve(options.secrets ?? 'config/secrets.local.json'), connections)
     : undefined;
 
-  const sandbox = options.live
-    ? undefined
-    : await startSandbox({
-        seed: options.seed,
-        timeScale: options.timeScale,
-        ...(options.clock ? { clock: options.clock } : {}),
-        simulators: SIMULATORS,
-        connections: userConfig.connections,
-        ...(faults ? { faults } : {}),
-        log: options.verbose ? say : () => {},
-      });
-  const cleanups: Array<() => Promise<void>> = [];
-  if (sandbox) cleanups.push(() => sandbox.close());
+  // Sandbox and live state never mix (a simulator's export id means nothing to the real API), nor do
+  // two seeds' (each is its own set of provider data).
+  const stateDir = openStateDir(join(options.state, options.live ? 'live' : `sandbox-seed-${options.seed}`), {
+    fresh: options.fresh,
+  });
+  const cleanups: Array<() => Promise<void>> = [async () => stateDir.release()];
+  say(
+    `state: ${stateDir.dir}${stateDir.reused ? ' (kept from earlier runs; --fresh starts over)' : ' (new)'}`,
+  );
+
   try {
+    const sandbox = options.live
+      ? undefined
+      : await startSandbox({
+          seed: options.seed,
+          timeScale: options.timeScale,
+          ...(options.clock ? { clock: options.clock } : {}),
+          simulators: SIMULATORS,
+          connections: userConfig.connections,
+          ...(faults ? { faults } : {}),
+          log: options.verbose ? say : () => {},
+        });
+    if (sandbox) cleanups.push(() => sandbox.close());
     const local = sandbox ? await sandboxConfig(userConfig, sandbox) : undefined;
     if (local) cleanups.push(() => rm(resolve(local.path, '..'), { recursive: true, force: true }));
     const config = local?.config ?? userConfig;
@@ -116,10 +127,10 @@ async function main(argv: string[]): Promise<number> {
       POWERTOOLS_LOG_LEVEL: options.verbose ? 'INFO' : 'ERROR',
       POWERTOOLS_METRICS_DISABLED: 'true',
       ...QUIET_SDK,
-      ...(sandbox
-        ? { POLL_FIRST_DELAY_SECONDS: '1', POLL_FACTOR: '1.5', POLL_MAX_DELAY_SECONDS: '5' }
-        : { ALLOW_LOOPBACK_DOWNLOADS: '0' }),
+      ...(sandbox ? SANDBOX_SETTINGS : { ALLOW_LOOPBACK_DOWNLOADS: '0' }),
+      ...options.settings,
     };
+    const showFunctionLogs = options.verbose || 'POWERTOOLS_LOG_LEVEL' in options.settings;
     const functions: LocalFunctionSpec[] = QUEUE_FED_FUNCTIONS.map((f) => ({
       name: f.name,
       env: functionEnv,
@@ -131,8 +142,10 @@ async function main(argv: string[]): Promise<number> {
       functions,
       quiet: !options.verbose,
       // Function logs are log lines: stderr, so stdout holds only the summary (one JSON document with --json).
-      functionOutput: options.verbose ? 'stderr' : 'ignore',
+      functionOutput: showFunctionLogs ? 'stderr' : 'ignore',
+      stateDir: stateDir.dir,
       log: say,
+      runsApi: options.serve,
     });
     cleanups.push(() => stack.close());
     say(
@@ -225,6 +238,7 @@ async function main(argv: string[]): Promise<number> {
       Object.entries(stack.consumer.counts()).map(([p, c]) => [p, c?.objects ?? 0]),
     );
     const summary = buildSummary({ connections, runs, runOf, notImplemented, dlq, landed });
+    summary.state = { dir: stateDir.dir, reused: stateDir.reused };
     const mirrored = await stack.mirror(resolve(options.out));
     summary.out = { dir: mirrored.dir, files: mirrored.objects, bytes: mirrored.bytes };
     if (mirrored.failed.length || mirrored.refused.length) summary.ok = false;
@@ -233,8 +247,8 @@ async function main(argv: string[]): Promise<number> {
     summary.timing = {
       fixedCostMs: startupMs + coldStartMs,
       startupMs,
-      bundleMs: 0,
-      bundlesBuilt: false,
+      bundleMs: stack.bundles.ms,
+      bundlesBuilt: stack.bundles.built > 0,
       coldStarts: cold.reduce((n, f) => n + f.coldStarts, 0),
       coldStartMs,
       totalMs: sinceProcessStart(),
@@ -256,7 +270,11 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       process.stderr.write(`error: ${err.message}\n\n${USAGE}\n`);
       process.exitCode = 2;
-    } else if (err instanceof ConfigError || err instanceof RunRequestError) {
+    } else if (
+      err instanceof ConfigError ||
+      err instanceof RunRequestError ||
+      err instanceof StateDirBusyError
+    ) {
       process.stderr.write(`error: ${err.message}\n`);
       process.exitCode = 2;
     } else {

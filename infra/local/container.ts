@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type FromWorker, type SerializedError, serializeError, type WorkerInit } from './worker-protocol.ts';
 
@@ -24,13 +25,13 @@ export type InvokeOutcome =
 export type FunctionOutput = 'inherit' | 'stderr' | 'ignore';
 
 export interface ContainerOptions {
+  /** The worker runtime's module (bundles.ts workerBundle): plain JavaScript, no loader needed. */
+  workerModule: string;
   init: WorkerInit;
   env: Record<string, string>;
   output: FunctionOutput;
   initTimeoutMs: number;
 }
-
-const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
 
 /** What a Lambda process has besides the function's own variables (tools and temp files need these). */
 const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
@@ -131,7 +132,7 @@ export class FunctionContainer {
       if (v !== undefined) env[name] = v;
     }
     Object.assign(env, this.options.env);
-    const worker = new Worker(BOOTSTRAP, {
+    const worker = new Worker(pathToFileURL(this.options.workerModule), {
       name: init.functionName,
       workerData: init,
       env,

@@ -24,7 +24,7 @@ export interface RunnerFunction {
   queueId: string;
   queueUrl: string;
   queueArn: string;
-  /** Absolute path of the module exporting the handler. */
+  /** Absolute path of the module exporting the handler (the function's bundle). */
   handlerModule: string;
   handlerExport?: string;
   /** The function's whole process.env. */
@@ -41,6 +41,8 @@ export interface RunnerFunction {
 
 export interface RunnerOptions {
   functions: readonly RunnerFunction[];
+  /** The worker runtime's bundled module (bundles.ts workerBundle). */
+  workerModule: string;
   /** The stand-ins' env: the runner's own SQS client is built from it. */
   standinEnv: Record<string, string>;
   region: string;
@@ -178,6 +180,7 @@ export class EventSourceRunner extends EventEmitter<RunnerEvents> {
         this.slots.push({
           fn,
           container: new FunctionContainer({
+            workerModule: options.workerModule,
             init: {
               handlerModule: fn.handlerModule,
               handlerExport: fn.handlerExport ?? 'handler',

@@ -44,6 +44,8 @@ export interface Summary {
   dlq: Array<{ queue: string; connection?: string; reason?: string }>;
   out?: { dir: string; files: number; bytes: number };
   landed: Record<string, number>;
+  /** The state directory, and whether it held an earlier run's state. */
+  state?: { dir: string; reused: boolean };
   timing?: Timing;
 }
 
@@ -185,6 +187,7 @@ export function formatSummary(s: Summary): string {
     .join(', ');
   if (landed) out.push('', `objects landed: ${landed}`);
   if (s.out) out.push(`output: ${s.out.dir} (${s.out.files} files, ${human(s.out.bytes)})`);
+  if (s.state) out.push(`state: ${s.state.dir}${s.state.reused ? ' (kept from earlier runs)' : ''}`);
   if (s.timing) out.push(formatTiming(s.timing));
   out.push(s.ok ? 'result: ok' : 'result: FAILED (see failures and dead-letter queues above)');
   return out.join('\n');
