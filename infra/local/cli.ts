@@ -149,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
     });
     cleanups.push(() => stack.close());
     say(
-      `local stack up: S3 ${stack.endpoints.s3}, SQS ${stack.endpoints.sqs}, DynamoDB ${stack.endpoints.dynamodb}${sandbox ? ', provider simulators' : ', live provider APIs'}`,
+      `local stack up in ${(sinceProcessStart() / 1000).toFixed(1)} s: S3 ${stack.endpoints.s3}, SQS ${stack.endpoints.sqs}, DynamoDB ${stack.endpoints.dynamodb}${sandbox ? ', provider simulators' : ', live provider APIs'}`,
     );
 
     const ddb = DynamoDBDocumentClient.from(localDynamoClient(stack.env), {
@@ -161,9 +161,11 @@ async function main(argv: string[]): Promise<number> {
     );
 
     if (options.serve) {
-      const api = await serveRunsApi(stack, options.port);
+      const api = await serveRunsApi(stack, options.port, functionEnv);
       cleanups.push(() => api.close());
-      say(`runs API on ${api.url}: curl -X POST ${api.url}/runs -d '{"provider":"sp-api"}'; Ctrl-C stops`);
+      say(
+        `runs API on ${api.url}: curl -X POST ${api.url}/runs -H 'content-type: application/json' -d '{"provider":"sp-api"}'; Ctrl-C stops`,
+      );
       if (options.clock) {
         // The runs API dates a run by the real clock; only an explicit window matches the pinned data.
         const day = options.clock.slice(0, 10);

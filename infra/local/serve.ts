@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { RUNS_API_SETTINGS } from '../aws/settings.ts';
+import { taskRootOf } from './bundles.ts';
 import { FunctionContainer } from './container.ts';
 import { closeServer } from './servers.ts';
 import type { LocalStack } from './stack.ts';
@@ -44,7 +45,12 @@ class GatewayError extends Error {
   }
 }
 
-export async function serveRunsApi(stack: LocalStack, port: number): Promise<ServedApi> {
+/** Serves on 127.0.0.1:`port` (0: a free port); `env` is added to runs-api's environment (log level, settings). */
+export async function serveRunsApi(
+  stack: LocalStack,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<ServedApi> {
   const module = stack.runsApiModule;
   if (!module) throw new Error('serveRunsApi: start the stack with runsApi: true');
   const containers: FunctionContainer[] = [];
@@ -63,7 +69,7 @@ export async function serveRunsApi(stack: LocalStack, port: number): Promise<Ser
         region: stack.region,
         accountId: stack.accountId,
       },
-      env: { ...stack.functionEnv['runs-api'], LAMBDA_TASK_ROOT: module.replace(/\/[^/]*$/, '') },
+      env: { ...stack.functionEnv['runs-api'], LAMBDA_TASK_ROOT: taskRootOf(module), ...env },
       output: 'stderr',
       initTimeoutMs: 60_000,
     });
