@@ -245,7 +245,7 @@ async function main(argv: string[]): Promise<number> {
     summary.out = { dir: mirrored.dir, files: mirrored.objects, bytes: mirrored.bytes };
     if (mirrored.failed.length || mirrored.refused.length) summary.ok = false;
     const cold = Object.values(stack.runner.stats());
-    const coldStartMs = cold.reduce((n, f) => n + f.initMs, 0);
+    const coldStartMs = stack.runner.coldStartWallMs();
     summary.timing = {
       fixedCostMs: startupMs + coldStartMs,
       startupMs,
@@ -253,6 +253,7 @@ async function main(argv: string[]): Promise<number> {
       bundlesBuilt: stack.bundles.built > 0,
       coldStarts: cold.reduce((n, f) => n + f.coldStarts, 0),
       coldStartMs,
+      coldStartSumMs: cold.reduce((n, f) => n + f.initMs, 0),
       totalMs: sinceProcessStart(),
     };
     if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

@@ -43,8 +43,7 @@ export class FunctionContainer {
   private ready: Promise<Started> | undefined;
   private pending: { worker: Worker; requestId: string; settle: (o: InvokeOutcome) => void } | undefined;
   private invoking = false;
-  private initCount = 0;
-  private initTotalMs = 0;
+  private readonly initSpans: Array<[number, number]> = [];
 
   constructor(private readonly options: ContainerOptions) {}
 
@@ -57,9 +56,9 @@ export class FunctionContainer {
     return this.invoking;
   }
 
-  /** Cold starts so far and the time they took (thread start to handler module loaded), for the fixed cost. */
-  get inits(): { count: number; ms: number } {
-    return { count: this.initCount, ms: this.initTotalMs };
+  /** Each cold start so far, thread start to bundle loaded (performance.now() times), for the fixed cost. */
+  get inits(): ReadonlyArray<readonly [number, number]> {
+    return this.initSpans;
   }
 
   async invoke(requestId: string, event: unknown, timeoutMs: number): Promise<InvokeOutcome> {
@@ -164,8 +163,7 @@ export class FunctionContainer {
       worker.on('message', (msg: FromWorker) => {
         if (msg.type === 'ready') {
           clearTimeout(timer);
-          this.initCount++;
-          this.initTotalMs += performance.now() - initStarted;
+          this.initSpans.push([initStarted, performance.now()]);
           resolve({ ok: true });
         } else if (msg.type === 'init-error') {
           clearTimeout(timer);

@@ -218,11 +218,28 @@ export class EventSourceRunner extends EventEmitter<RunnerEvents> {
     const out = Object.fromEntries([...this.statsByFunction].map(([name, s]) => [name, { ...s }]));
     for (const slot of this.slots) {
       const s = out[slot.fn.name]!;
-      const { count, ms } = slot.container.inits;
-      s.coldStarts += count;
-      s.initMs += Math.round(ms);
+      for (const [from, to] of slot.container.inits) {
+        s.coldStarts++;
+        s.initMs += Math.round(to - from);
+      }
     }
     return out;
+  }
+
+  /**
+   * Wall time during which at least one container was cold-starting. Containers start side by side, so
+   * this is less than the summed init times: it is what the run waited, not what the containers spent.
+   */
+  coldStartWallMs(): number {
+    const spans = this.slots.flatMap((s) => s.container.inits).sort((a, b) => a[0] - b[0]);
+    let total = 0;
+    let end = Number.NEGATIVE_INFINITY;
+    for (const [from, to] of spans) {
+      if (to <= end) continue;
+      total += to - Math.max(from, end);
+      end = to;
+    }
+    return Math.round(total);
   }
 
   private async poll(slot: Slot): Promise<void> {

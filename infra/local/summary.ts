@@ -21,7 +21,8 @@ export interface SummaryRow {
 
 /**
  * What a run costs before and besides its work: start-up (process start to the first run enqueued:
- * simulators, stand-ins, resources, bundles) plus every function's cold start (loading its bundle).
+ * simulators, stand-ins, resources, bundles) plus the wall time the functions spent cold-starting
+ * (loading their bundles; containers start side by side, so their summed time is given apart).
  */
 export interface Timing {
   fixedCostMs: number;
@@ -31,7 +32,10 @@ export interface Timing {
   /** Whether a bundle had to be built (false: all came from the cache). */
   bundlesBuilt: boolean;
   coldStarts: number;
+  /** Wall time with at least one container cold-starting. */
   coldStartMs: number;
+  /** Every cold start's own time, added up. */
+  coldStartSumMs: number;
   /** Process start to the summary. */
   totalMs: number;
 }
@@ -119,7 +123,8 @@ export function formatTiming(t: Timing): string {
   const bundles = `bundles ${seconds(t.bundleMs)}${t.bundlesBuilt ? ', built' : ', cached'}`;
   return (
     `fixed cost: ${seconds(t.fixedCostMs)} (start-up ${seconds(t.startupMs)} with ${bundles}; ` +
-    `${t.coldStarts} cold start(s) ${seconds(t.coldStartMs)}); total ${seconds(t.totalMs)}`
+    `${t.coldStarts} cold start(s) ${seconds(t.coldStartMs)}, ${seconds(t.coldStartSumMs)} added up); ` +
+    `total ${seconds(t.totalMs)}`
   );
 }
 
