@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
   Object.assign(process.env, QUIET_SDK);
   const options = parseCliOptions(argv);
   if (options.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(options.json ? `${JSON.stringify({ usage: USAGE })}\n` : `${USAGE}\n`);
     return 0;
   }
   const configPath = resolve(options.config ?? defaultConfigPath());
@@ -163,6 +163,10 @@ async function main(argv: string[]): Promise<number> {
     if (options.serve) {
       const api = await serveRunsApi(stack, options.port, functionEnv);
       cleanups.push(() => api.close());
+      // With --json, the one document comes now: what a script needs to call the API.
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ ok: true, runsApi: api.url, state: stateDir.dir })}\n`);
+      }
       say(
         `runs API on ${api.url}: curl -X POST ${api.url}/runs -H 'content-type: application/json' -d '{"provider":"sp-api"}'; Ctrl-C stops`,
       );
@@ -265,24 +269,23 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError) {
-      process.stderr.write(`error: ${err.message}\n\n${USAGE}\n`);
-      process.exitCode = 2;
-    } else if (
+    const known =
+      err instanceof UsageError ||
       err instanceof ConfigError ||
       err instanceof RunRequestError ||
-      err instanceof StateDirBusyError
-    ) {
-      process.stderr.write(`error: ${err.message}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    }
+      err instanceof StateDirBusyError;
+    const message = known ? (err as Error).message : String((err as Error).message ?? err);
+    if (err instanceof UsageError) process.stderr.write(`error: ${message}\n\n${USAGE}\n`);
+    else if (known) process.stderr.write(`error: ${message}\n`);
+    else process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = known ? 2 : 1;
+    // --json promises one JSON document on stdout, a failure included (even when the options did not parse).
+    if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ ok: false, error: message })}\n`);
   },
 );
