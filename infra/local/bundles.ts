@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,14 @@ function hashFile(hashes: Map<string, string | undefined>, path: string): string
   return hashes.get(path);
 }
 
+function changedSince(path: string, since: number): boolean {
+  try {
+    return statSync(path).mtimeMs >= since;
+  } catch {
+    return !path.includes('<');
+  }
+}
+
 /** The cache key of a bundle: its options, its entry and the content of each input, by path. */
 function contentKey(
   hashes: Map<string, string | undefined>,
@@ -130,6 +138,8 @@ export async function buildBundles(
   }
   if (missing.length) {
     const tmp = join(cacheDir, `tmp-${randomUUID()}`);
+    // File times have coarse steps on some file systems: a second of margin.
+    const buildStarted = Date.now() - 1000;
     try {
       const result = await build({
         ...options,
@@ -147,16 +157,21 @@ export async function buildBundles(
         const inputs = Object.keys(out.inputs);
         const rel = relative(ROOT, m.entry);
         const key = contentKey(hashes, optionsKey, rel, inputs);
-        const dir = join(cacheDir, key);
+        // A file saved while esbuild ran may not be what it read: that bundle is used once, never cached.
+        const dir = inputs.some((p) => changedSince(resolve(ROOT, p), buildStarted))
+          ? join(cacheDir, `uncached-${randomUUID()}`)
+          : join(cacheDir, key);
         if (!existsSync(join(dir, 'index.mjs'))) {
           await rename(join(tmp, String(i)), dir).catch((err: NodeJS.ErrnoException) => {
             // Another process put the same bundle there first.
             if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
           });
         }
-        const indexTmp = `${m.indexFile}.${randomUUID()}`;
-        await writeFile(indexTmp, JSON.stringify({ key, inputs } satisfies CacheIndex));
-        await rename(indexTmp, m.indexFile);
+        if (dir.endsWith(key)) {
+          const indexTmp = `${m.indexFile}.${randomUUID()}`;
+          await writeFile(indexTmp, JSON.stringify({ key, inputs } satisfies CacheIndex));
+          await rename(indexTmp, m.indexFile);
+        }
         modules.set(m.entry, join(dir, 'index.mjs'));
       }
     } finally {

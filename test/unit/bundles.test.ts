@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,13 +10,20 @@ const dir = mkdtempSync(join(tmpdir(), 'bundles-test-'));
 const cache = join(dir, 'cache');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Writes a source file as saved a while ago (a file saved during a build is not cached: see below). */
+function writeSource(path: string, text: string): void {
+  writeFileSync(path, text);
+  const past = new Date(Date.now() - 60_000);
+  utimesSync(path, past, past);
+}
+
 const entry = join(dir, 'handler.ts');
 const dependency = join(dir, 'greeting.ts');
-writeFileSync(
+writeSource(
   entry,
   "import { greeting } from './greeting.ts';\nexport const handler = async (event: { name: string }) => greeting(event.name);\n",
 );
-writeFileSync(dependency, 'export const greeting = (name: string): string => "hello " + name;\n');
+writeSource(dependency, 'export const greeting = (name: string): string => "hello " + name;\n');
 
 async function call(module: string, name: string): Promise<unknown> {
   const mod = (await import(`${module}?v=${Date.now()}`)) as { handler: (e: unknown) => Promise<unknown> };
@@ -43,17 +50,25 @@ describe('function bundles', () => {
 
   it('builds again when a file the bundle includes changes, and not when it changes back', async () => {
     const before = (await lambdaBundles([entry], cache)).modules.get(entry)!;
-    writeFileSync(dependency, 'export const greeting = (name: string): string => "hi " + name;\n');
+    writeSource(dependency, 'export const greeting = (name: string): string => "hi " + name;\n');
     const changed = await lambdaBundles([entry], cache);
     expect(changed.built).toBe(1);
     const after = changed.modules.get(entry)!;
     expect(after).not.toBe(before);
     expect(await call(after, 'b')).toBe('hi b');
 
-    writeFileSync(dependency, 'export const greeting = (name: string): string => "hello " + name;\n');
+    writeSource(dependency, 'export const greeting = (name: string): string => "hello " + name;\n');
     const back = await lambdaBundles([entry], cache);
     // Same content, same key: the first bundle is still in the cache (its index entry is rebuilt).
     expect(back.modules.get(entry)).toBe(before);
+  });
+
+  it('does not cache a bundle whose files were saved while it was built', async () => {
+    const fresh = join(dir, 'fresh.ts');
+    writeFileSync(fresh, 'export const handler = async () => 1;\n');
+    const first = await lambdaBundles([fresh], cache);
+    expect(first.modules.get(fresh)).toMatch(/\/uncached-[0-9a-f-]+\/index\.mjs$/);
+    expect((await lambdaBundles([fresh], cache)).built).toBe(1);
   });
 
   it('names the file and the error when a handler does not build', async () => {
