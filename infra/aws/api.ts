@@ -14,6 +14,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { PROVIDERS } from '../../shared/config/schema.ts';
+import { RUN_REQUEST_MAX_FIELD } from '../../shared/runtime/runs.ts';
 import { acknowledge } from './nag.ts';
 
 /** Stage throttling: runs are started by operators and scripts, a handful a minute. */
@@ -51,6 +52,9 @@ export class RunsApi extends Construct {
       },
     });
 
+    // The model bounds every field and allows no others, so a valid body is small; the rest of the size
+    // limit (whitespace; API Gateway passes up to 10 MB) and the Content-Type (a body of another type is
+    // not checked against the model) are runs-api's own checks: 413 and 415, the same answers locally.
     const validator = this.api.addRequestValidator('BodyAndParams', {
       validateRequestBody: true,
       validateRequestParameters: true,
@@ -66,11 +70,11 @@ export class RunsApi extends Construct {
         additionalProperties: false,
         properties: {
           provider: { type: JsonSchemaType.STRING, enum: [...PROVIDERS] },
-          connection: { type: JsonSchemaType.STRING, minLength: 1 },
+          connection: { type: JsonSchemaType.STRING, minLength: 1, maxLength: RUN_REQUEST_MAX_FIELD },
           from: { type: JsonSchemaType.STRING, pattern: DATE_PATTERN },
           to: { type: JsonSchemaType.STRING, pattern: DATE_PATTERN },
-          invoiceId: { type: JsonSchemaType.STRING, minLength: 1 },
-          job: { type: JsonSchemaType.STRING, minLength: 1 },
+          invoiceId: { type: JsonSchemaType.STRING, minLength: 1, maxLength: RUN_REQUEST_MAX_FIELD },
+          job: { type: JsonSchemaType.STRING, minLength: 1, maxLength: RUN_REQUEST_MAX_FIELD },
         },
       },
     });

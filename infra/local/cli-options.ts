@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { PROVIDERS, type ProviderId } from '../../shared/config/schema.ts';
 import { isCalendarDate } from '../../shared/invoice/model.ts';
 import { parseSimTime } from '../sandbox/framework/clock.ts';
+import { FunctionSettingError, functionSettings } from './function-settings.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -21,7 +22,13 @@ Options:
   --job <name>          a provider job other than the default (e.g. billing-statements)
   --config <file>       connections config (default: config/connections.json, else the example)
   --out <dir>           where the bucket is mirrored (default: ./out)
-  --json                print the summary as JSON on stdout (progress goes to stderr)
+  --state <dir>         where the state table and the bucket are kept between runs (default: .local/state;
+                        sandbox and --live runs each have their own folder inside)
+  --fresh               empty that state first: start over
+  --set NAME=value      a function setting (POLL_FIRST_DELAY_SECONDS, HTTP_DEFER_THRESHOLD_MS, ...; see
+                        README "Function settings"); repeatable, and wins over --env-file
+  --env-file <file>     function settings as NAME=value lines
+  --json                print the summary as one JSON document on stdout (every log line goes to stderr)
   --serve               keep the stack up and serve the runs API on localhost (POST /runs, GET /runs/{id})
   --port <n>            port for --serve (default: a free port)
   --live                real provider endpoints; credentials from --secrets
@@ -44,6 +51,11 @@ export interface CliOptions {
   job?: string;
   config?: string;
   out: string;
+  /** The state directory (its sandbox-seed-<n> or live folder is the one used). */
+  state: string;
+  fresh: boolean;
+  /** Function settings from --env-file and --set, checked. */
+  settings: Record<string, string>;
   json: boolean;
   serve: boolean;
   port: number;
@@ -127,6 +139,13 @@ export function parseCliOptions(argv: string[], now = new Date()): CliOptions {
       if (d && d > day) throw new UsageError(`--${name} ${d} is after the --clock day ${day}`);
     }
   }
+  let settings: Record<string, string>;
+  try {
+    settings = functionSettings(v.set ?? [], v['env-file']);
+  } catch (err) {
+    if (err instanceof FunctionSettingError) throw new UsageError(err.message);
+    throw err;
+  }
   const timeScale = positiveNumber('time-scale', v['time-scale'], 60, false);
   if (timeScale <= 0) throw new UsageError('--time-scale: must be above 0');
   return {
@@ -138,6 +157,9 @@ export function parseCliOptions(argv: string[], now = new Date()): CliOptions {
     ...(v.job ? { job: v.job } : {}),
     ...(v.config ? { config: v.config } : {}),
     out: v.out ?? 'out',
+    state: v.state ?? '.local/state',
+    fresh: Boolean(v.fresh),
+    settings,
     json: Boolean(v.json),
     serve: Boolean(v.serve),
     port,
@@ -167,6 +189,10 @@ function parse(argv: string[]) {
       job: { type: 'string' },
       config: { type: 'string' },
       out: { type: 'string' },
+      state: { type: 'string' },
+      fresh: { type: 'boolean' },
+      set: { type: 'string', multiple: true },
+      'env-file': { type: 'string' },
       json: { type: 'boolean' },
       serve: { type: 'boolean' },
       port: { type: 'string' },

@@ -1,5 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { QUEUE_FED_FUNCTIONS, runJobsOf } from '../../shared/aws/resources.ts';
 import { DynamoStateStore, type RunRecord } from '../../shared/aws/state-store.ts';
@@ -13,11 +13,13 @@ import { SIMULATORS } from '../sandbox/simulators.ts';
 import { type CliOptions, parseCliOptions, USAGE, UsageError } from './cli-options.ts';
 import { localDynamoClient, localSqsClient } from './clients.ts';
 import { describeRunCompleted } from './consumer.ts';
+import { SANDBOX_SETTINGS } from './function-settings.ts';
 import { startProgress } from './progress.ts';
 import { liveSecrets, pinnedRuns, sandboxConfig } from './sandbox-config.ts';
 import { serveRunsApi } from './serve.ts';
 import { LOCAL_SIMULATOR_OPTIONS } from './simulator-defaults.ts';
 import { type LocalFunctionSpec, startLocalStack } from './stack.ts';
+import { openStateDir, StateDirBusyError } from './state-dir.ts';
 import { buildSummary, formatSummary } from './summary.ts';
 
 function implemented(provider: ProviderId, job?: string): boolean {
@@ -49,6 +51,9 @@ function selectConnections(config: Config, options: CliOptions): Connection[] {
   return selected;
 }
 
+/** Milliseconds since this process started (node's own start, before any module loaded). */
+const sinceProcessStart = () => Math.round(Date.now() - performance.timeOrigin);
+
 /** Lambda runs Node 24; on a Node 20 laptop the SDK's upgrade notice is noise between progress lines. */
 const QUIET_SDK = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
@@ -77,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
   Object.assign(process.env, QUIET_SDK);
   const options = parseCliOptions(argv);
   if (options.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(options.json ? `${JSON.stringify({ usage: USAGE })}\n` : `${USAGE}\n`);
     return 0;
   }
   const configPath = resolve(options.config ?? defaultConfigPath());
@@ -94,21 +99,30 @@ async function main(argv: string[]): Promise<number> {
     ? await liveSecrets(resolve(options.secrets ?? 'config/secrets.local.json'), connections)
     : undefined;
 
-  const sandbox = options.live
-    ? undefined
-    : await startSandbox({
-        seed: options.seed,
-        timeScale: options.timeScale,
-        ...(options.clock ? { clock: options.clock } : {}),
-        simulators: SIMULATORS,
-        connections: userConfig.connections,
-        options: LOCAL_SIMULATOR_OPTIONS,
-        ...(faults ? { faults } : {}),
-        log: options.verbose ? say : () => {},
-      });
-  const cleanups: Array<() => Promise<void>> = [];
-  if (sandbox) cleanups.push(() => sandbox.close());
+  // Sandbox and live state never mix (a simulator's export id means nothing to the real API), nor do
+  // two seeds' (each is its own set of provider data).
+  const stateDir = openStateDir(join(options.state, options.live ? 'live' : `sandbox-seed-${options.seed}`), {
+    fresh: options.fresh,
+  });
+  const cleanups: Array<() => Promise<void>> = [async () => stateDir.release()];
+  say(
+    `state: ${stateDir.dir}${stateDir.reused ? ' (kept from earlier runs; --fresh starts over)' : ' (new)'}`,
+  );
+
   try {
+    const sandbox = options.live
+      ? undefined
+      : await startSandbox({
+          seed: options.seed,
+          timeScale: options.timeScale,
+          ...(options.clock ? { clock: options.clock } : {}),
+          simulators: SIMULATORS,
+          connections: userConfig.connections,
+          options: LOCAL_SIMULATOR_OPTIONS,
+          ...(faults ? { faults } : {}),
+          log: options.verbose ? say : () => {},
+        });
+    if (sandbox) cleanups.push(() => sandbox.close());
     const local = sandbox ? await sandboxConfig(userConfig, sandbox) : undefined;
     if (local) cleanups.push(() => rm(resolve(local.path, '..'), { recursive: true, force: true }));
     const config = local?.config ?? userConfig;
@@ -116,10 +130,10 @@ async function main(argv: string[]): Promise<number> {
       POWERTOOLS_LOG_LEVEL: options.verbose ? 'INFO' : 'ERROR',
       POWERTOOLS_METRICS_DISABLED: 'true',
       ...QUIET_SDK,
-      ...(sandbox
-        ? { POLL_FIRST_DELAY_SECONDS: '1', POLL_FACTOR: '1.5', POLL_MAX_DELAY_SECONDS: '5' }
-        : { ALLOW_LOOPBACK_DOWNLOADS: '0' }),
+      ...(sandbox ? SANDBOX_SETTINGS : { ALLOW_LOOPBACK_DOWNLOADS: '0' }),
+      ...options.settings,
     };
+    const showFunctionLogs = options.verbose || 'POWERTOOLS_LOG_LEVEL' in options.settings;
     const functions: LocalFunctionSpec[] = QUEUE_FED_FUNCTIONS.map((f) => ({
       name: f.name,
       env: functionEnv,
@@ -130,8 +144,11 @@ async function main(argv: string[]): Promise<number> {
       secrets: local?.secrets ?? secretsForLive ?? {},
       functions,
       quiet: !options.verbose,
-      functionOutput: options.verbose ? 'inherit' : 'ignore',
+      // Function logs are log lines: stderr, so stdout holds only the summary (one JSON document with --json).
+      functionOutput: showFunctionLogs ? 'stderr' : 'ignore',
+      stateDir: stateDir.dir,
       log: say,
+      runsApi: options.serve,
     });
     cleanups.push(() => stack.close());
     if (!options.verbose) {
@@ -140,7 +157,7 @@ async function main(argv: string[]): Promise<number> {
       stack.consumer.on('run-completed', (e) => process.stderr.write(`${clear}${describeRunCompleted(e)}\n`));
     }
     say(
-      `local stack up: S3 ${stack.endpoints.s3}, SQS ${stack.endpoints.sqs}, DynamoDB ${stack.endpoints.dynamodb}${sandbox ? ', provider simulators' : ', live provider APIs'}`,
+      `local stack up in ${(sinceProcessStart() / 1000).toFixed(1)} s: S3 ${stack.endpoints.s3}, SQS ${stack.endpoints.sqs}, DynamoDB ${stack.endpoints.dynamodb}${sandbox ? ', provider simulators' : ', live provider APIs'}`,
     );
 
     const ddb = DynamoDBDocumentClient.from(localDynamoClient(stack.env), {
@@ -152,9 +169,15 @@ async function main(argv: string[]): Promise<number> {
     );
 
     if (options.serve) {
-      const api = await serveRunsApi(stack, options.port);
+      const api = await serveRunsApi(stack, options.port, functionEnv);
       cleanups.push(() => api.close());
-      say(`runs API on ${api.url}: curl -X POST ${api.url}/runs -d '{"provider":"sp-api"}'; Ctrl-C stops`);
+      // With --json, the one document comes now: what a script needs to call the API.
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ ok: true, runsApi: api.url, state: stateDir.dir })}\n`);
+      }
+      say(
+        `runs API on ${api.url}: curl -X POST ${api.url}/runs -H 'content-type: application/json' -d '{"provider":"sp-api"}'; Ctrl-C stops`,
+      );
       if (options.clock) {
         // The runs API dates a run by the real clock; only an explicit window matches the pinned data.
         const day = options.clock.slice(0, 10);
@@ -206,6 +229,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
 
+    const startupMs = sinceProcessStart();
     const stopProgress = startProgress(stack, !options.quiet && (!options.json || process.stderr.isTTY));
     try {
       await stack.waitForIdle({ timeoutMs: 30 * 60_000 });
@@ -233,9 +257,22 @@ async function main(argv: string[]): Promise<number> {
       outcome: d.outcome,
       connections: d.connections,
     }));
+    summary.state = { dir: stateDir.dir, reused: stateDir.reused };
     const mirrored = await stack.mirror(resolve(options.out));
     summary.out = { dir: mirrored.dir, files: mirrored.objects, bytes: mirrored.bytes };
     if (mirrored.failed.length || mirrored.refused.length) summary.ok = false;
+    const cold = Object.values(stack.runner.stats());
+    const coldStartMs = stack.runner.coldStartWallMs();
+    summary.timing = {
+      fixedCostMs: startupMs + coldStartMs,
+      startupMs,
+      bundleMs: stack.bundles.ms,
+      bundlesBuilt: stack.bundles.built > 0,
+      coldStarts: cold.reduce((n, f) => n + f.coldStarts, 0),
+      coldStartMs,
+      coldStartSumMs: cold.reduce((n, f) => n + f.initMs, 0),
+      totalMs: sinceProcessStart(),
+    };
     if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else process.stdout.write(`\n${formatSummary(summary)}\n`);
     return summary.ok ? 0 : 1;
@@ -245,20 +282,23 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError) {
-      process.stderr.write(`error: ${err.message}\n\n${USAGE}\n`);
-      process.exitCode = 2;
-    } else if (err instanceof ConfigError || err instanceof RunRequestError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    }
+    const known =
+      err instanceof UsageError ||
+      err instanceof ConfigError ||
+      err instanceof RunRequestError ||
+      err instanceof StateDirBusyError;
+    const message = known ? (err as Error).message : String((err as Error).message ?? err);
+    if (err instanceof UsageError) process.stderr.write(`error: ${message}\n\n${USAGE}\n`);
+    else if (known) process.stderr.write(`error: ${message}\n`);
+    else process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = known ? 2 : 1;
+    // --json promises one JSON document on stdout, a failure included (even when the options did not parse).
+    if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ ok: false, error: message })}\n`);
   },
 );

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type FromWorker, type SerializedError, serializeError, type WorkerInit } from './worker-protocol.ts';
 
@@ -21,15 +22,21 @@ export type InvokeOutcome =
 /** Receives each line a function writes, as Lambda would put it in the function's log stream. */
 export type OutputListener = (stream: 'stdout' | 'stderr', line: string) => void;
 
+/**
+ * Where the function's own stdout and stderr go: 'inherit' as the parent's, 'stderr' both to the parent's
+ * stderr (a --json run keeps stdout for its one document), 'ignore' dropped (tests, quiet runs), or a
+ * listener that gets it line by line.
+ */
+export type FunctionOutput = 'inherit' | 'stderr' | 'ignore' | OutputListener;
+
 export interface ContainerOptions {
+  /** The worker runtime's module (bundles.ts workerBundle): plain JavaScript, no loader needed. */
+  workerModule: string;
   init: WorkerInit;
   env: Record<string, string>;
-  /** 'ignore' drops the function's stdout/stderr (tests, quiet runs); a listener gets it line by line. */
-  output: 'inherit' | 'ignore' | OutputListener;
+  output: FunctionOutput;
   initTimeoutMs: number;
 }
-
-const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
 
 /** What a Lambda process has besides the function's own variables (tools and temp files need these). */
 const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
@@ -40,6 +47,8 @@ export class FunctionContainer {
   private worker: Worker | undefined;
   private ready: Promise<Started> | undefined;
   private pending: { worker: Worker; requestId: string; settle: (o: InvokeOutcome) => void } | undefined;
+  private invoking = false;
+  private readonly initSpans: Array<[number, number]> = [];
 
   constructor(private readonly options: ContainerOptions) {}
 
@@ -47,7 +56,27 @@ export class FunctionContainer {
     return this.worker !== undefined;
   }
 
+  /** An invocation is running: like a Lambda execution environment, the container takes one at a time. */
+  get busy(): boolean {
+    return this.invoking;
+  }
+
+  /** Each cold start so far, thread start to bundle loaded (performance.now() times), for the fixed cost. */
+  get inits(): ReadonlyArray<readonly [number, number]> {
+    return this.initSpans;
+  }
+
   async invoke(requestId: string, event: unknown, timeoutMs: number): Promise<InvokeOutcome> {
+    if (this.invoking) throw new Error(`${this.options.init.functionName}: the container is busy`);
+    this.invoking = true;
+    try {
+      return await this.run(requestId, event, timeoutMs);
+    } finally {
+      this.invoking = false;
+    }
+  }
+
+  private async run(requestId: string, event: unknown, timeoutMs: number): Promise<InvokeOutcome> {
     const started = await this.start();
     const worker = this.worker;
     if (!started.ok) return { kind: 'init-error', error: started.error };
@@ -107,7 +136,7 @@ export class FunctionContainer {
       if (v !== undefined) env[name] = v;
     }
     Object.assign(env, this.options.env);
-    const worker = new Worker(BOOTSTRAP, {
+    const worker = new Worker(pathToFileURL(this.options.workerModule), {
       name: init.functionName,
       workerData: init,
       env,
@@ -127,8 +156,12 @@ export class FunctionContainer {
           output(stream, line),
         );
       }
+    } else if (output === 'stderr') {
+      worker.stdout.pipe(process.stderr, { end: false });
+      worker.stderr.pipe(process.stderr, { end: false });
     }
     this.worker = worker;
+    const initStarted = performance.now();
     this.ready = new Promise<Started>((resolve) => {
       const timer = setTimeout(() => {
         resolve({
@@ -141,6 +174,7 @@ export class FunctionContainer {
       worker.on('message', (msg: FromWorker) => {
         if (msg.type === 'ready') {
           clearTimeout(timer);
+          this.initSpans.push([initStarted, performance.now()]);
           resolve({ ok: true });
         } else if (msg.type === 'init-error') {
           clearTimeout(timer);

@@ -4,13 +4,17 @@ import type { Context } from 'aws-lambda';
 import { type FromWorker, serializeError, type ToWorker, type WorkerInit } from './worker-protocol.ts';
 
 /**
- * Runs inside a worker thread: one "container" of a function. It loads the real handler module once (its
+ * Runs inside a worker thread: one "container" of a function. It loads the function's bundle once (its
  * module state lives as long as the worker, like a warm Lambda), then answers invoke messages one at a time.
+ * It is bundled itself (bundles.ts workerBundle), so the thread needs no TypeScript loader.
  */
 
 type Handler = (event: unknown, context: Context) => unknown;
 
 const init = workerData as WorkerInit;
+// Lambda runs the functions with NODE_OPTIONS=--enable-source-maps (the stack sets it); a worker thread
+// takes no NODE_OPTIONS, so the same setting is applied here.
+if (process.env.NODE_OPTIONS?.includes('--enable-source-maps')) process.setSourceMapsEnabled(true);
 if (!maybePort) throw new Error('function-worker must run in a worker thread');
 const port = maybePort;
 const post = (msg: FromWorker) => port.postMessage(msg);

@@ -83,7 +83,10 @@ export async function createLocalResources(options: LocalResourcesOptions): Prom
   const sqs = localSqsClient(env);
   const ddb = localDynamoClient(env);
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    // A kept state directory has them from an earlier run.
+    await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((err: unknown) => {
+      if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((err as Error).name)) throw err;
+    });
 
     const settings = {} as Record<QueueFedName, ProviderSettings>;
     const queues: Record<string, LocalQueue> = {};
@@ -121,36 +124,30 @@ export async function createLocalResources(options: LocalResourcesOptions): Prom
       }),
     });
 
-    await ddb.send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: STATE_TABLE.partitionKey, AttributeType: 'S' },
-          { AttributeName: STATE_TABLE.sortKey, AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' },
-          { AttributeName: STATE_TABLE.sortKey, KeyType: 'RANGE' },
-        ],
-      }),
-    );
+    await createTable(ddb, table);
     await waitForTable(ddb, table);
-    // dynalite has no UpdateTimeToLive: records past STATE_TABLE.ttlAttribute simply stay (the run is short).
+    // dynalite has no UpdateTimeToLive: records past STATE_TABLE.ttlAttribute stay, in a kept state directory
+    // across runs too (readers that depend on expiry, like idempotency keys, check it themselves).
 
     const common = (name: FunctionName, memoryMb: number): Record<string, string> => ({
       ...env,
-      // What the Lambda runtime itself sets and libraries (Powertools, the SDK) read.
+      // What the Lambda runtime itself sets and libraries (Powertools, the SDK) read; LAMBDA_TASK_ROOT is
+      // the bundle's directory, set where the bundle is known (stack.ts).
       AWS_LAMBDA_FUNCTION_NAME: name,
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+      _HANDLER: 'index.handler',
+      // What infra/aws/functions.ts sets on every function.
       [ENV.bucket]: bucket,
       [ENV.table]: table,
       [ENV.connectionsFile]: resolve(options.configPath),
-      [ENV.allowLoopback]: '1',
       POWERTOOLS_SERVICE_NAME: name,
       POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
       [RUN_COMPLETED.queueUrlEnv]: runEventsUrl,
+      NODE_OPTIONS: '--enable-source-maps',
+      [ENV.allowLoopback]: '1',
     });
     const queueOf = (id: string): LocalQueue => {
       const q = queues[id];
@@ -206,6 +203,28 @@ async function queueArn(sqs: ReturnType<typeof localSqsClient>, url: string): Pr
   const arn = out.Attributes?.QueueArn;
   if (!arn) throw new Error(`local queue ${url} has no ARN`);
   return arn;
+}
+
+async function createTable(ddb: ReturnType<typeof localDynamoClient>, table: string): Promise<void> {
+  try {
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: STATE_TABLE.partitionKey, AttributeType: 'S' },
+          { AttributeName: STATE_TABLE.sortKey, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' },
+          { AttributeName: STATE_TABLE.sortKey, KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  } catch (err) {
+    // Kept from an earlier run (a state directory).
+    if ((err as Error).name !== 'ResourceInUseException') throw err;
+  }
 }
 
 async function waitForTable(ddb: ReturnType<typeof localDynamoClient>, table: string): Promise<void> {

@@ -8,7 +8,12 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { localSqsClient } from './clients.ts';
-import { FunctionContainer, type InvokeOutcome, type OutputListener } from './container.ts';
+import {
+  FunctionContainer,
+  type FunctionOutput,
+  type InvokeOutcome,
+  type OutputListener,
+} from './container.ts';
 import { readBatchResponse, sqsEvent } from './sqs-event.ts';
 
 /**
@@ -24,7 +29,7 @@ export interface RunnerFunction {
   queueId: string;
   queueUrl: string;
   queueArn: string;
-  /** Absolute path of the module exporting the handler. */
+  /** Absolute path of the module exporting the handler (the function's bundle). */
   handlerModule: string;
   handlerExport?: string;
   /** The function's whole process.env. */
@@ -41,6 +46,8 @@ export interface RunnerFunction {
 
 export interface RunnerOptions {
   functions: readonly RunnerFunction[];
+  /** The worker runtime's bundled module (bundles.ts workerBundle). */
+  workerModule: string;
   /** The stand-ins' env: the runner's own SQS client is built from it. */
   standinEnv: Record<string, string>;
   region: string;
@@ -49,8 +56,8 @@ export interface RunnerOptions {
   dlqUrls?: Record<string, string>;
   /** Long-poll wait per receive; short so close() is quick. Default 1. */
   waitTimeSeconds?: number;
-  /** 'ignore' drops the functions' own stdout/stderr; a listener gets each line. Default 'inherit'. */
-  functionOutput?: 'inherit' | 'ignore' | FunctionOutputListener;
+  /** Where the functions' own stdout/stderr go ('stderr': both to stderr; 'ignore': dropped; a listener gets each line). Default 'inherit'. */
+  functionOutput?: Exclude<FunctionOutput, OutputListener> | FunctionOutputListener;
   /** Limit on a cold start (loading the handler module). Default 60 s. */
   initTimeoutMs?: number;
 }
@@ -131,6 +138,9 @@ export interface FunctionStats {
   failedRecords: number;
   timeouts: number;
   errors: number;
+  /** Containers started (cold starts) and the time they spent loading the handler module. */
+  coldStarts: number;
+  initMs: number;
 }
 
 interface Slot {
@@ -176,11 +186,14 @@ export class EventSourceRunner extends EventEmitter<RunnerEvents> {
         failedRecords: 0,
         timeouts: 0,
         errors: 0,
+        coldStarts: 0,
+        initMs: 0,
       });
       for (let i = 0; i < concurrency; i++) {
         this.slots.push({
           fn,
           container: new FunctionContainer({
+            workerModule: options.workerModule,
             init: {
               handlerModule: fn.handlerModule,
               handlerExport: fn.handlerExport ?? 'handler',
@@ -215,7 +228,31 @@ export class EventSourceRunner extends EventEmitter<RunnerEvents> {
   }
 
   stats(): Record<string, FunctionStats> {
-    return Object.fromEntries([...this.statsByFunction].map(([name, s]) => [name, { ...s }]));
+    const out = Object.fromEntries([...this.statsByFunction].map(([name, s]) => [name, { ...s }]));
+    for (const slot of this.slots) {
+      const s = out[slot.fn.name]!;
+      for (const [from, to] of slot.container.inits) {
+        s.coldStarts++;
+        s.initMs += Math.round(to - from);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Wall time during which at least one container was cold-starting. Containers start side by side, so
+   * this is less than the summed init times: it is what the run waited, not what the containers spent.
+   */
+  coldStartWallMs(): number {
+    const spans = this.slots.flatMap((s) => s.container.inits).sort((a, b) => a[0] - b[0]);
+    let total = 0;
+    let end = Number.NEGATIVE_INFINITY;
+    for (const [from, to] of spans) {
+      if (to <= end) continue;
+      total += to - Math.max(from, end);
+      end = to;
+    }
+    return Math.round(total);
   }
 
   private async poll(slot: Slot): Promise<void> {
@@ -476,10 +513,7 @@ export class EventSourceRunner extends EventEmitter<RunnerEvents> {
   }
 }
 
-function containerOutput(
-  name: string,
-  output: NonNullable<RunnerOptions['functionOutput']>,
-): 'inherit' | 'ignore' | OutputListener {
+function containerOutput(name: string, output: NonNullable<RunnerOptions['functionOutput']>): FunctionOutput {
   if (typeof output !== 'function') return output;
   return (stream, line) => output({ function: name, stream, line });
 }

@@ -43,7 +43,7 @@ const DAY_MS = 86_400_000;
 /**
  * With --clock, the runs' windows, one run per distinct window. The functions read their own (real)
  * clock for "today", so a run with no window would cover days the pinned simulators do not have; each
- * connection gets the window its first run (no watermark: the local stack starts empty) would cover
+ * connection gets the window its first run (no watermark yet) would cover, kept state or not,
  * on the pinned day: from its backfillFrom, else that day less its lookbackDays, to that day.
  */
 export function pinnedRuns(connections: readonly Connection[], day: string): PinnedRun[] {

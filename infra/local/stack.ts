@@ -3,8 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { QUEUE_FED_FUNCTIONS } from '../../shared/aws/resources.ts';
 import type { Config } from '../../shared/config/schema.ts';
+import { lambdaBundles, taskRootOf, workerBundle } from './bundles.ts';
 import { localS3Client, localSqsClient } from './clients.ts';
 import { LocalConsumer } from './consumer.ts';
+import type { FunctionOutput, OutputListener } from './container.ts';
 import { type MirrorResult, mirrorBucket } from './mirror.ts';
 import { forwardS3Notifications } from './notifications.ts';
 import { createLocalResources, type LocalResources, type QueueFedName } from './resources.ts';
@@ -25,7 +27,10 @@ export type LocalFunctionSpec =
   | QueueFedName
   | {
       name: QueueFedName;
-      /** Module exporting the handler: absolute, or relative to the repo root (default functions/<name>/handler.ts). */
+      /**
+       * Module exporting the handler, bundled like the stack's: absolute, or relative to the repo root
+       * (default functions/<name>/handler.ts).
+       */
       handler?: string;
       handlerExport?: string;
       batchSize?: number;
@@ -51,10 +56,26 @@ export interface LocalStackOptions {
   waitTimeSeconds?: number;
   /** No progress or per-object lines. */
   quiet?: boolean;
-  /** 'ignore' drops the functions' own stdout/stderr; a listener gets each line (default 'inherit'). */
-  functionOutput?: 'inherit' | 'ignore' | FunctionOutputListener;
+  /** Where the functions' own stdout/stderr go ('stderr': both to stderr; 'ignore': dropped; a listener gets each line; default 'inherit'). */
+  functionOutput?: Exclude<FunctionOutput, OutputListener> | FunctionOutputListener;
   /** Where progress lines go (default stdout). */
   log?: (line: string) => void;
+  /**
+   * Where the bucket and the state table are kept between runs (a directory locked by state-dir.ts).
+   * Default: neither is kept; every stack starts empty.
+   */
+  stateDir?: string;
+  /** Bundle runs-api too (for --serve): `runsApiModule`. */
+  runsApi?: boolean;
+  /** Where bundles are cached (default .local/bundles in the repo). */
+  bundleCacheDir?: string;
+}
+
+/** Building (or finding in the cache) the bundles the functions run. */
+export interface BundleTiming {
+  ms: number;
+  /** Bundles built now; 0 when all came from the cache. */
+  built: number;
 }
 
 export interface SendOptions {
@@ -78,6 +99,11 @@ export interface LocalStack {
   functionEnv: LocalResources['functionEnv'];
   runner: EventSourceRunner;
   consumer: LocalConsumer;
+  bundles: BundleTiming;
+  /** The worker runtime every container runs (for containers outside the runner: --serve). */
+  workerModule: string;
+  /** runs-api's bundle, when `runsApi` was asked for. */
+  runsApiModule?: string;
   /** Sends one message to a queue by id; an object body is sent as JSON. Returns the message id. */
   send(queueId: string, body: string | object, options?: SendOptions): Promise<string>;
   waitForIdle(options?: { intervalMs?: number; timeoutMs?: number }): Promise<void>;
@@ -89,7 +115,19 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const say = options.quiet ? () => {} : log;
+  const specs = (options.functions ?? QUEUE_FED_FUNCTIONS.map((f) => f.name)).map(specOf);
+  const entries = specs.map(entryOf);
+  const runsApiEntry = resolve(REPO_ROOT, 'functions/runs-api/handler.ts');
+  if (options.runsApi) entries.push(runsApiEntry);
+  // Built (or found in the cache) while the stand-ins start.
+  const bundleStarted = performance.now();
+  const bundling = Promise.all([
+    lambdaBundles(entries, options.bundleCacheDir),
+    workerBundle(options.bundleCacheDir),
+  ]).then(([lambda, worker]) => ({ lambda, worker, ms: Math.round(performance.now() - bundleStarted) }));
+  bundling.catch(() => {});
   const standins = await startStandins({
+    ...(options.stateDir ? { stateDir: options.stateDir } : {}),
     ...(options.secrets ? { secrets: options.secrets } : {}),
     ...(options.secretsFile ? { secretsFile: options.secretsFile } : {}),
   });
@@ -127,8 +165,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       runEventsSqs.destroy();
     });
 
+    const { lambda, worker, ms } = await bundling;
+    const bundles = { ms, built: lambda.built + worker.built };
     const runner = new EventSourceRunner({
-      functions: runnerFunctions(options.functions ?? QUEUE_FED_FUNCTIONS.map((f) => f.name), resources),
+      functions: runnerFunctions(specs, resources, lambda.modules),
+      workerModule: worker.module,
       standinEnv: standins.env,
       region: standins.region,
       accountId: standins.accountId,
@@ -161,6 +202,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       functionEnv: resources.functionEnv,
       runner,
       consumer,
+      bundles,
+      workerModule: worker.module,
+      ...(options.runsApi ? { runsApiModule: lambda.modules.get(runsApiEntry)! } : {}),
       send: async (queueId, body, sendOptions = {}) => {
         const url = resources.queueUrls[queueId];
         if (!url)
@@ -205,25 +249,41 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 }
 
-function runnerFunctions(specs: readonly LocalFunctionSpec[], resources: LocalResources): RunnerFunction[] {
-  return specs.map((spec) => {
-    const s = typeof spec === 'string' ? { name: spec } : spec;
-    const fn = QUEUE_FED_FUNCTIONS.find((f) => f.name === s.name);
-    if (!fn) {
-      const names = QUEUE_FED_FUNCTIONS.map((f) => f.name).join(', ');
-      throw new Error(`functions: "${s.name}" is not a queue-fed function (one of ${names})`);
-    }
+type FunctionSpec = Exclude<LocalFunctionSpec, QueueFedName>;
+
+function specOf(spec: LocalFunctionSpec): FunctionSpec {
+  const s = typeof spec === 'string' ? { name: spec } : spec;
+  if (!QUEUE_FED_FUNCTIONS.some((f) => f.name === s.name)) {
+    const names = QUEUE_FED_FUNCTIONS.map((f) => f.name).join(', ');
+    throw new Error(`functions: "${s.name}" is not a queue-fed function (one of ${names})`);
+  }
+  return s;
+}
+
+/** The handler module a function is bundled from. */
+function entryOf(s: FunctionSpec): string {
+  const handler = s.handler ?? `functions/${s.name}/handler.ts`;
+  return isAbsolute(handler) ? handler : resolve(REPO_ROOT, handler);
+}
+
+function runnerFunctions(
+  specs: readonly FunctionSpec[],
+  resources: LocalResources,
+  bundles: ReadonlyMap<string, string>,
+): RunnerFunction[] {
+  return specs.map((s) => {
+    const fn = QUEUE_FED_FUNCTIONS.find((f) => f.name === s.name)!;
     const queue = resources.queues[fn.queue]!;
     const settings = resources.settings[fn.name];
-    const handler = s.handler ?? `functions/${fn.name}/handler.ts`;
+    const module = bundles.get(entryOf(s))!;
     return {
       name: fn.name,
       queueId: fn.queue,
       queueUrl: queue.url,
       queueArn: queue.arn,
-      handlerModule: isAbsolute(handler) ? handler : resolve(REPO_ROOT, handler),
+      handlerModule: module,
       ...(s.handlerExport ? { handlerExport: s.handlerExport } : {}),
-      env: { ...resources.functionEnv[fn.name], ...(s.env ?? {}) },
+      env: { ...resources.functionEnv[fn.name], LAMBDA_TASK_ROOT: taskRootOf(module), ...(s.env ?? {}) },
       batchSize: s.batchSize ?? fn.batchSize,
       timeoutSeconds: s.timeoutSeconds ?? settings.timeoutSeconds,
       memoryMb: settings.memoryMb,

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,11 @@ export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT_ID = '000000000000';
 
 export interface StandinsOptions {
+  /**
+   * Where S3 and DynamoDB keep their data between runs (`s3/`, `dynamodb/` inside); one process at a time
+   * (see state-dir.ts). Default: a temp directory and memory, gone on close.
+   */
+  stateDir?: string;
   /** Secret name -> value served by the Secrets Manager endpoint. */
   secrets?: Record<string, unknown>;
   /** Or a JSON file of the same shape, read on every call. */
@@ -62,8 +67,15 @@ export async function startStandins(options: StandinsOptions = {}): Promise<Stan
   };
 
   try {
-    const s3Dir = await mkdtemp(join(tmpdir(), 'invoice-ingest-s3-'));
-    closers.push(() => rm(s3Dir, { recursive: true, force: true }));
+    let s3Dir: string;
+    if (options.stateDir) {
+      s3Dir = join(options.stateDir, 's3');
+      await mkdir(s3Dir, { recursive: true });
+    } else {
+      const tmp = await mkdtemp(join(tmpdir(), 'invoice-ingest-s3-'));
+      closers.push(() => rm(tmp, { recursive: true, force: true }));
+      s3Dir = tmp;
+    }
     const s3rver = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: s3Dir });
     const s3Events = new EventEmitter();
     s3rver.on('event', (event: unknown) => s3Events.emit('event', event));
@@ -83,7 +95,13 @@ export async function startStandins(options: StandinsOptions = {}): Promise<Stan
     closers.push(() => closeServer(sqsServer));
     const sqsPort = (sqsServer.address() as { port: number }).port;
 
-    const ddbServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    const ddbServer = dynalite({
+      createTableMs: 0,
+      deleteTableMs: 0,
+      updateTableMs: 0,
+      // LevelDB on disk (dynalite's `path`), else memory.
+      ...(options.stateDir ? { path: join(options.stateDir, 'dynamodb') } : {}),
+    });
     const ddbPort = await listenLocal(ddbServer);
     closers.push(async () => {
       ddbServer.closeAllConnections();

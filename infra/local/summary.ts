@@ -19,6 +19,27 @@ export interface SummaryRow {
   problems: number;
 }
 
+/**
+ * What a run costs before and besides its work: start-up (process start to the first run enqueued:
+ * simulators, stand-ins, resources, bundles) plus the wall time the functions spent cold-starting
+ * (loading their bundles; containers start side by side, so their summed time is given apart).
+ */
+export interface Timing {
+  fixedCostMs: number;
+  startupMs: number;
+  /** Part of the start-up spent checking or building the function bundles. */
+  bundleMs: number;
+  /** Whether a bundle had to be built (false: all came from the cache). */
+  bundlesBuilt: boolean;
+  coldStarts: number;
+  /** Wall time with at least one container cold-starting. */
+  coldStartMs: number;
+  /** Every cold start's own time, added up. */
+  coldStartSumMs: number;
+  /** Process start to the summary. */
+  totalMs: number;
+}
+
 export interface Summary {
   /** Every run SUCCEEDED: nothing failed, nothing is pending or kept raw (`npm start` exits 0 only then). */
   ok: boolean;
@@ -33,6 +54,9 @@ export interface Summary {
   landed: Record<string, number>;
   /** The "Invoice run completed" events the local stack forwarded to its consumer. */
   events?: Array<{ runId: string; outcome: string; connections: string[] }>;
+  /** The state directory, and whether it held an earlier run's state. */
+  state?: { dir: string; reused: boolean };
+  timing?: Timing;
 }
 
 const COUNTERS: Counter[] = [
@@ -104,6 +128,17 @@ export function buildSummary(input: {
   const ok = input.dlq.length === 0 && rows.every(done);
   const partial = !ok && input.dlq.length === 0 && rows.every((r) => done(r) || r.status === 'PARTIAL');
   return { ok, partial, rows, failures, problems, dlq: input.dlq, landed: input.landed };
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export function formatTiming(t: Timing): string {
+  const bundles = `bundles ${seconds(t.bundleMs)}${t.bundlesBuilt ? ', built' : ', cached'}`;
+  return (
+    `fixed cost: ${seconds(t.fixedCostMs)} (start-up ${seconds(t.startupMs)} with ${bundles}; ` +
+    `${t.coldStarts} cold start(s) ${seconds(t.coldStartMs)}, ${seconds(t.coldStartSumMs)} added up); ` +
+    `total ${seconds(t.totalMs)}`
+  );
 }
 
 function human(bytes: number): string {
@@ -186,6 +221,8 @@ export function formatSummary(s: Summary): string {
     for (const e of s.events) out.push(`  run ${e.runId} ${e.outcome} (${e.connections.join(', ')})`);
   }
   if (s.out) out.push(`output: ${s.out.dir} (${s.out.files} files, ${human(s.out.bytes)})`);
+  if (s.state) out.push(`state: ${s.state.dir}${s.state.reused ? ' (kept from earlier runs)' : ''}`);
+  if (s.timing) out.push(formatTiming(s.timing));
   out.push(
     s.ok
       ? 'result: ok'

@@ -1,4 +1,10 @@
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { ProviderId } from '../config/schema.ts';
 import type { Counter } from '../providers/types.ts';
 import { announceRunCompleted } from './run-completed.ts';
@@ -46,6 +52,23 @@ export interface RunRecord {
 
 const RUN_TTL_DAYS = 90;
 
+/**
+ * An Idempotency-Key of POST /runs (RUNKEY#<key> / RUNKEY): the run it started and a fingerprint of the
+ * request, so a retry gets that run and a different request under the same key is refused. CLAIMED
+ * while the first request is starting the run, STARTED once its messages are sent.
+ */
+export interface RunKeyRecord {
+  key: string;
+  runId: string;
+  fingerprint: string;
+  state: 'CLAIMED' | 'STARTED';
+  claimedAt: string;
+  connections?: string[];
+}
+
+/** How long a key is remembered (DynamoDB TTL; an expired record not yet deleted counts as gone). */
+export const RUN_KEY_TTL_DAYS = 1;
+
 /** The run ledger: what a run asked for, its outstanding messages, counters, failures and problems. */
 export class RunLedger {
   constructor(
@@ -81,6 +104,97 @@ export class RunLedger {
       if (isConditionFailure(err)) return false;
       throw err;
     }
+  }
+
+  /**
+   * Claims an idempotency key for a run about to start. False when the key is taken (and not expired):
+   * then `getRunKey` tells which run holds it.
+   */
+  async claimRunKey(key: string, claim: { runId: string; fingerprint: string }): Promise<boolean> {
+    const now = this.now();
+    try {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: `RUNKEY#${key}`,
+            sk: 'RUNKEY',
+            key,
+            ...claim,
+            state: 'CLAIMED',
+            claimedAt: now.toISOString(),
+            expiresAt: ttl(RUN_KEY_TTL_DAYS, now),
+          },
+          // DynamoDB deletes expired items up to a few days late: an expired key is free.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
+          ExpressionAttributeValues: { ':now': Math.floor(now.getTime() / 1000) },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async getRunKey(key: string): Promise<RunKeyRecord | undefined> {
+    const out = await this.ddb.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: `RUNKEY#${key}`, sk: 'RUNKEY' },
+        ConsistentRead: true,
+      }),
+    );
+    const item = out.Item;
+    if (!item || Number(item.expiresAt) < Math.floor(this.now().getTime() / 1000)) return undefined;
+    return {
+      key,
+      runId: String(item.runId),
+      fingerprint: String(item.fingerprint),
+      state: item.state === 'STARTED' ? 'STARTED' : 'CLAIMED',
+      claimedAt: String(item.claimedAt),
+      ...(Array.isArray(item.connections) ? { connections: item.connections.map(String) } : {}),
+    };
+  }
+
+  /**
+   * Takes over a claim whose request died before it started its run (the claim is as `seen` left it):
+   * true for the one caller that wins it.
+   */
+  async takeOverRunKey(key: string, seen: RunKeyRecord): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `RUNKEY#${key}`, sk: 'RUNKEY' },
+          UpdateExpression: 'SET claimedAt = :now',
+          ConditionExpression: '#s = :claimed AND claimedAt = :seen',
+          ExpressionAttributeNames: { '#s': 'state' },
+          ExpressionAttributeValues: {
+            ':now': this.now().toISOString(),
+            ':claimed': 'CLAIMED',
+            ':seen': seen.claimedAt,
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Marks the key's run as started: from now on a retry is answered with it. */
+  async completeRunKey(key: string, connections: string[]): Promise<void> {
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `RUNKEY#${key}`, sk: 'RUNKEY' },
+        UpdateExpression: 'SET #s = :started, connections = :c',
+        ExpressionAttributeNames: { '#s': 'state' },
+        ExpressionAttributeValues: { ':started': 'STARTED', ':c': connections },
+      }),
+    );
   }
 
   /** Adjusts the outstanding message count; at zero the run settles as SUCCEEDED or FAILED. */

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/local/stack.ts';
 
 /**
- * `npm start -- --seed --clock --faults` twice: the same objects land, byte for byte, but for what
+ * `npm start -- --seed --clock --faults` twice (each with fresh state): the same objects land, byte for byte, but for what
  * belongs to the run and not to the data. That is each normalized line's fetchedAt, and the
  * pre-signed links inside Amazon Ads' raw invoice details (the simulator's 127.0.0.1 port and the
  * links' signing time, which is the simulated time the detail was fetched at, hence real timing).
@@ -49,6 +49,13 @@ const FAULTS = {
   '*': { serverErrorRate: 0.25, expiredUrlRate: 0.3, latencyMs: { min: 0, max: 20 } },
   lwa: { serverErrorRate: 0.3 },
 };
+
+interface Summary {
+  ok: boolean;
+  rows: SummaryRow[];
+  state?: { dir: string; reused: boolean };
+  timing?: { fixedCostMs: number; startupMs: number; coldStarts: number; coldStartMs: number };
+}
 
 interface SummaryRow {
   connection: string;
@@ -100,8 +107,10 @@ describe('npm start with one seed and clock, twice', () => {
     await writeFile(config, JSON.stringify(CONFIG));
     await writeFile(faults, JSON.stringify(FAULTS));
 
-    const start = async (out: string) => {
-      const { stdout } = await run$(
+    // Each run with a state directory of its own: a kept state would let the second reuse the first's
+    // exports. The second also with --verbose: its stdout must still be the one JSON document.
+    const start = async (out: string, ...extra: string[]) => {
+      const { stdout, stderr } = await run$(
         process.execPath,
         [
           '--openssl-legacy-provider',
@@ -109,15 +118,23 @@ describe('npm start with one seed and clock, twice', () => {
           'tsx',
           'infra/local/cli.ts',
           ...['--config', config, '--faults', faults, '--seed', '5', '--clock', CLOCK],
-          ...['--out', join(dir, out), '--json', '--quiet'],
+          ...['--out', join(dir, out), '--state', join(dir, `state-${out}`), '--json', ...extra],
         ],
-        { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024, timeout: 150_000 },
+        { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024, timeout: 150_000 },
       );
-      return JSON.parse(stdout) as { ok: boolean; rows: SummaryRow[] };
+      return { ...(JSON.parse(stdout) as Summary), stderr };
     };
     // One after the other: two stacks at once would share two cores with the tests around them.
-    const a = await start('a');
-    const b = await start('b');
+    const a = await start('a', '--quiet');
+    const b = await start('b', '--verbose');
+
+    // The functions' own log lines (Powertools JSON) went to stderr; the summary carries the fixed cost.
+    expect(b.stderr).toMatch(/"service":"sp-api-invoices"/);
+    expect(a.state).toEqual({ dir: join(dir, 'state-a', 'sandbox-seed-5'), reused: false });
+    for (const s of [a, b]) {
+      expect(s.timing?.fixedCostMs).toBe((s.timing?.startupMs ?? 0) + (s.timing?.coldStartMs ?? 0));
+      expect(s.timing?.coldStarts).toBeGreaterThan(0);
+    }
 
     expect(a.ok).toBe(true);
     const data = (rows: SummaryRow[]) =>

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localSqsClient } from '../../infra/local/clients.ts';
@@ -67,6 +68,10 @@ describe('local runner: the SQS trigger on the local stack', () => {
     });
     expect(b?.env).toMatchObject({ OWN_QUEUE: TIMED, MAX_RECEIVE_COUNT: '3' });
     expect(a?.env.AWS_ENDPOINT_URL_SQS).toBe(stack.env.AWS_ENDPOINT_URL_SQS);
+    // Lambda runs the esbuild bundle, from its task root, with source maps on: so does the local stack.
+    expect(a?.moduleUrl).toMatch(/\/\.local\/bundles\/[0-9a-f]{64}\/index\.mjs$/);
+    expect(pathToFileURL(join(a!.env.LAMBDA_TASK_ROOT!, 'index.mjs')).href).toBe(a?.moduleUrl);
+    expect(a?.env.NODE_OPTIONS).toBe('--enable-source-maps');
     expect(a?.threadId).not.toBe(b?.threadId);
     // The runner's own process is not pointed at the stand-ins.
     expect(process.env.OWN_QUEUE).toBeUndefined();

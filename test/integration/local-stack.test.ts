@@ -64,7 +64,7 @@ describe('local stack: stand-ins, resources, notifications, mirror, shutdown', (
           handler: 'test/fixtures/handlers/behaviour.ts',
           env: { RECORD_FILE: recordFile },
         },
-        // The real handler module, to show a whole TypeScript module graph loads in a worker.
+        // The real handler, bundled as the stack bundles it, to show a whole function loads in a worker.
         'export-poller',
       ],
     });
@@ -124,6 +124,7 @@ describe('local stack: stand-ins, resources, notifications, mirror, shutdown', (
       STATE_TABLE: stack.table,
       ALLOW_LOOPBACK_DOWNLOADS: '1',
       POWERTOOLS_SERVICE_NAME: 'sp-api-invoices',
+      NODE_OPTIONS: '--enable-source-maps',
       [queueUrlEnv('sp-api-invoices')]: stack.queueUrls['sp-api-invoices'],
       [queueUrlEnv('export-poll')]: stack.queueUrls['export-poll'],
       [dlqUrlEnv('sp-api-invoices')]: stack.dlqUrls['sp-api-invoices'],
