@@ -31,6 +31,8 @@ export interface FunctionSetting {
 
 export const FUNCTION_SETTINGS: Record<string, FunctionSetting> = {
   HTTP_DEFER_THRESHOLD_MS: { default: '5000', check: number(0) },
+  MAX_CONTINUATIONS: { default: '500', check: number(0) },
+  MAX_MESSAGE_AGE_HOURS: { default: '72', check: number(0) },
   POLL_FIRST_DELAY_SECONDS: { default: '30', check: number(0) },
   POLL_FACTOR: { default: '1.5', check: number(1) },
   POLL_MAX_DELAY_SECONDS: { default: '900', check: number(0) },

@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../infra/local/stack.ts';
+import { type CliSummaryRow, filesUnder, maskLinks, runCli, withoutFetchedAt } from '../helpers/cli-run.ts';
 
 /**
  * `npm start -- --seed --clock --faults` twice (each with fresh state): the same objects land, byte for byte, but for what
@@ -12,8 +10,6 @@ import { REPO_ROOT } from '../../infra/local/stack.ts';
  * pre-signed links inside Amazon Ads' raw invoice details (the simulator's 127.0.0.1 port and the
  * links' signing time, which is the simulated time the detail was fetched at, hence real timing).
  */
-
-const run$ = promisify(execFile);
 
 const CLOCK = '2026-03-01T00:00:00Z';
 
@@ -50,50 +46,6 @@ const FAULTS = {
   lwa: { serverErrorRate: 0.3 },
 };
 
-interface Summary {
-  ok: boolean;
-  rows: SummaryRow[];
-  state?: { dir: string; reused: boolean };
-  timing?: { fixedCostMs: number; startupMs: number; coldStarts: number; coldStartMs: number };
-}
-
-interface SummaryRow {
-  connection: string;
-  status: string;
-  runId?: string;
-  invoices: number;
-  documents: number;
-  reports: number;
-  bytes: number;
-  retries: number;
-  failures: number;
-}
-
-async function files(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)))
-    .sort();
-}
-
-/** A pre-signed link with its host's port and its signing time and signature masked. */
-const maskLinks = (text: string) =>
-  text
-    .replace(/http:\/\/127\.0\.0\.1:\d+/g, 'http://127.0.0.1:<port>')
-    .replace(/(X-Amz-(?:Date|Signature)=)[^&"]+/g, '$1<masked>');
-
-const withoutFetchedAt = (text: string) =>
-  text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => {
-      const { fetchedAt, ...rest } = JSON.parse(l) as Record<string, unknown>;
-      expect(fetchedAt).toEqual(expect.any(String));
-      return JSON.stringify(rest);
-    })
-    .join('\n');
-
 describe('npm start with one seed and clock, twice', () => {
   let dir: string;
   afterAll(async () => {
@@ -109,21 +61,11 @@ describe('npm start with one seed and clock, twice', () => {
 
     // Each run with a state directory of its own: a kept state would let the second reuse the first's
     // exports. The second also with --verbose: its stdout must still be the one JSON document.
-    const start = async (out: string, ...extra: string[]) => {
-      const { stdout, stderr } = await run$(
-        process.execPath,
-        [
-          '--openssl-legacy-provider',
-          '--import',
-          'tsx',
-          'infra/local/cli.ts',
-          ...['--config', config, '--faults', faults, '--seed', '5', '--clock', CLOCK],
-          ...['--out', join(dir, out), '--state', join(dir, `state-${out}`), '--json', ...extra],
-        ],
-        { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024, timeout: 150_000 },
-      );
-      return { ...(JSON.parse(stdout) as Summary), stderr };
-    };
+    const start = (out: string, ...extra: string[]) =>
+      runCli([
+        ...['--config', config, '--faults', faults, '--seed', '5', '--clock', CLOCK],
+        ...['--out', join(dir, out), '--state', join(dir, `state-${out}`), ...extra],
+      ]);
     // One after the other: two stacks at once would share two cores with the tests around them.
     const a = await start('a', '--quiet');
     const b = await start('b', '--verbose');
@@ -137,7 +79,7 @@ describe('npm start with one seed and clock, twice', () => {
     }
 
     expect(a.ok).toBe(true);
-    const data = (rows: SummaryRow[]) =>
+    const data = (rows: CliSummaryRow[]) =>
       rows.map(({ connection, status, invoices, documents, reports, bytes, failures }) => ({
         connection,
         status,
@@ -151,8 +93,8 @@ describe('npm start with one seed and clock, twice', () => {
     // The faults were met and retried through, in both runs.
     for (const row of [...a.rows, ...b.rows]) expect(row.retries).toBeGreaterThan(0);
 
-    const listed = await files(join(dir, 'a'));
-    expect(await files(join(dir, 'b'))).toEqual(listed);
+    const listed = await filesUnder(join(dir, 'a'));
+    expect(await filesUnder(join(dir, 'b'))).toEqual(listed);
     expect(listed.filter((f) => f.startsWith('invoices/')).length).toBeGreaterThan(0);
     expect(listed.filter((f) => f.startsWith('documents/sp-api/')).length).toBeGreaterThan(0);
     expect(listed.filter((f) => f.startsWith('reports/amazon-ads/')).length).toBe(1);

@@ -49,7 +49,7 @@ describe('npm start --set and --env-file', () => {
 
   it('refuses an unknown name, listing the known ones, and a value the function would not read', () => {
     expect(usage('--set', 'POLL_FIRST_DELAY=5')).toMatch(
-      /^--set: "POLL_FIRST_DELAY" is not a function setting \(one of HTTP_DEFER_THRESHOLD_MS, POLL_FIRST_DELAY_SECONDS, /,
+      /^--set: "POLL_FIRST_DELAY" is not a function setting \(one of HTTP_DEFER_THRESHOLD_MS, MAX_CONTINUATIONS, MAX_MESSAGE_AGE_HOURS, POLL_FIRST_DELAY_SECONDS, /,
     );
     expect(usage('--set', 'POLL_FACTOR=fast')).toBe('--set: POLL_FACTOR=fast: expected a number >= 1');
     expect(usage('--set', 'POLL_FACTOR=0.5')).toBe('--set: POLL_FACTOR=0.5: expected a number >= 1');
