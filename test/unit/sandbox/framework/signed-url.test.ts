@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSimClock } from '../../infra/sandbox/framework/clock.ts';
-import { json } from '../../infra/sandbox/framework/http.ts';
+import { createSimClock } from '../../../../infra/sandbox/framework/clock.ts';
+import { json } from '../../../../infra/sandbox/framework/http.ts';
 import {
   createSimServer,
   type SimServer,
   type SimServerOptions,
-} from '../../infra/sandbox/framework/server.ts';
-import { type DownloadSource, generatedStream } from '../../infra/sandbox/framework/signed-url.ts';
+} from '../../../../infra/sandbox/framework/server.ts';
+import { type DownloadSource, generatedStream } from '../../../../infra/sandbox/framework/signed-url.ts';
 
 const servers: SimServer[] = [];
 afterEach(async () => {

@@ -1,10 +1,10 @@
 import { createServer as createNetServer } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { amazonAdsError } from '../../infra/sandbox/framework/errors.ts';
-import { fail, json, SimHttpError, stream } from '../../infra/sandbox/framework/http.ts';
-import { createSimServer, type SimServer } from '../../infra/sandbox/framework/server.ts';
-import { generatedStream } from '../../infra/sandbox/framework/signed-url.ts';
+import { amazonAdsError } from '../../../../infra/sandbox/framework/errors.ts';
+import { fail, json, SimHttpError, stream } from '../../../../infra/sandbox/framework/http.ts';
+import { createSimServer, type SimServer } from '../../../../infra/sandbox/framework/server.ts';
+import { generatedStream } from '../../../../infra/sandbox/framework/signed-url.ts';
 
 const servers: SimServer[] = [];
 afterEach(async () => {

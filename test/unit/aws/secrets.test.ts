@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lwaSecretSchema } from '../../shared/auth/secret-schemas.ts';
+import { lwaSecretSchema } from '../../../shared/auth/secret-schemas.ts';
 import {
   type GetSecretOptions,
   getSecretJson,
   parseSecret,
   resetSecretCache,
   SecretError,
-} from '../../shared/aws/secrets.ts';
-import { sendJson, startServer, type TestServer } from '../helpers/http-server.ts';
+} from '../../../shared/aws/secrets.ts';
+import { sendJson, startServer, type TestServer } from '../../helpers/http-server.ts';
 
 const stored: Record<string, string> = {
   'ads/eu': JSON.stringify({ clientId: 'cid', clientSecret: 'S3CRET-value', refreshToken: 'Atzr|R' }),

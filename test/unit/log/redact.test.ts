@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { requestLwaToken } from '../../shared/auth/lwa.ts';
-import { budgetUntil } from '../../shared/http/budget.ts';
-import { HttpClient } from '../../shared/http/client.ts';
-import { AuthError, ProviderError } from '../../shared/http/errors.ts';
-import { resetBuckets } from '../../shared/http/token-bucket.ts';
-import { asLog, createLogger } from '../../shared/log/logger.ts';
-import { REDACTED, redact, redactText, redactUrl } from '../../shared/log/redact.ts';
-import { sendJson, sendText, startServer, type TestServer } from '../helpers/http-server.ts';
+import { requestLwaToken } from '../../../shared/auth/lwa.ts';
+import { budgetUntil } from '../../../shared/http/budget.ts';
+import { HttpClient } from '../../../shared/http/client.ts';
+import { AuthError, ProviderError } from '../../../shared/http/errors.ts';
+import { resetBuckets } from '../../../shared/http/token-bucket.ts';
+import { asLog, createLogger } from '../../../shared/log/logger.ts';
+import { REDACTED, redact, redactText, redactUrl } from '../../../shared/log/redact.ts';
+import { sendJson, sendText, startServer, type TestServer } from '../../helpers/http-server.ts';
 
 const ACCESS = 'Atza|IwEBIAccessTokenValue-123';
 const REFRESH = 'Atzr|IwEBIRefreshTokenValue-456';

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { cachedTokenSource, clearTokenCache } from '../../shared/auth/token-cache.ts';
-import { budgetUntil } from '../../shared/http/budget.ts';
-import { HttpClient, type HttpClientOptions, type HttpEvent } from '../../shared/http/client.ts';
-import { DeferError, PayloadError, ProviderError } from '../../shared/http/errors.ts';
-import { resetBuckets } from '../../shared/http/token-bucket.ts';
+import { cachedTokenSource, clearTokenCache } from '../../../shared/auth/token-cache.ts';
+import { budgetUntil } from '../../../shared/http/budget.ts';
+import { HttpClient, type HttpClientOptions, type HttpEvent } from '../../../shared/http/client.ts';
+import { DeferError, PayloadError, ProviderError } from '../../../shared/http/errors.ts';
+import { resetBuckets } from '../../../shared/http/token-bucket.ts';
 import {
   type Handler,
   resetConnection,
@@ -14,7 +14,7 @@ import {
   simulatedClock,
   startServer,
   type TestServer,
-} from '../helpers/http-server.ts';
+} from '../../helpers/http-server.ts';
 
 let server: TestServer | undefined;
 let n = 0;

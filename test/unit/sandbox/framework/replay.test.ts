@@ -1,11 +1,11 @@
 import { createSign, generateKeyPairSync } from 'node:crypto';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { amazonAdsSimulator } from '../../infra/sandbox/amazon-ads/index.ts';
-import { createSimClock } from '../../infra/sandbox/framework/clock.ts';
-import { json } from '../../infra/sandbox/framework/http.ts';
-import { requestIdentity } from '../../infra/sandbox/framework/request-identity.ts';
-import { createSimServer, type SimServer } from '../../infra/sandbox/framework/server.ts';
+import { amazonAdsSimulator } from '../../../../infra/sandbox/amazon-ads/index.ts';
+import { createSimClock } from '../../../../infra/sandbox/framework/clock.ts';
+import { json } from '../../../../infra/sandbox/framework/http.ts';
+import { requestIdentity } from '../../../../infra/sandbox/framework/request-identity.ts';
+import { createSimServer, type SimServer } from '../../../../infra/sandbox/framework/server.ts';
 import {
   type FaultConfigInput,
   type LwaSecret,
@@ -13,8 +13,8 @@ import {
   type SandboxOptions,
   type SimulatorFactory,
   startSandbox,
-} from '../../infra/sandbox/index.ts';
-import { spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
+} from '../../../../infra/sandbox/index.ts';
+import { spApiSimulator } from '../../../../infra/sandbox/sp-api/index.ts';
 
 /**
  * Reproducible simulators: one seed and one clock give the same answers, byte for byte, faults

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cachedTokenSource, clearTokenCache } from '../../shared/auth/token-cache.ts';
+import { cachedTokenSource, clearTokenCache } from '../../../shared/auth/token-cache.ts';
 
 afterEach(() => clearTokenCache());
 

@@ -1,8 +1,8 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amazonAdsSimulator } from '../../infra/sandbox/amazon-ads/index.ts';
-import { type LwaSecret, type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
-import { lwaToken } from '../helpers/sandbox-token.ts';
+import { amazonAdsSimulator } from '../../../infra/sandbox/amazon-ads/index.ts';
+import { type LwaSecret, type Sandbox, startSandbox } from '../../../infra/sandbox/index.ts';
+import { lwaToken } from '../../helpers/sandbox-token.ts';
 
 /** The Amazon Ads simulator as a client sees it: auth, profiles, pages, statements and their links. */
 

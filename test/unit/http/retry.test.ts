@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffMs, parseRetryAfter } from '../../shared/http/retry.ts';
+import { backoffMs, parseRetryAfter } from '../../../shared/http/retry.ts';
 
 const policy = { baseMs: 100, capMs: 5_000 };
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseCliOptions, UsageError } from '../../infra/local/cli-options.ts';
-import { pinnedRuns } from '../../infra/local/sandbox-config.ts';
-import { parseSimTime } from '../../infra/sandbox/framework/clock.ts';
-import { parseConfig } from '../../shared/config/load.ts';
+import { parseCliOptions, UsageError } from '../../../../infra/local/cli-options.ts';
+import { pinnedRuns } from '../../../../infra/local/sandbox-config.ts';
+import { parseSimTime } from '../../../../infra/sandbox/framework/clock.ts';
+import { parseConfig } from '../../../../shared/config/load.ts';
 
 /** `npm start -- --clock`: a pinned simulated start, and run windows that end on its day. */
 

@@ -6,7 +6,7 @@ import {
   microsToDecimal,
   toDecimal,
   withMinorUnits,
-} from '../../shared/invoice/money.ts';
+} from '../../../shared/invoice/money.ts';
 
 describe('money: exact decimal strings', () => {
   it('keeps what the provider wrote for JSON numbers, including values a float would mangle in arithmetic', () => {

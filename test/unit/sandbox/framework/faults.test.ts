@@ -1,14 +1,18 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FaultConfigError, FaultInjector, parseFaultConfig } from '../../infra/sandbox/framework/faults.ts';
-import { json, stream } from '../../infra/sandbox/framework/http.ts';
+import {
+  FaultConfigError,
+  FaultInjector,
+  parseFaultConfig,
+} from '../../../../infra/sandbox/framework/faults.ts';
+import { json, stream } from '../../../../infra/sandbox/framework/http.ts';
 import {
   createSimServer,
   type SimServer,
   type SimServerOptions,
-} from '../../infra/sandbox/framework/server.ts';
-import { generatedStream } from '../../infra/sandbox/framework/signed-url.ts';
-import type { SimStats } from '../../infra/sandbox/framework/stats.ts';
+} from '../../../../infra/sandbox/framework/server.ts';
+import { generatedStream } from '../../../../infra/sandbox/framework/signed-url.ts';
+import type { SimStats } from '../../../../infra/sandbox/framework/stats.ts';
 
 const servers: SimServer[] = [];
 afterEach(async () => {

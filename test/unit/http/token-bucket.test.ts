@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { bucketFor, resetBuckets, TokenBucket } from '../../shared/http/token-bucket.ts';
+import { bucketFor, resetBuckets, TokenBucket } from '../../../shared/http/token-bucket.ts';
 
 function clock(start = 0) {
   let t = start;

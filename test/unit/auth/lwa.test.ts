@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { lwaTokenSource, lwaTokenUrl, requestLwaToken } from '../../shared/auth/lwa.ts';
-import { lwaSecretSchema } from '../../shared/auth/secret-schemas.ts';
-import { clearTokenCache } from '../../shared/auth/token-cache.ts';
-import { AuthError } from '../../shared/http/errors.ts';
+import { lwaTokenSource, lwaTokenUrl, requestLwaToken } from '../../../shared/auth/lwa.ts';
+import { lwaSecretSchema } from '../../../shared/auth/secret-schemas.ts';
+import { clearTokenCache } from '../../../shared/auth/token-cache.ts';
+import { AuthError } from '../../../shared/http/errors.ts';
 import {
   type Handler,
   resetConnection,
@@ -11,7 +11,7 @@ import {
   sequence,
   startServer,
   type TestServer,
-} from '../helpers/http-server.ts';
+} from '../../helpers/http-server.ts';
 
 const secret = {
   clientId: 'amzn1.application-oa2-client.abc',

@@ -1,9 +1,9 @@
 import { Unzip, UnzipInflate } from 'fflate';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
-import { spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
-import { lwaToken } from '../helpers/sandbox-token.ts';
+import { type Sandbox, startSandbox } from '../../../infra/sandbox/index.ts';
+import { spApiSimulator } from '../../../infra/sandbox/sp-api/index.ts';
+import { lwaToken } from '../../helpers/sandbox-token.ts';
 
 /**
  * The SP-API simulator on its own: what a client meets (the LWA token checked, the usage plans with

@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DOWNLOAD_HOSTS, isAllowedDownload } from '../../shared/http/allowlist.ts';
-import { budgetUntil } from '../../shared/http/budget.ts';
-import { HttpClient, type HttpClientOptions } from '../../shared/http/client.ts';
-import { DownloadRefusedError, ExpiredUrlError, ProviderError } from '../../shared/http/errors.ts';
-import { resetBuckets } from '../../shared/http/token-bucket.ts';
+import { DOWNLOAD_HOSTS, isAllowedDownload } from '../../../shared/http/allowlist.ts';
+import { budgetUntil } from '../../../shared/http/budget.ts';
+import { HttpClient, type HttpClientOptions } from '../../../shared/http/client.ts';
+import { DownloadRefusedError, ExpiredUrlError, ProviderError } from '../../../shared/http/errors.ts';
+import { resetBuckets } from '../../../shared/http/token-bucket.ts';
 import {
   type Handler,
   resetConnection,
@@ -13,7 +13,7 @@ import {
   simulatedClock,
   startServer,
   type TestServer,
-} from '../helpers/http-server.ts';
+} from '../../helpers/http-server.ts';
 
 const s3 = DOWNLOAD_HOSTS['sp-api'];
 

@@ -7,11 +7,11 @@ import {
   JWT_BEARER_GRANT,
   requestGoogleToken,
   signServiceAccountJwt,
-} from '../../shared/auth/google.ts';
-import { googleSecretSchema } from '../../shared/auth/secret-schemas.ts';
-import { clearTokenCache } from '../../shared/auth/token-cache.ts';
-import { AuthError } from '../../shared/http/errors.ts';
-import { sendJson, startServer, type TestServer } from '../helpers/http-server.ts';
+} from '../../../shared/auth/google.ts';
+import { googleSecretSchema } from '../../../shared/auth/secret-schemas.ts';
+import { clearTokenCache } from '../../../shared/auth/token-cache.ts';
+import { AuthError } from '../../../shared/http/errors.ts';
+import { sendJson, startServer, type TestServer } from '../../helpers/http-server.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', {
   modulusLength: 2048,

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LAMBDA_BUILD_OPTIONS, lambdaBundles } from '../../infra/local/bundles.ts';
+import { LAMBDA_BUILD_OPTIONS, lambdaBundles } from '../../../infra/local/bundles.ts';
 
 /** The local stack runs esbuild bundles built like the stack's, cached by the content of their inputs. */
 

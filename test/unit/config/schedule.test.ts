@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { scheduleProblem } from '../../shared/config/schedule.ts';
+import { scheduleProblem } from '../../../shared/config/schedule.ts';
 
 // The rules are EventBridge's (Cron expressions reference, Rate expressions reference): what it accepts must
 // pass, what it refuses at deploy time must fail here, naming what is wrong.

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Cm360GroundTruth, ExpectedInvoice } from '../../infra/sandbox/cm360/data.ts';
-import { cm360Simulator } from '../../infra/sandbox/cm360/index.ts';
-import { type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
-import { googleToken } from '../helpers/sandbox-token.ts';
+import type { Cm360GroundTruth, ExpectedInvoice } from '../../../infra/sandbox/cm360/data.ts';
+import { cm360Simulator } from '../../../infra/sandbox/cm360/index.ts';
+import { type Sandbox, startSandbox } from '../../../infra/sandbox/index.ts';
+import { googleToken } from '../../helpers/sandbox-token.ts';
 
 /**
  * The CM360 simulator on its own: what a client meets (Google bearer tokens from both credential styles,

@@ -1,11 +1,11 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { amazonErrorList } from '../../infra/sandbox/framework/errors.ts';
-import { fail, json, type SimRequest } from '../../infra/sandbox/framework/http.ts';
-import { createRng } from '../../infra/sandbox/framework/seed.ts';
-import { createSimServer } from '../../infra/sandbox/framework/server.ts';
-import { generatedStream } from '../../infra/sandbox/framework/signed-url.ts';
-import { JWT_BEARER_GRANT, signJwtRs256 } from '../../infra/sandbox/google-oauth.ts';
+import { amazonErrorList } from '../../../infra/sandbox/framework/errors.ts';
+import { fail, json, type SimRequest } from '../../../infra/sandbox/framework/http.ts';
+import { createRng } from '../../../infra/sandbox/framework/seed.ts';
+import { createSimServer } from '../../../infra/sandbox/framework/server.ts';
+import { generatedStream } from '../../../infra/sandbox/framework/signed-url.ts';
+import { JWT_BEARER_GRANT, signJwtRs256 } from '../../../infra/sandbox/google-oauth.ts';
 import {
   type GoogleServiceAccountSecret,
   type LwaSecret,
@@ -13,8 +13,8 @@ import {
   type SimulatorContext,
   type SimulatorFactory,
   startSandbox,
-} from '../../infra/sandbox/index.ts';
-import { lwaToken } from '../helpers/sandbox-token.ts';
+} from '../../../infra/sandbox/index.ts';
+import { lwaToken } from '../../helpers/sandbox-token.ts';
 
 /**
  * A tiny example simulator (tests only): SP-API-style auth, a seeded invoice list per connection, and

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRng, formatMinorUnits, hashUnit } from '../../infra/sandbox/framework/seed.ts';
+import { createRng, formatMinorUnits, hashUnit } from '../../../../infra/sandbox/framework/seed.ts';
 
 const draw = (seed: number | string) => {
   const rng = createRng(seed);

@@ -3,14 +3,14 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { strToU8, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { measure, zipStream } from '../../infra/sandbox/sp-api/zip.ts';
+import { measure, zipStream } from '../../../../infra/sandbox/sp-api/zip.ts';
 import {
   DEFAULT_ZIP_LIMITS,
   unsafeEntryName,
   type ZipEntry,
   type ZipLimits,
   zipTee,
-} from '../../shared/providers/sp-api/zip-tee.ts';
+} from '../../../../shared/providers/sp-api/zip-tee.ts';
 
 /** Streams `bytes` through a tee in small chunks; returns what came out, the entries and the summary. */
 async function runTee(
@@ -74,7 +74,7 @@ describe('zipTee: opening an export ZIP while it streams to S3', () => {
   });
 
   it.each([
-    ['../../etc/passwd.xml', /escapes its folder/],
+    ['../../../../etc/passwd.xml', /escapes its folder/],
     ['a/../../b.xml', /escapes its folder/],
     ['..\\..\\win.xml', /escapes its folder/],
     ['/abs/path.xml', /absolute path/],
@@ -90,7 +90,7 @@ describe('zipTee: opening an export ZIP while it streams to S3', () => {
   });
 
   it('refuses an archive at its first unsafe entry name: no entry after it is handed out', async () => {
-    const zip = zipSync({ 'a.xml': xml(1), '../../escape.xml': xml(2), 'c.xml': xml(3) });
+    const zip = zipSync({ 'a.xml': xml(1), '../../../../escape.xml': xml(2), 'c.xml': xml(3) });
     const { copy, entries, summary } = await runTee(zip);
     expect(summary.refused?.code).toBe('UNSAFE_ENTRY_NAME');
     expect(entries.map((e) => e.name)).toEqual(['a.xml']);

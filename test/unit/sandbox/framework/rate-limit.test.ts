@@ -1,14 +1,14 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSimClock } from '../../infra/sandbox/framework/clock.ts';
-import { amazonAdsError } from '../../infra/sandbox/framework/errors.ts';
-import { json } from '../../infra/sandbox/framework/http.ts';
-import { rateLimitHeaderValue } from '../../infra/sandbox/framework/rate-limit.ts';
+import { createSimClock } from '../../../../infra/sandbox/framework/clock.ts';
+import { amazonAdsError } from '../../../../infra/sandbox/framework/errors.ts';
+import { json } from '../../../../infra/sandbox/framework/http.ts';
+import { rateLimitHeaderValue } from '../../../../infra/sandbox/framework/rate-limit.ts';
 import {
   createSimServer,
   type SimServer,
   type SimServerOptions,
-} from '../../infra/sandbox/framework/server.ts';
+} from '../../../../infra/sandbox/framework/server.ts';
 
 const servers: SimServer[] = [];
 afterEach(async () => {

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseCliOptions, UsageError } from '../../infra/local/cli-options.ts';
-import { FUNCTION_SETTINGS } from '../../infra/local/function-settings.ts';
-import { REPO_ROOT } from '../../infra/local/stack.ts';
+import { parseCliOptions, UsageError } from '../../../infra/local/cli-options.ts';
+import { FUNCTION_SETTINGS } from '../../../infra/local/function-settings.ts';
+import { REPO_ROOT } from '../../../infra/local/stack.ts';
 
 /** `npm start -- --set NAME=value --env-file <file>`: the functions' settings for a local run. */
 

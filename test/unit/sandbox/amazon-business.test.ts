@@ -1,9 +1,9 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { amazonBusinessSimulator } from '../../infra/sandbox/amazon-business/index.ts';
-import { type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
-import { addDecimals } from '../../shared/invoice/money.ts';
-import { lwaToken } from '../helpers/sandbox-token.ts';
+import { amazonBusinessSimulator } from '../../../infra/sandbox/amazon-business/index.ts';
+import { type Sandbox, startSandbox } from '../../../infra/sandbox/index.ts';
+import { addDecimals } from '../../../shared/invoice/money.ts';
+import { lwaToken } from '../../helpers/sandbox-token.ts';
 
 /**
  * The Amazon Business Reconciliation simulator as a client meets it: the LWA token checked, feed-date
