@@ -144,6 +144,11 @@ async function landItems<C extends Connection>(
   await Promise.all(Array.from({ length: Math.min(job.concurrency ?? 1, parsed.length) }, worker));
 }
 
+/** The name a listing's page is kept raw under (raw/<provider>/<connection>/<scope>/_payloads/<name>.json). */
+export function listingPageName(job: string, window: { from: string; to: string }, page: number): string {
+  return `${job}_${window.from}_${window.to}_p${String(page).padStart(4, '0')}`;
+}
+
 const MONEY = ['subtotal', 'tax', 'total', 'amountDue', 'remainingDue'] as const;
 
 /** Every amount of an invoice with at least its currency's minor-unit digits (ISO 4217). */
@@ -214,8 +219,7 @@ export async function runListing<C extends Connection>(
       log: ctx.log,
     });
   };
-  const pageName = () =>
-    `${job.name}_${message.window.from}_${message.window.to}_p${String(at.page).padStart(4, '0')}`;
+  const pageName = () => listingPageName(job.name, message.window, at.page);
   const chunk = job.enrichBatch?.size ?? Math.max(1, job.concurrency ?? 1);
 
   for (;;) {

@@ -1,4 +1,5 @@
 import { rawPayloadKey } from '../../aws/keys.ts';
+import { listingPageName } from '../../engine/run-listing.ts';
 import type { Window } from '../../jobs/messages.ts';
 import type { ProviderContext } from '../types.ts';
 import { type Assembly, assembleInvoices, readDetails } from './assemble.ts';
@@ -20,8 +21,7 @@ export function listingPageKey(
   window: Window,
   page: number,
 ): string {
-  const name = `${job}_${window.from}_${window.to}_p${String(page).padStart(4, '0')}`;
-  return rawPayloadKey(ctx.connection.provider, ctx.connection.id, scope, name);
+  return rawPayloadKey(ctx.connection.provider, ctx.connection.id, scope, listingPageName(job, window, page));
 }
 
 interface Memo {
