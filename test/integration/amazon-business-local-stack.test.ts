@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/stack.ts';
@@ -9,6 +9,7 @@ import type { DynamoStateStore, RunRecord } from '../../shared/aws/state-store.t
 import { parseConfig } from '../../shared/config/load.ts';
 import { normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
 import { addDecimals } from '../../shared/invoice/money.ts';
+import { listKeys as bucketKeys, getText as bucketText } from '../helpers/bucket.ts';
 import { type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
 
 /**
@@ -82,22 +83,8 @@ describe('amazon-business on the local stack', () => {
       `/amazon-business/invoices?connection=${connection}&feedStartDate=${window.from}T00:00:00Z&feedEndDate=${iso(Date.parse(`${window.to}T00:00:00Z`) + DAY)}`,
     );
 
-  const listKeys = async (prefix: string): Promise<string[]> => {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const out = await s3.send(
-        new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: prefix, ContinuationToken: token }),
-      );
-      for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
-      token = out.NextContinuationToken;
-    } while (token);
-    return keys.sort();
-  };
-  const getText = async (key: string) => {
-    const out = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
-    return (await out.Body?.transformToString('utf8')) ?? '';
-  };
+  const listKeys = (prefix: string) => bucketKeys(s3, stack.bucket, prefix);
+  const getText = (key: string) => bucketText(s3, stack.bucket, key);
   const normalized = async (connection: string): Promise<Line[]> => {
     const lines: Line[] = [];
     for (const key of await listKeys('invoices/provider=amazon-business/')) {

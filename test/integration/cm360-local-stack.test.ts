@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/stack.ts';
@@ -11,6 +11,7 @@ import { parseConfig } from '../../shared/config/load.ts';
 import { type NormalizedInvoice, normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
 import { addDecimals } from '../../shared/invoice/money.ts';
 import { CONSOLIDATED_BILLING } from '../../shared/providers/cm360/spec.ts';
+import { listKeys as bucketKeys, getText as bucketText } from '../helpers/bucket.ts';
 import { type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
 
 /**
@@ -54,22 +55,8 @@ describe('cm360 on the local stack', () => {
     if (res.statusCode >= 300) throw new Error(`admin ${method} ${path}: ${res.statusCode} ${text}`);
     return JSON.parse(text) as T;
   };
-  const listKeys = async (prefix: string): Promise<string[]> => {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const out = await s3.send(
-        new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: prefix, ContinuationToken: token }),
-      );
-      for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
-      token = out.NextContinuationToken;
-    } while (token);
-    return keys.sort();
-  };
-  const getText = async (key: string) => {
-    const out = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
-    return (await out.Body?.transformToString('utf8')) ?? '';
-  };
+  const listKeys = (prefix: string) => bucketKeys(s3, stack.bucket, prefix);
+  const getText = (key: string) => bucketText(s3, stack.bucket, key);
   const normalized = async (connection: string): Promise<NormalizedInvoice[]> => {
     const lines: NormalizedInvoice[] = [];
     for (const key of await listKeys('invoices/provider=cm360/')) {
