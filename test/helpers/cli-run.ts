@@ -48,11 +48,15 @@ export async function filesUnder(dir: string): Promise<string[]> {
     .sort();
 }
 
-/** A pre-signed link with its host's port and its signing time and signature masked. */
+/**
+ * Pre-signed links with their host's port and their signing time and signature masked (S3's X-Amz-Date and
+ * X-Amz-Signature; CM360's pdfUrl ts and sig): when a link was signed depends on when it was fetched.
+ */
 export const maskLinks = (text: string) =>
   text
     .replace(/http:\/\/127\.0\.0\.1:\d+/g, 'http://127.0.0.1:<port>')
-    .replace(/(X-Amz-(?:Date|Signature)=)[^&"]+/g, '$1<masked>');
+    .replace(/(X-Amz-(?:Date|Signature)=)[^&"]+/g, '$1<masked>')
+    .replace(/([?&](?:ts|sig)=)[^&"]+/g, '$1<masked>');
 
 /** A normalized month file's lines without their fetchedAt (when the run fetched them, not what). */
 export const withoutFetchedAt = (text: string) =>
