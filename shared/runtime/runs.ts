@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { runJobsOf } from '../aws/resources.ts';
+import { functionForRun, runJobsOf } from '../aws/resources.ts';
 import type { RunKeyRecord, RunLedger } from '../aws/run-ledger.ts';
 import type { DynamoStateStore, RunRequest } from '../aws/state-store.ts';
 import { type Config, type Connection, providerIdSchema } from '../config/schema.ts';
@@ -77,6 +77,10 @@ export function resolveRunRequest(
     throw new RunRequestError(field, `${field}: ${issue.message}`);
   }
   const request = parsed.data;
+  // A function that only validates and logs would settle the run SUCCEEDED having fetched nothing.
+  if (!functionForRun(request.provider, request.job).implemented) {
+    throw new RunRequestError('provider', `provider: ${request.provider} is not implemented yet`);
+  }
   let connections = config.connections.filter((c) => c.provider === request.provider && c.enabled);
   if (request.connection) {
     const c = config.connections.find((x) => x.id === request.connection);
