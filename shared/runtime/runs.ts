@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { runJobsOf } from '../aws/resources.ts';
 import type { DynamoStateStore, RunRequest } from '../aws/state-store.ts';
 import { type Config, type Connection, providerIdSchema } from '../config/schema.ts';
