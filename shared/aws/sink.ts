@@ -293,15 +293,17 @@ export class S3Sink implements Sink {
     const checksums = await this.withChecksums();
     const hash = createHash('sha256');
     let bytes = 0;
-    // One part buffer filled in place: each byte is copied once, and memory is the parts in flight plus one.
+    // One part buffer filled in place: each byte is copied once.
     // It starts at the announced size (or small) and doubles up to a part, so a small document costs little.
     const initial = Math.min(partSize, Math.max(64 * 1024, (meta.expectedBytes ?? 0) + 1));
-    let part = Buffer.allocUnsafe(initial);
+    let part: Buffer = Buffer.allocUnsafe(initial);
     let filled = 0;
     let uploadId: string | undefined;
     const parts: { PartNumber: number; ETag: string; ChecksumSHA256?: string }[] = [];
     let partsStarted = 0;
     const inFlight = new Set<Promise<void>>();
+    // Buffers of parts already sent, filled again: memory stays at the parts in flight plus one.
+    const spare: Buffer[] = [];
     let failure: unknown;
 
     const startPart = async (data: Buffer): Promise<void> => {
@@ -337,6 +339,7 @@ export class S3Sink implements Sink {
             ETag: out.ETag ?? '',
             ...(out.ChecksumSHA256 ? { ChecksumSHA256: out.ChecksumSHA256 } : {}),
           });
+          if (data.length === partSize) spare.push(data);
         })
         .catch((err: unknown) => {
           failure ??= err;
@@ -370,7 +373,7 @@ export class S3Sink implements Sink {
             part = grown;
           } else if (filled === partSize) {
             const full = part;
-            part = Buffer.allocUnsafe(partSize);
+            part = spare.pop() ?? Buffer.allocUnsafe(partSize);
             filled = 0;
             await startPart(full);
           }
