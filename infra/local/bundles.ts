@@ -19,7 +19,8 @@ export const BUNDLE_CACHE_DIR = join(ROOT, '.local', 'bundles');
 
 /**
  * What NodejsFunction passes esbuild for this stack's functions: `--bundle --platform=node
- * --target=node24 --format=esm --minify --sourcemap --main-fields=module,main --banner:js=...`, no
+ * --target=node24 --format=esm --minify --sourcemap=external --main-fields=module,main --banner:js=...
+ * --alias:@aws-sdk/credential-provider-node=...`, no
  * externals (bundleAwsSDK), output index.mjs. Keep in step with the `bundling` props in functions.ts.
  */
 export const LAMBDA_BUILD_OPTIONS = {
@@ -28,8 +29,11 @@ export const LAMBDA_BUILD_OPTIONS = {
   target: 'node24',
   format: 'esm',
   minify: true,
-  sourcemap: true,
+  // sourceMapMode EXTERNAL: the map is written beside the bundle, and the bundle does not point at it.
+  sourcemap: 'external',
   mainFields: ['module', 'main'],
+  // As functions.ts's esbuildArgs: the SDK's credential chain is only the environment's, as in Lambda.
+  alias: { '@aws-sdk/credential-provider-node': join(ROOT, 'shared/aws/env-credentials.ts') },
   banner: {
     js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
   },

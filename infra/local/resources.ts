@@ -146,7 +146,6 @@ export async function createLocalResources(options: LocalResourcesOptions): Prom
       POWERTOOLS_SERVICE_NAME: name,
       POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
       [RUN_COMPLETED.queueUrlEnv]: runEventsUrl,
-      NODE_OPTIONS: '--enable-source-maps',
       [ENV.allowLoopback]: '1',
     });
     const queueOf = (id: string): LocalQueue => {

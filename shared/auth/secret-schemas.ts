@@ -1,5 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Login with Amazon app credentials and the seller's / advertiser's refresh token. */
 export const lwaSecretSchema = z.object({

@@ -1,7 +1,8 @@
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { sharedAgent } from '../http/agent.ts';
 import { AuthError, isRetryableNetworkError, networkErrorCode } from '../http/errors.ts';
+import { request } from '../http/request.ts';
 import { backoffMs, parseRetryAfter } from '../http/retry.ts';
 import type { IssuedToken } from './types.ts';
 

@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** A secret that cannot be read or does not fit its schema. Names the secret and fields, never a value. */
 export class SecretError extends Error {

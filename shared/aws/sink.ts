@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
-  CopyObjectCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
+  type PutObjectCommandInput,
+  type PutObjectCommandOutput,
   type S3Client,
   UploadPartCommand,
   type UploadPartCommandInput,
@@ -20,7 +21,10 @@ export class ByteCountError extends Error {
 }
 
 export interface SinkOptions {
-  /** Multipart part size; S3's minimum is 5 MiB. */
+  /**
+   * Bodies up to this size are held and written whole; multipart uploads (bodies of unannounced size beyond
+   * it, or over 5 GiB) use parts of this size. S3's minimum is 5 MiB.
+   */
   partSize?: number;
   /** Parts in flight at once: memory is about partSize * (concurrency + 1). */
   concurrency?: number;
@@ -29,15 +33,29 @@ export interface SinkOptions {
 }
 
 const MiB = 1024 * 1024;
-/** S3's smallest part (but the last); parts in flight are what a copy holds in memory. */
+/** S3's smallest part (but the last). */
 const MIN_PART = 5 * MiB;
+const DEFAULT_PART = 8 * MiB;
 const MAX_PARTS = 10_000;
-/** Server-side copy (used to attach the hash after a multipart upload) is limited to 5 GiB in one request. */
-const MAX_SINGLE_COPY = 5 * 1024 * MiB;
+/** S3's largest single PUT. */
+const MAX_SINGLE_PUT = 5 * 1024 * MiB;
 
-function metadata(meta: ObjectMeta, sha256: string): Record<string, string> {
+/**
+ * Where an object's sha256 lives, written once. S3 verifies a SHA-256 checksum sent with every upload and
+ * keeps it with the object: HeadObject or GetObject with ChecksumMode ENABLED answer ChecksumSHA256 (base64).
+ * For one PUT it is the object's own SHA-256 (ChecksumType FULL_OBJECT); the hash goes with the request (a
+ * header for a body held in memory, a trailer after a streamed one), so every byte is written once and the
+ * object created once: one "Object Created" event, one version. (The sink used to copy a multipart upload
+ * onto itself to attach the hash as metadata: a second write of every byte, version and event.) A body held
+ * in memory (up to one part: JSON, month files, small documents) also carries it as hex metadata `sha256`.
+ * Multipart uploads (a body of unannounced size beyond one part, or over 5 GiB) get S3's composite checksum
+ * (each part's SHA-256 verified); their sha256 is the one putStream returns, recorded wherever the object is
+ * named (an invoice line's documents). Without S3 checksums (the local stack's client, for s3rver) only that
+ * returned sha256 and the metadata of bodies held whole carry it.
+ */
+function metadata(meta: ObjectMeta, sha256?: string): Record<string, string> {
   return {
-    sha256,
+    ...(sha256 ? { sha256 } : {}),
     'source-operation': meta.sourceOperation,
     'run-id': meta.runId,
     'fetched-at': meta.fetchedAt,
@@ -73,17 +91,30 @@ const unsignedPayload: BuildMiddleware<UploadPartCommandInput, UploadPartCommand
     return next(args);
   };
 
+type StreamMeta = ObjectMeta & { expectedBytes?: number; onChunk?: (chunk: Buffer) => void };
+
 export class S3Sink implements Sink {
   private readonly partSize: number;
   private readonly concurrency: number;
+  private checksums?: Promise<boolean>;
 
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
     private readonly options: SinkOptions = {},
   ) {
-    this.partSize = Math.max(MIN_PART, options.partSize ?? MIN_PART);
+    this.partSize = Math.max(MIN_PART, options.partSize ?? DEFAULT_PART);
     this.concurrency = Math.max(1, options.concurrency ?? 2);
+  }
+
+  /**
+   * Whether the client sends the checksums S3 verifies without requiring them: the SDK's default. The local
+   * stack's client turns them off (WHEN_REQUIRED) because s3rver stores aws-chunked framing verbatim and keeps
+   * no checksum; there the hash is only the one the sink returns, and the metadata of bodies held whole.
+   */
+  private withChecksums(): Promise<boolean> {
+    this.checksums ??= this.s3.config.requestChecksumCalculation().then((when) => when !== 'WHEN_REQUIRED');
+    return this.checksums;
   }
 
   private async putBuffer(
@@ -93,7 +124,11 @@ export class S3Sink implements Sink {
     contentType: string,
     condition?: { ifMatch?: string; ifNoneMatch?: string },
   ): Promise<StoredObject> {
-    const sha256 = createHash('sha256').update(body).digest('hex');
+    const digest = createHash('sha256').update(body).digest();
+    const sha256 = digest.toString('hex');
+    const checksum: Partial<PutObjectCommandInput> = (await this.withChecksums())
+      ? { ChecksumAlgorithm: 'SHA256', ChecksumSHA256: digest.toString('base64') }
+      : {};
     await this.s3.send(
       new PutObjectCommand({
         Bucket: this.bucket,
@@ -102,6 +137,7 @@ export class S3Sink implements Sink {
         ContentLength: body.length,
         ContentType: contentType,
         Metadata: metadata(meta, sha256),
+        ...checksum,
         ...(condition?.ifMatch ? { IfMatch: condition.ifMatch } : {}),
         ...(condition?.ifNoneMatch ? { IfNoneMatch: condition.ifNoneMatch } : {}),
       }),
@@ -164,25 +200,110 @@ export class S3Sink implements Sink {
     }
   }
 
-  async putStream(
+  async putStream(key: string, body: Readable, meta: StreamMeta): Promise<StoredObject> {
+    const size = meta.expectedBytes;
+    // One streamed PUT carries the object's own SHA-256; without S3 checksums there is nothing to carry, and
+    // parts (each retried on its own, an aborted upload leaving nothing behind even on s3rver) are kept.
+    const stored =
+      size !== undefined && size > this.partSize && size <= MAX_SINGLE_PUT && (await this.withChecksums())
+        ? await this.putStreamed(key, body, meta, size)
+        : await this.putInParts(key, body, meta);
+    this.options.onStored?.(stored);
+    return stored;
+  }
+
+  /**
+   * A body of announced size, streamed through in one PUT: nothing is held beyond the stream's own buffers.
+   * The SDK hashes it on the way and sends the SHA-256 as a trailer; S3 checks it, keeps it, and answers it,
+   * and that answer is the sha256 returned (hashing here too would read every byte a second time). The SDK
+   * does not retry a streamed body (it cannot rewind it): a failed PUT fails the message, whose retry copies
+   * the body again.
+   */
+  private async putStreamed(
     key: string,
     body: Readable,
-    meta: ObjectMeta & { expectedBytes?: number; onChunk?: (chunk: Buffer) => void },
+    meta: StreamMeta,
+    size: number,
   ): Promise<StoredObject> {
+    let bytes = 0;
+    let failure: unknown;
+    const abort = new AbortController();
+    // The SDK re-emits an error of the body it sends on a stream of its own that nobody listens to (an
+    // uncaught exception), so a failure never errors `counted`: the request is aborted and the body left
+    // unended, and S3, never given the last chunk and trailer, stores nothing.
+    const fail = (err: unknown) => {
+      if (failure) return;
+      failure = err;
+      body.unpipe(counted);
+      body.destroy();
+      abort.abort(err);
+    };
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done: TransformCallback) {
+        if (failure) return done();
+        bytes += chunk.length;
+        // A body longer than announced is refused as soon as it shows, not after it was all sent.
+        if (bytes > size) {
+          fail(new ByteCountError(`${key}: got more than the ${size} bytes the source announced`));
+          return done();
+        }
+        try {
+          meta.onChunk?.(chunk);
+        } catch (err) {
+          fail(err);
+          return done();
+        }
+        done(null, chunk);
+      },
+      flush(done: TransformCallback) {
+        if (bytes === size) return done();
+        fail(new ByteCountError(`${key}: got ${bytes} bytes, the source announced ${size}`));
+      },
+    });
+    body.on('error', fail);
+    body.pipe(counted);
+    let out: PutObjectCommandOutput;
+    try {
+      out = await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: counted,
+          ContentLength: size,
+          ContentType: meta.contentType ?? 'application/octet-stream',
+          Metadata: metadata(meta),
+          ChecksumAlgorithm: 'SHA256',
+        }),
+        { abortSignal: abort.signal },
+      );
+    } catch (err) {
+      fail(err);
+      throw failure;
+    }
+    if (failure) throw failure;
+    if (!out.ChecksumSHA256) throw new Error(`${key}: S3 did not answer the SHA-256 it stored`);
+    return { key, sha256: Buffer.from(out.ChecksumSHA256, 'base64').toString('hex'), bytes };
+  }
+
+  /** Held in one part buffer; written whole when the body fits in one part, else as a multipart upload. */
+  private async putInParts(key: string, body: Readable, meta: StreamMeta): Promise<StoredObject> {
     const contentType = meta.contentType ?? 'application/octet-stream';
     // S3 allows 10,000 parts: an object announced larger than that many parts gets larger parts.
     const partSize = Math.max(this.partSize, Math.ceil((meta.expectedBytes ?? 0) / MAX_PARTS));
+    const checksums = await this.withChecksums();
     const hash = createHash('sha256');
     let bytes = 0;
-    // One part buffer filled in place: each byte is copied once, and memory is the parts in flight plus one.
+    // One part buffer filled in place: each byte is copied once.
     // It starts at the announced size (or small) and doubles up to a part, so a small document costs little.
     const initial = Math.min(partSize, Math.max(64 * 1024, (meta.expectedBytes ?? 0) + 1));
-    let part = Buffer.allocUnsafe(initial);
+    let part: Buffer = Buffer.allocUnsafe(initial);
     let filled = 0;
     let uploadId: string | undefined;
-    const parts: { PartNumber: number; ETag: string }[] = [];
+    const parts: { PartNumber: number; ETag: string; ChecksumSHA256?: string }[] = [];
     let partsStarted = 0;
     const inFlight = new Set<Promise<void>>();
+    // Buffers of parts already sent, filled again: memory stays at the parts in flight plus one.
+    const spare: Buffer[] = [];
     let failure: unknown;
 
     const startPart = async (data: Buffer): Promise<void> => {
@@ -192,7 +313,8 @@ export class S3Sink implements Sink {
             Bucket: this.bucket,
             Key: key,
             ContentType: contentType,
-            Metadata: metadata(meta, 'pending'),
+            Metadata: metadata(meta),
+            ...(checksums ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
           }),
         );
         uploadId = created.UploadId;
@@ -206,12 +328,18 @@ export class S3Sink implements Sink {
         PartNumber: partNumber,
         Body: data,
         ContentLength: data.length,
+        ...(checksums ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
       });
       command.middlewareStack.add(unsignedPayload, { step: 'build', name: 'unsignedPartPayload' });
       const job = this.s3
         .send(command)
         .then((out) => {
-          parts.push({ PartNumber: partNumber, ETag: out.ETag ?? '' });
+          parts.push({
+            PartNumber: partNumber,
+            ETag: out.ETag ?? '',
+            ...(out.ChecksumSHA256 ? { ChecksumSHA256: out.ChecksumSHA256 } : {}),
+          });
+          if (data.length === partSize) spare.push(data);
         })
         .catch((err: unknown) => {
           failure ??= err;
@@ -229,7 +357,6 @@ export class S3Sink implements Sink {
         hash.update(buf);
         bytes += buf.length;
         meta.onChunk?.(buf);
-        // A body longer than announced is refused as soon as it shows, not after it was all uploaded.
         if (meta.expectedBytes !== undefined && bytes > meta.expectedBytes) {
           throw new ByteCountError(
             `${key}: got more than the ${meta.expectedBytes} bytes the source announced`,
@@ -246,7 +373,7 @@ export class S3Sink implements Sink {
             part = grown;
           } else if (filled === partSize) {
             const full = part;
-            part = Buffer.allocUnsafe(partSize);
+            part = spare.pop() ?? Buffer.allocUnsafe(partSize);
             filled = 0;
             await startPart(full);
           }
@@ -255,12 +382,7 @@ export class S3Sink implements Sink {
       if (meta.expectedBytes !== undefined && bytes !== meta.expectedBytes) {
         throw new ByteCountError(`${key}: got ${bytes} bytes, the source announced ${meta.expectedBytes}`);
       }
-      const sha256 = hash.digest('hex');
-      if (!uploadId) {
-        const stored = await this.putBuffer(key, part.subarray(0, filled), meta, contentType);
-        this.options.onStored?.(stored);
-        return stored;
-      }
+      if (!uploadId) return await this.putBuffer(key, part.subarray(0, filled), meta, contentType);
       if (filled > 0) await startPart(part.subarray(0, filled));
       await Promise.all(inFlight);
       if (failure) throw failure;
@@ -274,22 +396,7 @@ export class S3Sink implements Sink {
         }),
       );
       uploadId = undefined;
-      if (bytes <= MAX_SINGLE_COPY) {
-        // The hash is known only at the end; a server-side self-copy attaches it as metadata.
-        await this.s3.send(
-          new CopyObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            CopySource: `${this.bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`,
-            MetadataDirective: 'REPLACE',
-            ContentType: contentType,
-            Metadata: metadata(meta, sha256),
-          }),
-        );
-      }
-      const stored = { key, sha256, bytes };
-      this.options.onStored?.(stored);
-      return stored;
+      return { key, sha256: hash.digest('hex'), bytes };
     } catch (err) {
       body.destroy();
       await Promise.allSettled(inFlight);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { type Config, type Connection, configSchema, type ProviderId } from './schema.ts';
 
 export class ConfigError extends Error {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { scheduleProblem } from './schedule.ts';
 
 export const PROVIDERS = ['amazon-ads', 'amazon-business', 'sp-api', 'cm360'] as const;

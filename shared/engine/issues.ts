@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** zod issues as "path: message" for problems and errors; values are never quoted. */
 export function describeIssues(error: z.ZodError, limit = 8): string {

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { LwaRegion } from '../auth/lwa.ts';
 import type { Connection, ProviderId } from '../config/schema.ts';
 import type { OperationSpec } from '../http/client.ts';

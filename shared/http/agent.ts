@@ -1,4 +1,5 @@
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import Agent from 'undici/lib/dispatcher/agent.js';
 
 /** Timeouts for every provider call; a stalled socket fails (and is retried) instead of eating the budget. */
 export const HTTP_TIMEOUTS = {
@@ -10,7 +11,7 @@ export const HTTP_TIMEOUTS = {
   keepAliveMs: 30_000,
 };
 
-let agent: Agent | undefined;
+let agent: Dispatcher | undefined;
 
 /** One keep-alive pool per container, shared by every client (provider APIs and token endpoints). */
 export function sharedAgent(): Dispatcher {

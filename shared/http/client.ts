@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { TokenSource } from '../auth/types.ts';
 import { redact, redactUrl } from '../log/redact.ts';
 import type {
@@ -25,6 +25,7 @@ import {
   ProviderError,
 } from './errors.ts';
 import { looksLikeExpiredToken, looksLikeExpiredUrl } from './expiry.ts';
+import { request } from './request.ts';
 import { backoffMs, DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from './retry.ts';
 import { type BucketSpec, bucketFor, type TokenBucket } from './token-bucket.ts';
 

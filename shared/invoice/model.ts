@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { providerIdSchema } from '../config/schema.ts';
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/, 'expected an exact decimal string');

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { functionForRun, runJobsOf } from '../aws/resources.ts';
 import type { RunKeyRecord, RunLedger } from '../aws/run-ledger.ts';
 import type { DynamoStateStore, RunRequest } from '../aws/state-store.ts';

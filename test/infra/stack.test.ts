@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/aws/build.ts';
+import { SOURCE_MAPS_DIR } from '../../infra/aws/functions.ts';
 import { POLLER_SETTINGS } from '../../infra/aws/settings.ts';
 import {
   dlqUrlEnv,
@@ -244,7 +245,6 @@ describe('functions', () => {
         [dlqUrlEnv(fn.queue)]: ref(`Queues/${fn.queue}-dlq`),
         POWERTOOLS_SERVICE_NAME: name,
         POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
-        NODE_OPTIONS: '--enable-source-maps',
         [RUN_COMPLETED.queueUrlEnv]: ref('RunEvents/run-events'),
       };
       for (const q of fn.alsoSendsTo) expected[queueUrlEnv(q)] = ref(`Queues/${q}`);
@@ -291,6 +291,20 @@ describe('functions', () => {
         fid,
       ).toBe(true);
       expect(fn.Properties?.Handler, fid).toBe('index.handler');
+    }
+  });
+
+  it('ships no source map, and keeps each function map beside the cloud assembly for stack traces', () => {
+    for (const { name } of built.stack.functions.all()) {
+      const key = (props(functionId(name)).Code as Json).S3Key as string;
+      const dir = join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
+      expect(readdirSync(dir).sort(), name).toEqual(['connections.json', 'index.mjs']);
+      expect(readFileSync(join(dir, 'index.mjs'), 'utf8'), name).not.toContain('sourceMappingURL');
+      const map = JSON.parse(readFileSync(join(outdir, SOURCE_MAPS_DIR, `${name}.mjs.map`), 'utf8'));
+      expect(
+        map.sources.some((s: string) => s.endsWith(`functions/${name}/handler.ts`)),
+        name,
+      ).toBe(true);
     }
   });
 

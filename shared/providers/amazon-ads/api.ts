@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The parts of the Amazon Ads models we call (provider-specs/amazon-ads-billing-AdvertisingBilling_prod_3p.json,

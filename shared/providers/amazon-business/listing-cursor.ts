@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Where an Amazon Business listing stands. The engine treats the cursor as opaque and carries it in

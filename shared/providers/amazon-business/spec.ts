@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { lwaSecretSchema } from '../../auth/secret-schemas.ts';
 import { describeIssues } from '../../engine/issues.ts';
 import type { ListingJob, ListingPage, PageRequest, ProviderSpec } from '../../engine/provider-spec.ts';

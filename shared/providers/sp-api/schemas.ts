@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Answer shapes from the model's definitions. Objects are loose (unknown fields are kept: the raw copy
