@@ -202,8 +202,9 @@ export class Functions extends Construct {
       },
       bundling: {
         minify: true,
-        // The map is a build artifact, not shipped: loaded at init (--enable-source-maps) it cost about 30 ms
-        // of every cold start. A stack trace names index.mjs:line:column, which the kept map resolves offline.
+        // The map is a build artifact, not shipped: loaded by --enable-source-maps it cost 30-60 ms of every
+        // init on Node 20, and Node 24 defers that to the first stack trace, which then takes about 100 ms
+        // and 50 MB (npm run bench cold-start). A trace's index.mjs:line:column resolves offline with it.
         sourceMap: true,
         sourceMapMode: SourceMapMode.EXTERNAL,
         format: OutputFormat.ESM,
