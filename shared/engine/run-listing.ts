@@ -12,6 +12,9 @@ import { type ListingState, listingState } from './listing-state.ts';
 import type { Enrichment, ItemContext, ListingJob, ListingPage, RawAnswer } from './provider-spec.ts';
 import { storeRaw, storeValue } from './store-raw.ts';
 
+/** Normalized invoices held before the store writes them (bounds memory on long listings). */
+export const FLUSH_EVERY = 2_000;
+
 /** Below this much budget no new item is started: the rest goes on in a continuation. */
 export const MIN_BUDGET_MS = 5_000;
 
@@ -270,9 +273,12 @@ export async function runListing<C extends Connection>(
         await giveBack(err);
       }
     }
-    await store.flush();
+    // A month file is read and rewritten whole on each flush: flush when enough is held (and before any
+    // hand-over to the queue, and at the end), not after every page.
+    if (!page.next || store.size >= FLUSH_EVERY) await store.flush();
     if (!page.next) break;
     if (page.next === at.cursor) {
+      await store.flush();
       throw new PayloadError(
         job.name,
         page.raw.body,

@@ -124,7 +124,6 @@ describe('local stack: stand-ins, resources, notifications, mirror, shutdown', (
       STATE_TABLE: stack.table,
       ALLOW_LOOPBACK_DOWNLOADS: '1',
       POWERTOOLS_SERVICE_NAME: 'sp-api-invoices',
-      NODE_OPTIONS: '--enable-source-maps',
       [queueUrlEnv('sp-api-invoices')]: stack.queueUrls['sp-api-invoices'],
       [queueUrlEnv('export-poll')]: stack.queueUrls['export-poll'],
       [dlqUrlEnv('sp-api-invoices')]: stack.dlqUrls['sp-api-invoices'],
