@@ -301,19 +301,7 @@ export class RunLedger {
         },
       }),
     );
-    await this.ddb
-      .send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: `RUN#${runId}`, sk: 'RUN' },
-          UpdateExpression: 'ADD failureCount :one',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':one': 1 },
-        }),
-      )
-      .catch((err: unknown) => {
-        if (!isConditionFailure(err)) throw err;
-      });
+    await this.bump(runId, 'failureCount');
   }
 
   /**
@@ -341,12 +329,17 @@ export class RunLedger {
       }),
     );
     if (note) return;
+    await this.bump(runId, 'gapCount');
+  }
+
+  /** Adds one to a count on the run's record (the settle reads it); a run that is gone is no error. */
+  private async bump(runId: string, field: 'failureCount' | 'gapCount'): Promise<void> {
     await this.ddb
       .send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: `RUN#${runId}`, sk: 'RUN' },
-          UpdateExpression: 'ADD gapCount :one',
+          UpdateExpression: `ADD ${field} :one`,
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeValues: { ':one': 1 },
         }),

@@ -174,6 +174,27 @@ describe('state store on DynamoDB', () => {
     expect(await state.getWatermark('cm360', 'c', 'adv')).toBe('2026-03-12');
   });
 
+  it('settles a run PARTIAL when a problem left something out, and SUCCEEDED when its problems are only notes', async () => {
+    await state.ensureRun('run-gap', { connections: ['a'], source: 'local' }, 1);
+    await state.addProblem(
+      'run-gap',
+      { connection: 'a', code: 'DOCUMENT_LINK_EXPIRED', message: 'x' },
+      'm#0',
+    );
+    await state.addPending('run-gap', -1);
+    expect((await state.getRun('run-gap'))?.status).toBe('PARTIAL');
+    await state.ensureRun('run-note', { connections: ['a'], source: 'local' }, 1);
+    await state.addProblem(
+      'run-note',
+      { connection: 'a', code: 'NOT_INVOICED_YET', message: 'y', note: true },
+      'm#0',
+    );
+    await state.addPending('run-note', -1);
+    const noted = await state.getRun('run-note');
+    expect(noted?.status).toBe('SUCCEEDED');
+    expect(noted?.problems).toEqual([expect.objectContaining({ code: 'NOT_INVOICED_YET', note: true })]);
+  });
+
   it('settles a run when its last message is done, FAILED when one failed', async () => {
     await state.ensureRun('run-ok', { connections: ['a'], source: 'local' }, 0);
     await state.addPending('run-ok', 2);
