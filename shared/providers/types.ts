@@ -51,7 +51,7 @@ export interface Sink {
     idField: keyof T & string,
     meta: ObjectMeta,
   ): Promise<StoredObject>;
-  /** Streams into S3 (multipart beyond one part), hashing on the way; checks expectedBytes when given. */
+  /** Streams into S3 (one PUT when the size is known, S3 verifying its SHA-256; multipart otherwise); checks expectedBytes when given. */
   putStream(
     key: string,
     body: Readable,
