@@ -47,6 +47,9 @@ const TABLE_ACTIONS = [
   'dynamodb:DeleteItem',
   'dynamodb:Query',
   'dynamodb:ConditionCheckItem',
+  // The invoice table's upserts and its publish read pointers and write items 100 and 25 a call.
+  'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
 ];
 const WRITE_ACTIONS = ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'];
 

@@ -7,6 +7,9 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
  *   RUN#<runId>             / RUN             RunLedger: what was asked, pending message count, status
  *   RUN#<runId>             / CONN#<conn>     RunLedger: counters per connection
  *   RUN#<runId>             / FAIL#|PROBLEM#  RunLedger: failures and reported problems
+ *   INVOICE#<prov>#<conn>#<scope>          / ID#<invoiceId>  DynamoInvoiceTable: which month an invoice is in
+ *   INVMONTH#<prov>#<conn>#<scope>#<month> / ID#<invoiceId>  DynamoInvoiceTable: the normalized invoice
+ *   PUBLISH#<prov>#<conn>#<scope>#<month>  / PUBLISH         DynamoInvoiceTable: who writes the month file
  */
 
 /** Epoch seconds `days` from now, for the table's TTL attribute. */

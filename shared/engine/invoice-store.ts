@@ -1,54 +1,101 @@
+import { Readable } from 'node:stream';
 import { normalizedMonthKey } from '../aws/keys.ts';
 import type { NormalizedInvoice } from '../invoice/model.ts';
-import type { ObjectMeta, Sink } from '../providers/types.ts';
+import type { ObjectMeta, ProviderContext } from '../providers/types.ts';
+import { fileId, type InvoiceTable, type MonthFile, type TableEntry } from './invoice-table.ts';
 
 /**
- * Where the engine hands normalized invoices. One interface, so what is under it (month files merged by
- * id today) can change without touching a provider. `source` is the provider's item, for stores a
- * provider decorates (SP-API links exported XMLs by fields the normalized line does not carry).
+ * Where the engine hands normalized invoices: `add` holds them, `flush` upserts them into the invoice table
+ * (constant work an invoice, whatever its month holds) and remembers which month files changed, so the
+ * listing publishes each of those once, at its end.
  */
 export interface InvoiceStore {
+  /** `source` is the provider's item, for the keys a publish links by (see ListingJob.publish). */
   add(invoice: NormalizedInvoice, source?: unknown): void;
   /** Writes what was added since the last flush. Called before any hand-over to the queue. */
   flush(): Promise<void>;
   /** Invoices added since the last flush. */
   readonly size: number;
+  /** Months (YYYY-MM) whose files the flushes changed: where invoices went, and where they left. */
+  readonly touched: ReadonlySet<string>;
 }
 
-/**
- * Normalized month files (invoices/provider=…/issue_month=…/<connection>-<scope>.jsonl): each flush merges
- * its invoices into their months' files by invoiceId, one merge per month file per flush.
- */
-export class MonthFileStore implements InvoiceStore {
-  #pending = new Map<string, NormalizedInvoice[]>();
-  #size = 0;
+export class TableStore implements InvoiceStore {
+  #pending: TableEntry[] = [];
+  readonly touched = new Set<string>();
 
   constructor(
-    private readonly sink: Sink,
-    private readonly meta: () => ObjectMeta,
+    private readonly table: InvoiceTable,
+    private readonly matchOf?: (source: unknown) => Record<string, string> | undefined,
   ) {}
 
   get size(): number {
-    return this.#size;
+    return this.#pending.length;
   }
 
-  add(invoice: NormalizedInvoice): void {
-    const key = normalizedMonthKey(invoice.provider, invoice.connection, invoice.account, invoice.issuedOn);
-    const list = this.#pending.get(key) ?? [];
-    list.push(invoice);
-    this.#pending.set(key, list);
-    this.#size += 1;
+  add(invoice: NormalizedInvoice, source?: unknown): void {
+    const match = source === undefined ? undefined : this.matchOf?.(source);
+    this.#pending.push(match ? { invoice, match } : { invoice });
   }
 
   async flush(): Promise<void> {
     const pending = this.#pending;
-    this.#pending = new Map();
-    this.#size = 0;
-    for (const [key, records] of pending) {
-      await this.sink.mergeJsonl(key, records, 'invoiceId', {
-        ...this.meta(),
+    this.#pending = [];
+    for (const file of await this.table.upsert(pending)) this.touched.add(file.month);
+  }
+}
+
+/** How a publish turns a month's entries into lines (SP-API links the XMLs its exports indexed). */
+export type Decorate = (entry: TableEntry) => NormalizedInvoice;
+
+/** Lines are handed to the sink in chunks of about this many bytes. */
+const CHUNK_BYTES = 256 * 1024;
+
+async function* jsonLines(entries: AsyncIterable<TableEntry>, decorate?: Decorate): AsyncIterable<Buffer> {
+  let held: string[] = [];
+  let bytes = 0;
+  for await (const entry of entries) {
+    const line = `${JSON.stringify(decorate ? decorate(entry) : entry.invoice)}\n`;
+    held.push(line);
+    bytes += line.length;
+    if (bytes >= CHUNK_BYTES) {
+      yield Buffer.from(held.join(''));
+      held = [];
+      bytes = 0;
+    }
+  }
+  if (held.length > 0) yield Buffer.from(held.join(''));
+}
+
+/**
+ * Writes each month file from the table in one streamed pass (memory does not grow with the month), each
+ * invoice once, ordered by invoiceId: one PUT and one "Object Created" event a file a publish. A month
+ * every invoice left is written empty, so its consumers learn they moved; `skipEmpty` writes no file for
+ * a month the table holds nothing of (the poller may index XMLs of a month no listing has landed yet).
+ */
+export async function publishMonths(
+  ctx: ProviderContext,
+  files: readonly MonthFile[],
+  meta: Omit<ObjectMeta, 'contentType'>,
+  decorateFor?: (file: MonthFile) => Promise<Decorate | undefined>,
+  opts: { skipEmpty?: boolean } = {},
+): Promise<void> {
+  for (const file of files) {
+    const key = normalizedMonthKey(file.provider, file.connection, file.scope, `${file.month}-01`);
+    const wrote = await ctx.invoices.publish(file, ctx.budget.deadline, async () => {
+      const entries = ctx.invoices.entries(file)[Symbol.asyncIterator]();
+      const first = await entries.next();
+      if (first.done && opts.skipEmpty) return;
+      const decorate = await decorateFor?.(file);
+      const all = (async function* () {
+        if (!first.done) yield first.value;
+        yield* { [Symbol.asyncIterator]: () => entries };
+      })();
+      await ctx.sink.putStream(key, Readable.from(jsonLines(all, decorate)), {
+        ...meta,
         contentType: 'application/x-ndjson',
       });
-    }
+    });
+    ctx.log.debug('month file published', { file: fileId(file), key, wrote });
   }
 }

@@ -5,7 +5,8 @@ import type { OperationSpec } from '../http/client.ts';
 import type { NormalizedInvoice } from '../invoice/model.ts';
 import type { PollMessage, RunMessage, Window } from '../jobs/messages.ts';
 import type { ExportCheck, HttpResponse, OpenedDocument, ProviderContext } from '../providers/types.ts';
-import type { InvoiceStore } from './invoice-store.ts';
+import type { Decorate } from './invoice-store.ts';
+import type { MonthFile } from './invoice-table.ts';
 
 /**
  * A provider as a description: how to call its API, what its scopes are, and its jobs. The engine
@@ -132,18 +133,18 @@ export interface ListingJob<C extends Connection = Connection, I = unknown, D = 
     scope: string,
     invoiceId: string,
   ): Promise<{ item: unknown; raw: RawAnswer } | undefined>;
-  /** Called once a scope's listing is complete, before the watermark moves (e.g. link exported XMLs). */
-  afterStore?(
-    ctx: ProviderContext<C>,
-    scope: string,
-    invoices: readonly NormalizedInvoice[],
-  ): Promise<NormalizedInvoice[] | undefined>;
   /** How long a throttled listing waits before it comes back (to earn back more of the burst). */
   throttledWaitMs?(ctx: ProviderContext<C>, operation: string): number;
   /** Items of a page worked on at once (default 1); batched enrichment works a batch at a time. */
   concurrency?: number;
-  /** Wraps the invoice store (e.g. to link documents that arrive by another path before a flush). */
-  store?(ctx: ProviderContext<C>, scope: string, base: InvoiceStore): InvoiceStore;
+  /**
+   * What the month files need beyond the normalized invoice: provider keys kept with each invoice in the
+   * table, and a decoration made when a month is published (SP-API links the XMLs its exports indexed).
+   */
+  publish?: {
+    matchOf?(item: I): Record<string, string> | undefined;
+    decorate?(ctx: ProviderContext<C>, file: MonthFile): Promise<Decorate | undefined>;
+  };
 }
 
 export interface ExportCreated {

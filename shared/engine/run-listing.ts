@@ -6,7 +6,7 @@ import { withMinorUnits } from '../invoice/money.ts';
 import type { FetchMessage, JobMessageInput } from '../jobs/messages.ts';
 import type { ProviderContext } from '../providers/types.ts';
 import { handOver } from './hand-over.ts';
-import { type InvoiceStore, MonthFileStore } from './invoice-store.ts';
+import { type InvoiceStore, publishMonths, TableStore } from './invoice-store.ts';
 import { describeIssues } from './issues.ts';
 import { type ListingState, listingState } from './listing-state.ts';
 import type { Enrichment, ItemContext, ListingJob, ListingPage, RawAnswer } from './provider-spec.ts';
@@ -34,13 +34,28 @@ interface Entry {
   raw: RawAnswer | undefined;
 }
 
-function storeFor<C extends Connection>(job: Job<C>, ctx: ProviderContext<C>, scope: string): InvoiceStore {
-  const base = new MonthFileStore(ctx.sink, () => ({
-    sourceOperation: job.name,
-    runId: ctx.runId,
-    fetchedAt: ctx.now().toISOString(),
-  }));
-  return job.store ? job.store(ctx, scope, base) : base;
+function storeFor<C extends Connection>(job: Job<C>, ctx: ProviderContext<C>): TableStore {
+  const matchOf = job.publish?.matchOf;
+  return new TableStore(ctx.invoices, matchOf ? (source) => matchOf(source) : undefined);
+}
+
+/** Publishes the month files of one scope, decorated as the job says. */
+async function publish<C extends Connection>(
+  job: Job<C>,
+  ctx: ProviderContext<C>,
+  scope: string,
+  months: Iterable<string>,
+): Promise<void> {
+  const files = [...months]
+    .sort()
+    .map((month) => ({ provider: ctx.connection.provider, connection: ctx.connection.id, scope, month }));
+  const decorate = job.publish?.decorate;
+  await publishMonths(
+    ctx,
+    files,
+    { sourceOperation: job.name, runId: ctx.runId, fetchedAt: ctx.now().toISOString() },
+    decorate ? (file) => decorate(ctx, file) : undefined,
+  );
 }
 
 /**
@@ -168,18 +183,22 @@ function continuationOf(
   message: FetchMessage,
   state: ListingState,
   at: Position,
-): (transient: number) => JobMessageInput {
-  return (transient) => {
+  store: InvoiceStore,
+): (transient: number, publishing?: readonly string[]) => JobMessageInput {
+  return (transient, publishing) => {
     const { notBefore: _n, cursor: _c, state: _s, ...rest } = message;
+    const months = publishing ?? [...store.touched].sort();
     return {
       ...rest,
-      ...(at.cursor ? { cursor: at.cursor } : {}),
+      ...(at.cursor && !publishing ? { cursor: at.cursor } : {}),
       state: {
         ...(state.job ? { job: state.job } : {}),
         args: state.args,
         page: at.page,
         skip: at.skip,
         ...(transient ? { transient } : {}),
+        ...(months.length > 0 ? { months } : {}),
+        ...(publishing ? { publishing: true } : {}),
       },
       continuation: message.continuation + 1,
     };
@@ -201,18 +220,19 @@ export async function runListing<C extends Connection>(
   const state = listingState(message.state);
   const scope = message.scope;
   const provider = ctx.connection.provider;
-  const store = storeFor(job, ctx, scope);
+  const store = storeFor(job, ctx);
   if (state.invoiceId) {
-    await landOne(job, ctx, [scope], state.invoiceId, state.args, store);
+    await landOne(job, ctx, [scope], state.invoiceId, state.args);
     return;
   }
+  for (const month of state.months) store.touched.add(month);
   const at: Position = {
     cursor: message.cursor,
     page: state.page,
     skip: state.skip,
     transient: state.transient,
   };
-  const continuation = continuationOf(message, state, at);
+  const continuation = continuationOf(message, state, at, store);
   const giveBack = async (err: unknown): Promise<never> => {
     await store.flush();
     handOver(err, {
@@ -225,7 +245,7 @@ export async function runListing<C extends Connection>(
   const pageName = () => listingPageName(job.name, message.window, at.page);
   const chunk = job.enrichBatch?.size ?? Math.max(1, job.concurrency ?? 1);
 
-  for (;;) {
+  while (!state.publishing) {
     let page: ListingPage;
     try {
       page = await job.page({ ctx, scope, window: message.window, cursor: at.cursor, args: state.args });
@@ -273,8 +293,7 @@ export async function runListing<C extends Connection>(
         await giveBack(err);
       }
     }
-    // A month file is read and rewritten whole on each flush: flush when enough is held (and before any
-    // hand-over to the queue, and at the end), not after every page.
+    // Upserts go in batches: when enough is held, before any hand-over to the queue, and at the end.
     if (!page.next || store.size >= FLUSH_EVERY) await store.flush();
     if (!page.next) break;
     if (page.next === at.cursor) {
@@ -288,6 +307,14 @@ export async function runListing<C extends Connection>(
     at.cursor = page.next;
     at.page += 1;
     at.skip = 0;
+  }
+  // Each month file the listing changed is written once, from the table, when every page is done.
+  const months = [...store.touched].sort();
+  for (let i = 0; i < months.length; i++) {
+    if (ctx.budget.remainingMs() < MIN_BUDGET_MS) {
+      throw new DeferError(job.name, new Date(), 'budget', continuation(0, months.slice(i)));
+    }
+    await publish(job, ctx, scope, [months[i]!]);
   }
   await ctx.state.setWatermark(provider, ctx.connection.id, scope, message.window.to);
   ctx.log.info('listing done', { job: job.name, scope, pages: at.page + 1, window: message.window });
@@ -303,7 +330,6 @@ export async function landOne<C extends Connection>(
   scopes: readonly string[],
   invoiceId: string,
   args: Record<string, unknown>,
-  store: InvoiceStore = storeFor(job, ctx, scopes[0] ?? ''),
 ): Promise<void> {
   if (!job.fetchById) {
     throw Object.assign(new Error(`${ctx.connection.provider} ${job.name} cannot fetch one invoice by id`), {
@@ -314,17 +340,18 @@ export async function landOne<C extends Connection>(
   for (const scope of scopes) {
     const found = await job.fetchById(ctx, scope, invoiceId);
     if (!found) continue;
-    const target = scopes.length > 1 ? storeFor(job, ctx, scope) : store;
+    const store = storeFor(job, ctx);
     await landItems(
       job,
       ctx,
       scope,
       args,
       [{ index: 0, item: found.item, raw: found.raw }],
-      target,
+      store,
       () => `invoice_${invoiceId}`,
     );
-    await target.flush();
+    await store.flush();
+    await publish(job, ctx, scope, store.touched);
     return;
   }
   throw Object.assign(new Error(`invoice ${invoiceId}: not found in ${scopes.join(', ') || 'any scope'}`), {

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Connection, ProviderId } from '../config/schema.ts';
+import type { InvoiceTable } from '../engine/invoice-table.ts';
 import type { JobMessageInput, Window } from '../jobs/messages.ts';
 
 /**
@@ -177,6 +178,8 @@ export interface ProviderContext<C extends Connection = Connection> {
   http: ProviderHttp;
   sink: Sink;
   state: StateStore;
+  /** Normalized invoices by identity, from which month files are published. */
+  invoices: InvoiceTable;
   queue: JobQueue;
   log: Log;
   count(counter: Counter, n?: number): void;

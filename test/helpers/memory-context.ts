@@ -11,6 +11,7 @@ import type {
   StateStore,
   StoredObject,
 } from '../../shared/providers/types.ts';
+import { type MemoryInvoiceTable, tableOf } from './memory-invoice-table.ts';
 
 /** A sink in memory: objects by key, JSONL merged by id like the S3 sink. */
 export class MemorySink implements Sink {
@@ -79,6 +80,7 @@ export interface MemoryContext<C extends Connection> {
   ctx: ProviderContext<C>;
   sink: MemorySink;
   state: MemoryState;
+  invoices: MemoryInvoiceTable;
   sent: JobMessageInput[];
   counts: Partial<Record<Counter, number>>;
   problems: Array<{ code: string; message: string; key?: string }>;
@@ -92,11 +94,14 @@ export function memoryContext<C extends Connection>(
     remainingMs?: () => number;
     sink?: MemorySink;
     state?: MemoryState;
+    invoices?: MemoryInvoiceTable;
     now?: Date;
   } = {},
 ): MemoryContext<C> {
   const sink = opts.sink ?? new MemorySink();
   const state = opts.state ?? new MemoryState();
+  // Kept with the sink: a test that makes a context per invocation of one world shares one table.
+  const invoices = opts.invoices ?? tableOf(sink);
   const sent: JobMessageInput[] = [];
   const counts: Partial<Record<Counter, number>> = {};
   const problems: Array<{ code: string; message: string; key?: string }> = [];
@@ -118,6 +123,7 @@ export function memoryContext<C extends Connection>(
       } as ProviderHttp),
     sink,
     state: state as unknown as StateStore,
+    invoices,
     queue: {
       send: async (m) => {
         sent.push(m);
@@ -136,5 +142,5 @@ export function memoryContext<C extends Connection>(
     budget: { deadline: Date.now() + remaining(), remainingMs: remaining },
     now: () => opts.now ?? new Date('2026-03-15T12:00:00Z'),
   };
-  return { ctx, sink, state, sent, counts, problems };
+  return { ctx, sink, state, invoices, sent, counts, problems };
 }

@@ -393,10 +393,12 @@ describe('least privilege', () => {
         'DeleteItem',
         'Query',
         'ConditionCheckItem',
+        'BatchGetItem',
+        'BatchWriteItem',
       ]) {
         expect(allows(s, `dynamodb:${action}`, table), `${name} ${action}`).toBe(true);
       }
-      for (const action of ['DeleteTable', 'Scan', 'BatchWriteItem']) {
+      for (const action of ['DeleteTable', 'Scan', 'UpdateTable', 'PartiQLUpdate']) {
         expect(allows(s, `dynamodb:${action}`, table), `${name} ${action}`).toBe(false);
       }
       const metrics = s.filter((st) => allows([st], 'cloudwatch:PutMetricData', '*'));

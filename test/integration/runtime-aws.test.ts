@@ -431,6 +431,7 @@ describe('export poller', () => {
       http: {} as never,
       sink: new S3Sink(s3, resources.bucket),
       state,
+      invoices: state.invoices,
       queue: {
         send: async (m: unknown, o?: { delaySeconds?: number }) => {
           sent.push({ m, ...(o?.delaySeconds !== undefined ? { delay: o.delaySeconds } : {}) });

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { documentKey, spApiExportKey } from '../../aws/keys.ts';
+import { publishMonths } from '../../engine/invoice-store.ts';
 import type { ExportCreated } from '../../engine/provider-spec.ts';
 import type { PollMessage, Window } from '../../jobs/messages.ts';
 import { numberEnv } from '../../runtime/env.ts';
@@ -26,7 +27,8 @@ import {
   type SpExport,
 } from './schemas.ts';
 import type { SpApiConnection } from './spec.ts';
-import { linkMonths, UNDATED, writeXmlIndex, type XmlIndexEntry } from './xml-index.ts';
+import { UNDATED, writeXmlIndex, type XmlIndexEntry } from './xml-index.ts';
+import { linkXmls } from './xml-linking.ts';
 import { type ZipEntry, zipLimitsFromEnv, zipTee } from './zip-tee.ts';
 
 /** How long an export may take from its creation before the poller gives up (SP_API_EXPORT_DEADLINE_HOURS). */
@@ -223,21 +225,23 @@ export async function openDocument(
         return { entries: summary.entries, extracted: summary.extracted, refused: summary.refused };
       }
       await writeXmlIndex(ctx.sink, conn.id, marketplaceId, entries, meta());
-      const linked = await linkMonths(
-        ctx.sink,
-        conn.id,
-        marketplaceId,
-        new Set(entries.map((e) => e.month)),
+      // An undated XML could belong to any month: it is linked when the listing publishes its months.
+      const months = [...new Set(entries.map((e) => e.month))].filter((m) => m !== UNDATED).sort();
+      await publishMonths(
+        ctx,
+        months.map((month) => ({ provider: 'sp-api', connection: conn.id, scope: marketplaceId, month })),
         meta(),
+        (file) => linkXmls(ctx, file),
+        { skipEmpty: true },
       );
       ctx.log.info('export document opened', {
         exportId: message.exportId,
         documentId,
         xml: entries.length,
         skipped,
-        linked,
+        months,
       });
-      return { entries: summary.entries, xml: entries.length, skipped, linked };
+      return { entries: summary.entries, xml: entries.length, skipped, months };
     },
   };
 }

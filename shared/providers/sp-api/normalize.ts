@@ -38,7 +38,7 @@ export function kindOf(
   return 'OTHER';
 }
 
-const stripZeros = (v: string) => v.trim().replace(/^0+(?=\d)/, '');
+export const stripZeros = (v: string) => v.trim().replace(/^0+(?=\d)/, '');
 
 /**
  * Whether an XML from an export is this invoice's: by the SP-API invoice id (entry named after it), by

@@ -26,7 +26,7 @@ import {
   invoicesPageSchema,
   type SpInvoice,
 } from './schemas.ts';
-import { XmlLinkingStore } from './xml-linking-store.ts';
+import { linkXmls, matchOf } from './xml-linking.ts';
 
 export type SpApiConnection = ConnectionOf<'sp-api'>;
 
@@ -115,7 +115,7 @@ const invoices: ListingJob<SpApiConnection, SpInvoice> = {
       throw err;
     }
   },
-  store: (ctx, marketplaceId) => new XmlLinkingStore(ctx, marketplaceId),
+  publish: { matchOf, decorate: linkXmls },
   throttledWaitMs(ctx, operation) {
     const rate = ctx.http.rate?.(operation);
     if (!rate) return 1000;

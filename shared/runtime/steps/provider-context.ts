@@ -59,6 +59,7 @@ export async function providerContext(
     // Bytes count what was copied from the provider (documents, reports, ZIPs), not our own JSON.
     sink: new S3Sink(s3Client(), deps.env.bucket, { onStored: (stored) => count('bytes', stored.bytes) }),
     state: deps.state,
+    invoices: deps.state.invoices,
     queue,
     log,
     count,

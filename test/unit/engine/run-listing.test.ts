@@ -178,6 +178,48 @@ describe('runListing', () => {
     expect(await state.getWatermark('cm360', 'fake', 's1')).toBe('2026-03-15');
   });
 
+  it('publishes each month file it changed once, when the listing ends, however many continuations it took', async () => {
+    const items = Array.from({ length: 12 }, (_, n) => ({
+      ...item(n),
+      date: `2026-0${2 + (n % 2)}-1${n % 9}`,
+    }));
+    const api = fakeApi([items.slice(0, 5), items.slice(5)]);
+    const writes = new Map<string, number>();
+    const sink = new MemorySink();
+    const put = sink.putStream.bind(sink);
+    sink.putStream = async (key, body, meta) => {
+      writes.set(key, (writes.get(key) ?? 0) + 1);
+      return put(key, body, meta);
+    };
+    const { invocations } = await drain(job(api), { itemsPerInvocation: 3, sink });
+
+    expect(invocations).toBeGreaterThan(3);
+    const monthFiles = [...writes].filter(([k]) => k.startsWith('invoices/'));
+    expect(monthFiles).toEqual([
+      ['invoices/provider=cm360/issue_month=2026-02/fake-s1.jsonl', 1],
+      ['invoices/provider=cm360/issue_month=2026-03/fake-s1.jsonl', 1],
+    ]);
+    const feb = sink.text('invoices/provider=cm360/issue_month=2026-02/fake-s1.jsonl')!;
+    const ids = feb
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { invoiceId: string }).invoiceId);
+    expect(ids).toEqual(items.filter((_, n) => n % 2 === 0).map((i) => i.id));
+  });
+
+  it('takes an invoice whose issue date moved out of its old month file', async () => {
+    const sink = new MemorySink();
+    await drain(job(fakeApi([[item(1), item(2)]])), { sink });
+    await drain(job(fakeApi([[{ ...item(1), date: '2026-04-02' }]])), { sink });
+    const ids = (month: string) =>
+      (sink.text(`invoices/provider=cm360/issue_month=${month}/fake-s1.jsonl`) ?? '')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { invoiceId: string }).invoiceId);
+    expect(ids('2026-03')).toEqual(['inv-0002']);
+    expect(ids('2026-04')).toEqual(['inv-0001']);
+  });
+
   it('follows empty pages that carry a cursor and stops only at a page without one', async () => {
     const api = fakeApi([null, null, [item(1)], null]);
     const { sink } = await drain(job(api));

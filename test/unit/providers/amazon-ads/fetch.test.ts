@@ -18,6 +18,7 @@ import { type AdsConnection, amazonAdsSpec } from '../../../../shared/providers/
 import type { Counter, ProviderContext, StateStore } from '../../../../shared/providers/types.ts';
 import { sendJson, sendText, startServer, type TestServer } from '../../../helpers/http-server.ts';
 import { MemorySink } from '../../../helpers/memory-context.ts';
+import { tableOf } from '../../../helpers/memory-invoice-table.ts';
 
 /**
  * The engine running the Amazon Ads spec (processMessage) against the simulator, with in-memory sink,
@@ -59,6 +60,7 @@ function context(connection: AdsConnection, rawSecret: unknown, opts: { lowAfter
     }),
     sink,
     state,
+    invoices: tableOf(sink),
     queue: {
       send: async (m) => {
         sent.push(m);
@@ -158,11 +160,14 @@ describe('amazon-ads fetch: continuations and fan-out', () => {
       continuation: 1,
     });
     expect(next.cursor).toBeTruthy();
-    expect(first.sink.lines()).toHaveLength(5);
+    // The five are in the invoice table; the month files are published when the listing ends.
+    expect(tableOf(first.sink).byIdentity.size).toBe(5);
+    expect(first.sink.lines()).toHaveLength(0);
     expect(first.watermarks.size).toBe(0);
 
     const second = ads();
     for (const [k, v] of first.sink.objects) second.sink.objects.set(k, v);
+    for (const [k, v] of tableOf(first.sink).byIdentity) tableOf(second.sink).byIdentity.set(k, v);
     await run(second.ctx, next);
     const ids = second.sink.lines().map((l) => l.invoiceId as string);
     expect(ids.sort()).toEqual(biggest.invoices.map((i) => i.id).sort());

@@ -26,6 +26,7 @@ import type {
 } from '../../../../shared/providers/types.ts';
 import { sendJson, sendText, startServer, type TestServer } from '../../../helpers/http-server.ts';
 import { MemorySink } from '../../../helpers/memory-context.ts';
+import { tableOf } from '../../../helpers/memory-invoice-table.ts';
 
 /**
  * The Amazon Ads guides' sample answers (copied verbatim from provider-specs/guide-samples into
@@ -193,6 +194,7 @@ describe('Amazon Ads guide samples through the spec', () => {
       http: download ? { request: (op, opts) => http.request(op, opts), download } : http,
       sink,
       state: state as unknown as StateStore,
+      invoices: tableOf(sink),
       queue: {
         send: async (message, opts) => {
           sent.push({

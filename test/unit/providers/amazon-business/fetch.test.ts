@@ -15,6 +15,7 @@ import {
 } from '../../../../shared/providers/amazon-business/spec.ts';
 import type { Counter, ProviderContext, StateStore } from '../../../../shared/providers/types.ts';
 import { MemorySink } from '../../../helpers/memory-context.ts';
+import { tableOf } from '../../../helpers/memory-invoice-table.ts';
 
 /**
  * The engine running the Amazon Business spec against the simulator, with an in-memory sink, state and
@@ -107,6 +108,7 @@ describe('amazon-business fetch against the simulator', () => {
         deferThresholdMs: 5_000,
       }),
       sink: world.sink,
+      invoices: tableOf(world.sink),
       state: {
         getWatermark: async (_p: string, _c: string, scope: string) => world.watermarks.get(scope),
         setWatermark: async (_p: string, _c: string, scope: string, date: string) => {

@@ -25,6 +25,7 @@ import {
 import type { Counter, ProviderContext, StateStore } from '../../../../shared/providers/types.ts';
 import { sendJson, startServer, type TestServer } from '../../../helpers/http-server.ts';
 import { MemorySink } from '../../../helpers/memory-context.ts';
+import { tableOf } from '../../../helpers/memory-invoice-table.ts';
 
 /**
  * The engine running the CM360 spec (processMessage) against the simulator, with in-memory sink, state
@@ -105,6 +106,7 @@ function context(connection: Cm360Connection, rawSecret: unknown) {
     ),
     sink,
     state,
+    invoices: tableOf(sink),
     queue: {
       send: async (m) => {
         sent.push(m);

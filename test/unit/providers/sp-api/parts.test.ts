@@ -18,7 +18,8 @@ import {
 import { readNfe } from '../../../../shared/providers/sp-api/nfe.ts';
 import { kindOf, normalizeInvoice, xmlMatches } from '../../../../shared/providers/sp-api/normalize.ts';
 import { type SpApiConnection, spApiSpec } from '../../../../shared/providers/sp-api/spec.ts';
-import { findXml, withXml, type XmlIndexEntry } from '../../../../shared/providers/sp-api/xml-index.ts';
+import { withXml, type XmlIndexEntry } from '../../../../shared/providers/sp-api/xml-index.ts';
+import { xmlFinder } from '../../../../shared/providers/sp-api/xml-linking.ts';
 import { isPermanent } from '../../../../shared/runtime/errors.ts';
 
 const connection = (filters: Record<string, unknown> = {}): SpApiConnection =>
@@ -186,7 +187,7 @@ describe('normalization', () => {
     expect(xmlMatches({ id: 'x', externalInvoiceId: xml.accessKey }, xml)).toBe(true);
     expect(xmlMatches({ id: xml.id }, xml)).toBe(true);
     const other = { ...xml, id: 'k2', accessKey: 'k2', series: '1' };
-    expect(findXml(invoice, [other, xml])).toBe(xml);
+    expect(xmlFinder([other, xml])(invoice)).toBe(xml);
   });
 });
 

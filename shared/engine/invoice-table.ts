@@ -1,0 +1,57 @@
+import type { ProviderId } from '../config/schema.ts';
+import type { NormalizedInvoice } from '../invoice/model.ts';
+
+/** One consumer file: a provider, connection and scope's invoices issued in one month (YYYY-MM). */
+export interface MonthFile {
+  provider: ProviderId;
+  connection: string;
+  scope: string;
+  month: string;
+}
+
+/**
+ * A normalized invoice as the table keeps it, with the provider's own keys a publish may need to
+ * decorate it (SP-API links exported XMLs by series and external id, which the line does not carry).
+ */
+export interface TableEntry {
+  invoice: NormalizedInvoice;
+  match?: Record<string, string>;
+}
+
+/**
+ * The normalized invoices of every run, one entry per invoice identity (provider, connection, scope,
+ * invoiceId), from which the month files are published. Upserts cost the same whatever a month holds;
+ * a publish reads the month once.
+ */
+export interface InvoiceTable {
+  /**
+   * Upserts each entry by identity (the last of an identity in one call wins). Returns the months whose
+   * files changed: each entry's month, and the month an entry left when its issue date moved.
+   */
+  upsert(entries: readonly TableEntry[]): Promise<MonthFile[]>;
+  /** The entries of a month, ordered by invoiceId, each invoice once. */
+  entries(file: MonthFile): AsyncIterable<TableEntry>;
+  /**
+   * Runs `write` so that the file ends up reflecting every change made before this call, even when
+   * writers publish the same file at once: one writer holds the file (until `leaseUntil`, epoch ms) and
+   * writes again while others asked meanwhile; the others return at once (false) and leave it to it.
+   */
+  publish(file: MonthFile, leaseUntil: number, write: () => Promise<void>): Promise<boolean>;
+}
+
+export function monthOf(invoice: NormalizedInvoice): string {
+  return invoice.issuedOn.slice(0, 7);
+}
+
+export function fileOf(invoice: NormalizedInvoice): MonthFile {
+  return {
+    provider: invoice.provider,
+    connection: invoice.connection,
+    scope: invoice.account,
+    month: monthOf(invoice),
+  };
+}
+
+export function fileId(file: MonthFile): string {
+  return [file.provider, file.connection, file.scope, file.month].map(encodeURIComponent).join('#');
+}

@@ -1,0 +1,54 @@
+import {
+  fileId,
+  fileOf,
+  type InvoiceTable,
+  type MonthFile,
+  type TableEntry,
+} from '../../shared/engine/invoice-table.ts';
+
+/** The invoice table in memory: one entry an identity, month moves and publishes as DynamoInvoiceTable does. */
+export class MemoryInvoiceTable implements InvoiceTable {
+  readonly byIdentity = new Map<string, TableEntry>();
+  upserts = 0;
+  publishes = 0;
+
+  async upsert(entries: readonly TableEntry[]): Promise<MonthFile[]> {
+    const touched = new Map<string, MonthFile>();
+    for (const entry of entries) {
+      this.upserts += 1;
+      const file = fileOf(entry.invoice);
+      const id = `${fileId({ ...file, month: '' })}${entry.invoice.invoiceId}`;
+      const before = this.byIdentity.get(id);
+      if (before) touched.set(fileId(fileOf(before.invoice)), fileOf(before.invoice));
+      touched.set(fileId(file), file);
+      this.byIdentity.set(id, structuredClone(entry));
+    }
+    return [...touched.values()];
+  }
+
+  async *entries(file: MonthFile): AsyncIterable<TableEntry> {
+    const want = fileId(file);
+    const list = [...this.byIdentity.values()]
+      .filter((e) => fileId(fileOf(e.invoice)) === want)
+      .sort((a, b) => (a.invoice.invoiceId < b.invoice.invoiceId ? -1 : 1));
+    for (const e of list) yield structuredClone(e);
+  }
+
+  async publish(_file: MonthFile, _leaseUntil: number, write: () => Promise<void>): Promise<boolean> {
+    this.publishes += 1;
+    await write();
+    return true;
+  }
+}
+
+const tables = new WeakMap<object, MemoryInvoiceTable>();
+
+/** One table per world a test builds (keyed by its sink), so contexts made for one world share it. */
+export function tableOf(owner: object): MemoryInvoiceTable {
+  let table = tables.get(owner);
+  if (!table) {
+    table = new MemoryInvoiceTable();
+    tables.set(owner, table);
+  }
+  return table;
+}

@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoInvoiceTable } from '../../../shared/aws/invoice-table.ts';
+import type { MonthFile, TableEntry } from '../../../shared/engine/invoice-table.ts';
+import type { NormalizedInvoice } from '../../../shared/invoice/model.ts';
+import { dynaliteTable } from '../../helpers/dynalite-table.ts';
+
+let db: Awaited<ReturnType<typeof dynaliteTable>>;
+beforeAll(async () => {
+  db = await dynaliteTable();
+});
+afterAll(async () => {
+  await db?.close();
+});
+
+let scopes = 0;
+/** A table and a scope of its own per test, so tests do not see each other's invoices. */
+function fresh() {
+  scopes += 1;
+  const scope = `scope-${scopes}`;
+  const table = new DynamoInvoiceTable(db.ddb, db.table);
+  const file = (month: string): MonthFile => ({ provider: 'cm360', connection: 'c1', scope, month });
+  const invoice = (id: string, issuedOn: string, total = '1.00'): NormalizedInvoice => ({
+    provider: 'cm360',
+    connection: 'c1',
+    account: scope,
+    invoiceId: id,
+    invoiceNumber: null,
+    kind: 'INVOICE',
+    status: null,
+    issuedOn,
+    dueOn: null,
+    servicePeriod: { from: null, to: null },
+    currency: 'USD',
+    subtotal: null,
+    tax: null,
+    total,
+    amountDue: null,
+    remainingDue: null,
+    purchaseOrderNumber: null,
+    correctsInvoiceId: null,
+    replacesInvoiceIds: [],
+    documents: [],
+    rawKey: `raw/${id}.json`,
+    fetchedAt: '2026-03-01T00:00:00.000Z',
+  });
+  const read = async (month: string): Promise<TableEntry[]> => {
+    const out: TableEntry[] = [];
+    for await (const e of table.entries(file(month))) out.push(e);
+    return out;
+  };
+  return { table, file, invoice, read };
+}
+
+describe('DynamoInvoiceTable', () => {
+  it('upserts by identity: each invoice once a month, its latest version, ordered by id, with its match keys', async () => {
+    const { table, invoice, read } = fresh();
+    const touched = await table.upsert([
+      { invoice: invoice('b', '2026-03-02') },
+      { invoice: invoice('a', '2026-03-01'), match: { series: '1' } },
+    ]);
+    expect(touched.map((f) => f.month)).toEqual(['2026-03']);
+    await table.upsert([{ invoice: invoice('b', '2026-03-02', '7.25') }]);
+    const march = await read('2026-03');
+    expect(march.map((e) => [e.invoice.invoiceId, e.invoice.total, e.match])).toEqual([
+      ['a', '1.00', { series: '1' }],
+      ['b', '7.25', undefined],
+    ]);
+  });
+
+  it('moves an invoice whose issue date changed month: it leaves the old month, and both months are touched', async () => {
+    const { table, invoice, read } = fresh();
+    await table.upsert([{ invoice: invoice('x', '2026-01-31') }, { invoice: invoice('y', '2026-01-15') }]);
+    const touched = await table.upsert([{ invoice: invoice('x', '2026-02-01') }]);
+    expect(touched.map((f) => f.month).sort()).toEqual(['2026-01', '2026-02']);
+    expect((await read('2026-01')).map((e) => e.invoice.invoiceId)).toEqual(['y']);
+    expect((await read('2026-02')).map((e) => e.invoice.invoiceId)).toEqual(['x']);
+  });
+
+  it('loses nothing to concurrent writers: disjoint invoices all land, and one invoice raced across months ends in exactly one', async () => {
+    const { table, invoice, read } = fresh();
+    const writers = Array.from({ length: 8 }, (_, w) =>
+      table.upsert(
+        Array.from({ length: 40 }, (_, n) => ({
+          invoice: invoice(`w${w}-${String(n).padStart(2, '0')}`, '2026-04-10'),
+        })),
+      ),
+    );
+    const months = ['2026-04', '2026-05', '2026-06', '2026-07'];
+    const racers = months.flatMap((m) =>
+      Array.from({ length: 3 }, () => table.upsert([{ invoice: invoice('raced', `${m}-01`) }])),
+    );
+    await Promise.all([...writers, ...racers]);
+
+    const april = (await read('2026-04')).map((e) => e.invoice.invoiceId).filter((id) => id !== 'raced');
+    expect(april).toHaveLength(8 * 40);
+    expect(new Set(april).size).toBe(8 * 40);
+    let raced = 0;
+    for (const m of months) raced += (await read(m)).filter((e) => e.invoice.invoiceId === 'raced').length;
+    expect(raced).toBe(1);
+  });
+
+  it('publishes so the last write of a file has every change made before any publish of it, even when publishes overlap', async () => {
+    const { table, file, invoice, read } = fresh();
+    const march = file('2026-03');
+    const written: string[][] = [];
+    const write = async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      written.push((await read('2026-03')).map((e) => e.invoice.invoiceId));
+    };
+    await table.upsert([{ invoice: invoice('first', '2026-03-01') }]);
+    const holder = table.publish(march, Date.now() + 60_000, write);
+    await new Promise((r) => setTimeout(r, 5));
+    await table.upsert([{ invoice: invoice('second', '2026-03-02') }]);
+    // The file is held: this publish returns at once and leaves the write to the holder.
+    expect(await table.publish(march, Date.now() + 60_000, write)).toBe(false);
+    expect(await holder).toBe(true);
+    expect(written.at(-1)).toEqual(['first', 'second']);
+    // Released: the next publish writes itself.
+    expect(await table.publish(march, Date.now() + 60_000, write)).toBe(true);
+  });
+
+  it('takes over a file whose holder died (its lease is past)', async () => {
+    const { table, file } = fresh();
+    const died = table.publish(file('2026-05'), Date.now() - 1, () => new Promise(() => {}));
+    void died;
+    await new Promise((r) => setTimeout(r, 20));
+    let wrote = false;
+    expect(
+      await table.publish(file('2026-05'), Date.now() + 60_000, async () => {
+        wrote = true;
+      }),
+    ).toBe(true);
+    expect(wrote).toBe(true);
+  });
+});
