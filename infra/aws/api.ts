@@ -75,6 +75,7 @@ export class RunsApi extends Construct {
           to: { type: JsonSchemaType.STRING, pattern: DATE_PATTERN },
           invoiceId: { type: JsonSchemaType.STRING, minLength: 1, maxLength: RUN_REQUEST_MAX_FIELD },
           job: { type: JsonSchemaType.STRING, minLength: 1, maxLength: RUN_REQUEST_MAX_FIELD },
+          full: { type: JsonSchemaType.BOOLEAN },
         },
       },
     });

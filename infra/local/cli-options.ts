@@ -25,6 +25,7 @@ Options:
   --state <dir>         where the state table and the bucket are kept between runs (default: .local/state;
                         sandbox and --live runs each have their own folder inside)
   --fresh               empty that state first: start over
+  --full                re-read every invoice of the window, also those unchanged since they landed final
   --set NAME=value      a function setting (POLL_FIRST_DELAY_SECONDS, HTTP_DEFER_THRESHOLD_MS, ...; see
                         README "Function settings"); repeatable, and wins over --env-file
   --env-file <file>     function settings as NAME=value lines
@@ -54,6 +55,8 @@ export interface CliOptions {
   /** The state directory (its sandbox-seed-<n> or live folder is the one used). */
   state: string;
   fresh: boolean;
+  /** Re-read every invoice, unchanged final ones too. */
+  full: boolean;
   /** Function settings from --env-file and --set, checked. */
   settings: Record<string, string>;
   json: boolean;
@@ -159,6 +162,7 @@ export function parseCliOptions(argv: string[], now = new Date()): CliOptions {
     out: v.out ?? 'out',
     state: v.state ?? '.local/state',
     fresh: Boolean(v.fresh),
+    full: Boolean(v.full),
     settings,
     json: Boolean(v.json),
     serve: Boolean(v.serve),
@@ -191,6 +195,7 @@ function parse(argv: string[]) {
       out: { type: 'string' },
       state: { type: 'string' },
       fresh: { type: 'boolean' },
+      full: { type: 'boolean' },
       set: { type: 'string', multiple: true },
       'env-file': { type: 'string' },
       json: { type: 'boolean' },

@@ -212,6 +212,7 @@ async function main(argv: string[]): Promise<number> {
         ...(options.to ? { to: options.to } : {}),
         ...(options.invoiceId ? { invoiceId: options.invoiceId } : {}),
         ...(options.job ? { job: options.job } : {}),
+        ...(options.full ? { full: true } : {}),
       };
       const runs =
         pinnedDay && !options.from && !options.invoiceId

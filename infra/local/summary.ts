@@ -8,6 +8,8 @@ export interface SummaryRow {
   status: 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'RUNNING' | 'NOT_IMPLEMENTED' | 'NOT_STARTED';
   runId?: string;
   invoices: number;
+  /** Invoices left alone: unchanged since they landed, in a final status. */
+  unchanged: number;
   documents: number;
   reports: number;
   bytes: number;
@@ -61,6 +63,7 @@ export interface Summary {
 
 const COUNTERS: Counter[] = [
   'invoices',
+  'unchanged',
   'documents',
   'reports',
   'bytes',
@@ -91,6 +94,7 @@ export function buildSummary(input: {
       status: input.notImplemented.has(c.id) ? 'NOT_IMPLEMENTED' : run ? run.status : 'NOT_STARTED',
       ...(runId ? { runId } : {}),
       invoices: 0,
+      unchanged: 0,
       documents: 0,
       reports: 0,
       bytes: 0,
@@ -159,6 +163,7 @@ export function formatSummary(s: Summary): string {
     'connection',
     'status',
     'invoices',
+    'unchanged',
     'docs',
     'reports',
     'bytes',
@@ -173,6 +178,7 @@ export function formatSummary(s: Summary): string {
     r.connection,
     r.status === 'NOT_IMPLEMENTED' ? 'not implemented' : r.status.toLowerCase(),
     String(r.invoices),
+    String(r.unchanged),
     String(r.documents),
     String(r.reports),
     human(r.bytes),

@@ -27,6 +27,8 @@ const WRITE_BATCH = 25;
 const UNPROCESSED_TRIES = 8;
 
 type Key = { pk: string; sk: string };
+/** An invoice's pointer: its month, the token of the write that put it there, its fingerprint. */
+type Pointer = { m: string; t: string; f?: string };
 
 function identityPk(file: Omit<MonthFile, 'month'>): string {
   return `INVOICE#${[file.provider, file.connection, file.scope].map(encodeURIComponent).join('#')}`;
@@ -85,7 +87,8 @@ const DICTIONARY = Buffer.from(
 );
 
 function pack(entry: TableEntry): Buffer {
-  return deflateRawSync(JSON.stringify(entry.match ? entry : { invoice: entry.invoice }), {
+  const kept = entry.match ? { invoice: entry.invoice, match: entry.match } : { invoice: entry.invoice };
+  return deflateRawSync(JSON.stringify(kept), {
     dictionary: DICTIONARY,
   });
 }
@@ -96,7 +99,8 @@ function unpack(d: Uint8Array): TableEntry {
 
 /**
  * The invoice table in the state table. Two items an invoice:
- *   INVOICE#<provider>#<connection>#<scope>           / ID#<invoiceId>  pointer: its month `m`, token `t`
+ *   INVOICE#<provider>#<connection>#<scope>           / ID#<invoiceId>  pointer: month `m`, token `t`,
+ *                                                                       fingerprint `f`
  *   INVMONTH#<provider>#<connection>#<scope>#<month>  / ID#<invoiceId>  the entry, deflated `d`, token `t`
  * (the table's layout is in state-table.ts)
  * An upsert writes the month item, then the pointer, then (when the month changed) deletes the old month
@@ -134,7 +138,9 @@ export class DynamoInvoiceTable implements InvoiceTable {
     );
     await this.writeAll(
       list.map((e) => ({
-        PutRequest: { Item: { ...pointerKey(e.invoice), m: monthOf(e.invoice), t: token } },
+        PutRequest: {
+          Item: { ...pointerKey(e.invoice), m: monthOf(e.invoice), t: token, f: e.fingerprint },
+        },
       })),
     );
 
@@ -150,6 +156,20 @@ export class DynamoInvoiceTable implements InvoiceTable {
       }
     }
     return [...touched.values()];
+  }
+
+  async fingerprints(
+    scope: Omit<MonthFile, 'month'>,
+    invoiceIds: readonly string[],
+  ): Promise<Map<string, string>> {
+    const pk = identityPk(scope);
+    const pointers = await this.pointers(invoiceIds.map((id) => ({ pk, sk: `ID#${id}` })));
+    const out = new Map<string, string>();
+    for (const id of invoiceIds) {
+      const f = pointers.get(`${pk}ID#${id}`)?.f;
+      if (f) out.set(id, f);
+    }
+    return out;
   }
 
   async *entries(file: MonthFile): AsyncIterable<TableEntry> {
@@ -253,8 +273,8 @@ export class DynamoInvoiceTable implements InvoiceTable {
   }
 
   /** The pointers of these keys, by pk + sk; read a partition at a time, so answers need not repeat pk. */
-  private async pointers(keys: readonly Key[]): Promise<Map<string, { m: string; t: string }>> {
-    const out = new Map<string, { m: string; t: string }>();
+  private async pointers(keys: readonly Key[]): Promise<Map<string, Pointer>> {
+    const out = new Map<string, Pointer>();
     const byPk = new Map<string, Key[]>();
     for (const k of keys) byPk.set(k.pk, [...(byPk.get(k.pk) ?? []), k]);
     for (const [pk, group] of byPk) {
@@ -273,15 +293,19 @@ export class DynamoInvoiceTable implements InvoiceTable {
                   {
                     ...r,
                     ConsistentRead: true,
-                    ProjectionExpression: '#sk, #m, #t',
-                    ExpressionAttributeNames: { '#sk': 'sk', '#m': 'm', '#t': 't' },
+                    ProjectionExpression: '#sk, #m, #t, #f',
+                    ExpressionAttributeNames: { '#sk': 'sk', '#m': 'm', '#t': 't', '#f': 'f' },
                   },
                 ]),
               ),
             }),
           );
           for (const item of got.Responses?.[this.table] ?? []) {
-            out.set(pk + String(item.sk), { m: String(item.m), t: String(item.t) });
+            out.set(pk + String(item.sk), {
+              m: String(item.m),
+              t: String(item.t),
+              ...(item.f ? { f: String(item.f) } : {}),
+            });
           }
           request = got.UnprocessedKeys as typeof request;
         }

@@ -185,6 +185,7 @@ export const METRICS = {
     defers: 'Defers',
     failures: 'Failures',
     rows: 'ReportRows',
+    unchanged: 'InvoicesUnchanged',
     exportsFailed: 'ExportsFailed',
     /** Of the exports failed, those the poller gave up on at their deadline (the registry says EXPIRED). */
     exportsExpired: 'ExportsExpired',

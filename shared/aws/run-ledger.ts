@@ -21,6 +21,7 @@ export interface RunRequest {
   connections: string[];
   window?: { from: string; to: string };
   invoiceId?: string;
+  full?: boolean;
   source: 'api' | 'schedule' | 'local' | 'unknown';
 }
 

@@ -5,6 +5,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   type PutObjectCommandInput,
   type PutObjectCommandOutput,
@@ -143,6 +144,16 @@ export class S3Sink implements Sink {
       }),
     );
     return { key, sha256, bytes: body.length };
+  }
+
+  async holds(key: string, sha256: string): Promise<boolean> {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return head.Metadata?.sha256 === sha256;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
   }
 
   putJson(key: string, value: unknown, meta: ObjectMeta): Promise<StoredObject> {

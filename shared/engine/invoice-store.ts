@@ -11,7 +11,7 @@ import { fileId, type InvoiceTable, type MonthFile, type TableEntry } from './in
  */
 export interface InvoiceStore {
   /** `source` is the provider's item, for the keys a publish links by (see ListingJob.publish). */
-  add(invoice: NormalizedInvoice, source?: unknown): void;
+  add(invoice: NormalizedInvoice, source?: unknown, fingerprint?: string): void;
   /** Writes what was added since the last flush. Called before any hand-over to the queue. */
   flush(): Promise<void>;
   /** Invoices added since the last flush. */
@@ -33,9 +33,9 @@ export class TableStore implements InvoiceStore {
     return this.#pending.length;
   }
 
-  add(invoice: NormalizedInvoice, source?: unknown): void {
+  add(invoice: NormalizedInvoice, source?: unknown, fingerprint?: string): void {
     const match = source === undefined ? undefined : this.matchOf?.(source);
-    this.#pending.push(match ? { invoice, match } : { invoice });
+    this.#pending.push({ invoice, ...(match ? { match } : {}), ...(fingerprint ? { fingerprint } : {}) });
   }
 
   async flush(): Promise<void> {

@@ -16,6 +16,8 @@ export interface MonthFile {
 export interface TableEntry {
   invoice: NormalizedInvoice;
   match?: Record<string, string>;
+  /** What the invoice's listing item was when it landed (see ListingJob.item.fingerprint). */
+  fingerprint?: string;
 }
 
 /**
@@ -29,6 +31,8 @@ export interface InvoiceTable {
    * files changed: each entry's month, and the month an entry left when its issue date moved.
    */
   upsert(entries: readonly TableEntry[]): Promise<MonthFile[]>;
+  /** The fingerprints the scope's invoices last landed with, by invoiceId (none: never landed, or landed without). */
+  fingerprints(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]): Promise<Map<string, string>>;
   /** The entries of a month, ordered by invoiceId, each invoice once. */
   entries(file: MonthFile): AsyncIterable<TableEntry>;
   /**

@@ -106,6 +106,14 @@ export interface ListingJob<C extends Connection = Connection, I = unknown, D = 
     id(item: I): string;
     /** The issue date (YYYY-MM-DD, the calendar day the provider states). */
     issuedOn(item: I): string;
+    /**
+     * Whether the item's status no longer changes (paid in full, written off...): such an item, its
+     * fingerprint unchanged since it landed, is not worked again (no detail call, no download, no write)
+     * unless the run is `full`. Absent: every item is worked on every run.
+     */
+    isFinal?(item: I): boolean;
+    /** What of the item tells that it changed (default: its bytes as sent); leave out what differs on every call, such as signed URLs. */
+    fingerprint?(item: I): unknown;
     /** The id of an item that does not fit the schema, when it has one (then fetchById is tried). */
     idOfUnfit?(raw: unknown): string | undefined;
     /** Whether the item is in the window: some APIs ignore their date filters. Default: all are. */

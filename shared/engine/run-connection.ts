@@ -71,6 +71,7 @@ export async function runConnection<C extends Connection>(
       state: { job: job.name, ...state },
       startedAt: ctx.now().toISOString(),
       continuation: 0,
+      ...(message.full ? { full: true } : {}),
     });
 
   if (listings.length) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { rawInvoiceKey, rawPayloadKey } from '../aws/keys.ts';
 import type { Connection } from '../config/schema.ts';
 import { DeferError, PayloadError } from '../http/errors.ts';
@@ -10,7 +11,7 @@ import { type InvoiceStore, publishMonths, TableStore } from './invoice-store.ts
 import { describeIssues } from './issues.ts';
 import { type ListingState, listingState } from './listing-state.ts';
 import type { Enrichment, ItemContext, ListingJob, ListingPage, RawAnswer } from './provider-spec.ts';
-import { storeRaw, storeValue } from './store-raw.ts';
+import { storeRaw, storeRawOnce, storeValue } from './store-raw.ts';
 
 /** Normalized invoices held before the store writes them (bounds memory on long listings). */
 export const FLUSH_EVERY = 2_000;
@@ -72,9 +73,16 @@ async function landItems<C extends Connection>(
   store: InvoiceStore,
   unfitName: (index: number) => string,
   window?: { from: string; to: string },
+  opts: { skipUnchanged?: boolean } = {},
 ): Promise<void> {
   const provider = ctx.connection.provider;
-  const parsed: Array<{ item: unknown; raw: RawAnswer | undefined; issuedOn: string; id: string }> = [];
+  let parsed: Array<{
+    item: unknown;
+    raw: RawAnswer | undefined;
+    issuedOn: string;
+    id: string;
+    fingerprint: string;
+  }> = [];
   for (const entry of entries) {
     let { item, raw } = entry;
     let fit = job.item.schema.safeParse(item);
@@ -120,11 +128,28 @@ async function landItems<C extends Connection>(
       continue;
     }
     if (window && job.item.inWindow && !job.item.inWindow(value, window)) continue;
-    parsed.push({ item: value, raw, issuedOn, id });
+    parsed.push({ item: value, raw, issuedOn, id, fingerprint: fingerprintOf(job, value, raw) });
+  }
+  const isFinal = job.item.isFinal;
+  if (opts.skipUnchanged && isFinal && parsed.length > 0) {
+    const last = await ctx.invoices.fingerprints(
+      { provider, connection: ctx.connection.id, scope },
+      parsed.map((p) => p.id),
+    );
+    parsed = parsed.filter((p) => {
+      const unchanged = last.get(p.id) === p.fingerprint && isFinal(p.item);
+      if (unchanged) ctx.count('unchanged');
+      return !unchanged;
+    });
   }
   if (parsed.length === 0) return;
 
-  const at = (rawKey: string): ItemContext<C> => ({ ctx, scope, args, rawKey });
+  const at = (rawKey: string, itemCtx: ProviderContext<C> = ctx): ItemContext<C> => ({
+    ctx: itemCtx,
+    scope,
+    args,
+    rawKey,
+  });
   const keyOf = (p: (typeof parsed)[number]) =>
     rawInvoiceKey(provider, ctx.connection.id, scope, p.issuedOn, p.id);
   let batch: Map<string, Enrichment> | undefined;
@@ -136,8 +161,18 @@ async function landItems<C extends Connection>(
   }
   const land = async (p: (typeof parsed)[number]) => {
     const rawKey = keyOf(p);
+    // An item whose enrichment reported a problem (a document not copied...) lands without its fingerprint,
+    // so the next run works it again even if it is unchanged and final.
+    let troubled = false;
+    const itemCtx: ProviderContext<C> = {
+      ...ctx,
+      reportProblem: (problem) => {
+        if (!problem.note) troubled = true;
+        ctx.reportProblem(problem);
+      },
+    };
     const enrichment: Enrichment =
-      batch?.get(p.id) ?? (job.enrich ? await job.enrich(p.item, at(rawKey)) : {});
+      batch?.get(p.id) ?? (job.enrich ? await job.enrich(p.item, at(rawKey, itemCtx)) : {});
     const raw = enrichment.raw ?? p.raw;
     if (raw) await storeRaw(ctx, rawKey, raw);
     else await storeValue(ctx, rawKey, p.item, job.name);
@@ -152,7 +187,7 @@ async function landItems<C extends Connection>(
       });
       return;
     }
-    store.add(withCurrencyDigits(invoice), p.item);
+    store.add(withCurrencyDigits(invoice), p.item, troubled ? undefined : p.fingerprint);
     ctx.count('invoices');
   };
   let next = 0;
@@ -160,6 +195,14 @@ async function landItems<C extends Connection>(
     while (next < parsed.length) await land(parsed[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(job.concurrency ?? 1, parsed.length) }, worker));
+}
+
+/** What an item was when it landed: its bytes as sent (or what the spec says tells a change), hashed. */
+function fingerprintOf<C extends Connection>(job: Job<C>, item: unknown, raw: RawAnswer | undefined): string {
+  const what = job.item.fingerprint
+    ? JSON.stringify(job.item.fingerprint(item))
+    : (raw?.body ?? JSON.stringify(item));
+  return createHash('sha256').update(what).digest('base64url').slice(0, 22);
 }
 
 /** The name a listing's page is kept raw under (raw/<provider>/<connection>/<scope>/_payloads/<name>.json). */
@@ -260,7 +303,8 @@ export async function runListing<C extends Connection>(
       }
       return giveBack(err);
     }
-    await storeRaw(ctx, rawPayloadKey(provider, ctx.connection.id, scope, pageName()), page.raw);
+    const pageKey = rawPayloadKey(provider, ctx.connection.id, scope, pageName());
+    await (message.full ? storeRaw(ctx, pageKey, page.raw) : storeRawOnce(ctx, pageKey, page.raw));
 
     for (let i = at.skip; i < page.items.length; i += chunk) {
       at.skip = i;
@@ -287,6 +331,7 @@ export async function runListing<C extends Connection>(
           store,
           (k) => `${pageName()}_item${k}`,
           message.window,
+          { skipUnchanged: !message.full },
         );
         at.transient = 0;
       } catch (err) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ProviderContext, StoredObject } from '../providers/types.ts';
 import type { RawAnswer } from './provider-spec.ts';
@@ -10,6 +11,17 @@ export function storeRaw(ctx: ProviderContext, key: string, raw: RawAnswer): Pro
     fetchedAt: ctx.now().toISOString(),
     contentType: raw.contentType ?? 'application/json',
   });
+}
+
+/**
+ * Stores an answer unless the object at its key already holds these bytes (one HEAD instead of a PUT, a
+ * version and an event): for pages and discovery answers a rerun over unchanged data asks for again.
+ */
+export async function storeRawOnce(ctx: ProviderContext, key: string, raw: RawAnswer): Promise<StoredObject> {
+  const body = Buffer.from(raw.body, 'utf8');
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  if (await ctx.sink.holds?.(key, sha256)) return { key, sha256, bytes: body.length };
+  return storeRaw(ctx, key, raw);
 }
 
 /** Something that is not a provider answer (a value the provider sent that did not fit, with why), as JSON. */

@@ -22,6 +22,8 @@ const base = {
   startedAt: isoDateTime.optional(),
   /** How many times this work was handed back to the queue: progress, and the loop guard's count. */
   continuation: z.number().int().min(0).default(0),
+  /** Re-read everything, even invoices unchanged since they last landed in a final status (audits). */
+  full: z.boolean().optional(),
 };
 
 /** Start of a run for one connection: the function discovers scopes and fans out. */

@@ -18,6 +18,8 @@ export interface Budget {
 /** Counters that end up in the run record, the local summary and CloudWatch metrics. */
 export type Counter =
   | 'invoices'
+  /** Listing items skipped: unchanged since they landed, in a final status (no detail call, no writes). */
+  | 'unchanged'
   | 'documents'
   | 'reports'
   | 'bytes'
@@ -59,6 +61,8 @@ export interface Sink {
     meta: ObjectMeta & { expectedBytes?: number; onChunk?: (chunk: Buffer) => void },
   ): Promise<StoredObject>;
   getText(key: string): Promise<string | undefined>;
+  /** Whether the object at key holds exactly these bytes (its recorded sha256; objects held whole carry it). */
+  holds?(key: string, sha256: string): Promise<boolean>;
 }
 
 export type ExportState = 'CREATING' | 'PENDING' | 'DONE' | 'FAILED' | 'EXPIRED';

@@ -31,6 +31,8 @@ export const runRequestSchema = z
     to: isoDate.optional(),
     invoiceId: z.string().min(1).max(RUN_REQUEST_MAX_FIELD).optional(),
     job: z.string().min(1).max(RUN_REQUEST_MAX_FIELD).optional(),
+    /** Re-read every invoice of the window, unchanged ones too (an audit). */
+    full: z.boolean().optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
@@ -122,6 +124,7 @@ export async function startRun(
       ...(window ? { window } : {}),
       ...(request.invoiceId ? { invoiceId: request.invoiceId } : {}),
       ...(request.job ? { job: request.job } : {}),
+      ...(request.full ? { full: true } : {}),
     }),
   );
   await deps.state.ensureRun(
@@ -131,6 +134,7 @@ export async function startRun(
       connections: connections.map((c) => c.id),
       ...(window ? { window } : {}),
       ...(request.invoiceId ? { invoiceId: request.invoiceId } : {}),
+      ...(request.full ? { full: true } : {}),
       source: deps.source,
     },
     0,

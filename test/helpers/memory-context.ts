@@ -45,6 +45,10 @@ export class MemorySink implements Sink {
     }
     return this.store(key, Buffer.concat(chunks));
   }
+  async holds(key: string, sha256: string) {
+    const body = this.objects.get(key);
+    return body !== undefined && createHash('sha256').update(body).digest('hex') === sha256;
+  }
   async getText(key: string) {
     return this.objects.get(key)?.toString();
   }

@@ -26,12 +26,21 @@ export class MemoryInvoiceTable implements InvoiceTable {
     return [...touched.values()];
   }
 
+  async fingerprints(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]) {
+    const out = new Map<string, string>();
+    for (const id of invoiceIds) {
+      const f = this.byIdentity.get(`${fileId({ ...scope, month: '' })}${id}`)?.fingerprint;
+      if (f) out.set(id, f);
+    }
+    return out;
+  }
+
   async *entries(file: MonthFile): AsyncIterable<TableEntry> {
     const want = fileId(file);
     const list = [...this.byIdentity.values()]
       .filter((e) => fileId(fileOf(e.invoice)) === want)
       .sort((a, b) => (a.invoice.invoiceId < b.invoice.invoiceId ? -1 : 1));
-    for (const e of list) yield structuredClone(e);
+    for (const { fingerprint: _f, ...e } of list) yield structuredClone(e);
   }
 
   async publish(_file: MonthFile, _leaseUntil: number, write: () => Promise<void>): Promise<boolean> {

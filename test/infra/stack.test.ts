@@ -548,6 +548,7 @@ describe('api', () => {
     expect(Object.keys(schema.properties).sort()).toEqual([
       'connection',
       'from',
+      'full',
       'invoiceId',
       'job',
       'provider',

@@ -232,12 +232,19 @@ describe('amazon-ads on the local stack', () => {
       .filter((i) => i.invoiceDate >= since);
     const changed = recent.find((i) => i.status !== 'PAID_IN_FULL');
     expect(changed, 'the seeded data has an unpaid invoice inside the lookback').toBeDefined();
+    const open = recent.filter((i) => i.status !== 'PAID_IN_FULL' && i.status !== 'WRITTEN_OFF');
     await admin('POST', `/invoices/${changed!.id}/status`, { status: 'PAID_IN_FULL' });
 
     const detailsBefore = simCalls('getInvoice');
     const record = await run({});
     expect(record.failures).toEqual([]);
-    expect(simCalls('getInvoice') - detailsBefore).toBe(recent.length);
+    // Every invoice of the lookback is seen: the open ones (the one just paid among them) are worked again,
+    // those already final and unchanged since they landed are left alone.
+    const worked = simCalls('getInvoice') - detailsBefore;
+    const unchanged = record.connections[CONNECTION]?.unchanged ?? 0;
+    expect(worked + unchanged).toBe(recent.length);
+    expect(worked).toBeGreaterThanOrEqual(open.length);
+    expect(unchanged).toBeGreaterThan(0);
     const line = (await normalized()).find((l) => l.invoiceId === changed!.id)!;
     expect(line.status).toBe('PAID_IN_FULL');
     expect(line.remainingDue).toBe(withMinorUnits('0', line.currency));
@@ -266,7 +273,8 @@ describe('amazon-ads on the local stack', () => {
       throttleBurst: { every: 15, length: 2, retryAfterSeconds: 1 },
     });
     try {
-      const record = await run({ window: ALL_TIME });
+      // A full run: every invoice is worked again under the faults, not only those that changed.
+      const record = await run({ window: ALL_TIME, full: true });
       expect(record.failures).toEqual([]);
       expect(record.connections[CONNECTION]?.throttles ?? 0).toBeGreaterThan(0);
       expect(record.connections[CONNECTION]?.retries ?? 0).toBeGreaterThan(0);
@@ -278,7 +286,7 @@ describe('amazon-ads on the local stack', () => {
         operations: ['getAdvertiserInvoices'],
         throttleBurst: { every: 3, length: 1, retryAfterSeconds: 6 },
       });
-      const long = await run({ window: ALL_TIME, scopes: [biggest.profileId] });
+      const long = await run({ window: ALL_TIME, scopes: [biggest.profileId], full: true });
       expect(long.failures).toEqual([]);
       expect(long.connections[CONNECTION]?.defers ?? 0).toBeGreaterThan(0);
       expect(long.connections[CONNECTION]?.invoices).toBe(biggest.invoices.length);
@@ -306,7 +314,7 @@ describe('amazon-ads on the local stack', () => {
     await admin('POST', '/settings', { foreignLinks: true });
     let record: RunRecord;
     try {
-      record = await run({ window: ALL_TIME, scopes: [gov.profileId] });
+      record = await run({ window: ALL_TIME, scopes: [gov.profileId], full: true });
     } finally {
       await admin('POST', '/settings', { foreignLinks: false });
     }
@@ -328,7 +336,7 @@ describe('amazon-ads on the local stack', () => {
 
     await admin('POST', '/faults', { expiredUrlRate: 1 });
     try {
-      record = await run({ window: ALL_TIME, scopes: [gov.profileId] });
+      record = await run({ window: ALL_TIME, scopes: [gov.profileId], full: true });
     } finally {
       await admin('POST', '/faults', {});
     }

@@ -268,7 +268,7 @@ describe('sp-api on the local stack', () => {
     await admin('POST', '/settings', { failExports: true });
     let record: RunRecord;
     try {
-      record = await run(FAST, { window: { from: '2000-01-02', to: TODAY } });
+      record = await run(FAST, { window: { from: '2000-01-02', to: TODAY }, full: true });
     } finally {
       await admin('POST', '/settings', { failExports: false });
     }

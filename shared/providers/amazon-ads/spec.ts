@@ -5,7 +5,7 @@ import { describeIssues } from '../../engine/issues.ts';
 import type { ExportJob, ListingJob, OperationDef, ProviderSpec } from '../../engine/provider-spec.ts';
 import { rawOf } from '../../engine/provider-spec.ts';
 import { rawItems } from '../../engine/raw-items.ts';
-import { storeRaw } from '../../engine/store-raw.ts';
+import { storeRaw, storeRawOnce } from '../../engine/store-raw.ts';
 import { DOWNLOAD_HOSTS } from '../../http/allowlist.ts';
 import { PayloadError } from '../../http/errors.ts';
 import { toIsoDate } from '../../invoice/model.ts';
@@ -89,6 +89,8 @@ const invoices: ListingJob<AdsConnection, InvoiceSummary, AdsEnrichment> = {
     schema: invoiceSummarySchema,
     id: (s) => s.id,
     issuedOn: (s) => toIsoDate(s.invoiceDate, 'invoiceDate'),
+    // ISSUED and PAID_IN_PART still move (payments, documents); a summary that changes is worked again anyway.
+    isFinal: (s) => s.status === 'PAID_IN_FULL' || s.status === 'WRITTEN_OFF',
     idOfUnfit: (raw) => {
       const id = (raw as { id?: unknown } | null)?.id;
       return typeof id === 'string' && id ? id : undefined;
@@ -177,7 +179,7 @@ export const amazonAdsSpec: ProviderSpec<AdsConnection> = {
         await storeRaw(ctx, key, { body: err.rawBody, operation: OP.listProfiles });
       throw err;
     }
-    await storeRaw(ctx, key, rawOf(res, OP.listProfiles));
+    await storeRawOnce(ctx, key, rawOf(res, OP.listProfiles));
     const parsed = profilesSchema.safeParse(parseExactJson(res.rawBody));
     if (!parsed.success) throw new PayloadError(OP.listProfiles, res.rawBody, describeIssues(parsed.error));
     return parsed.data.map((p) => String(p.profileId));

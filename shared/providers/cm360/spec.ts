@@ -5,7 +5,7 @@ import type { ConnectionOf } from '../../config/schema.ts';
 import type { ListingJob, ListingPage, ProviderSpec } from '../../engine/provider-spec.ts';
 import { rawOf } from '../../engine/provider-spec.ts';
 import { rawItems } from '../../engine/raw-items.ts';
-import { storeRaw } from '../../engine/store-raw.ts';
+import { storeRaw, storeRawOnce } from '../../engine/store-raw.ts';
 import { DOWNLOAD_HOSTS } from '../../http/allowlist.ts';
 import { PayloadError } from '../../http/errors.ts';
 import { toIsoDate } from '../../invoice/model.ts';
@@ -101,6 +101,10 @@ const invoices: ListingJob<Cm360Connection, Cm360Invoice> = {
     schema: invoiceSchema,
     id: (i) => i.id,
     issuedOn: (i) => toIsoDate(i.issueDate, 'issueDate'),
+    // An issued CM360 invoice is not edited: a correction is a new invoice naming it (correctedInvoiceId).
+    isFinal: () => true,
+    // The PDF link may be signed anew on each call; what the invoice says is the rest.
+    fingerprint: ({ pdfUrl: _pdf, ...rest }) => rest,
   },
   async enrich(invoice, at) {
     const mismatches = campaignSumMismatches(invoice);
@@ -163,7 +167,7 @@ export const cm360Spec: ProviderSpec<Cm360Connection> = {
           await storeRaw(ctx, key, { body: err.rawBody, operation: OP.listAdvertisers });
         throw err;
       }
-      await storeRaw(ctx, key, rawOf(res, OP.listAdvertisers));
+      await storeRawOnce(ctx, key, rawOf(res, OP.listAdvertisers));
       ids.push(...(res.data.advertisers ?? []).map((a) => a.id));
       const next = res.data.nextPageToken || undefined;
       if (!next) return ids;

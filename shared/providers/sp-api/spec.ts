@@ -4,7 +4,7 @@ import type { ConnectionOf } from '../../config/schema.ts';
 import type { ExportJob, ListingJob, ProviderSpec } from '../../engine/provider-spec.ts';
 import { rawOf } from '../../engine/provider-spec.ts';
 import { rawItems, rawMember } from '../../engine/raw-items.ts';
-import { storeRaw } from '../../engine/store-raw.ts';
+import { storeRawOnce } from '../../engine/store-raw.ts';
 import { DOWNLOAD_HOSTS } from '../../http/allowlist.ts';
 import {
   BRAZIL_MARKETPLACE,
@@ -28,6 +28,8 @@ import {
 } from './schemas.ts';
 import { linkXmls, matchOf } from './xml-linking.ts';
 
+/** Statuses of an NF-e the government has answered (both spellings of cancelled are seen). */
+const FINAL_STATUSES = new Set(['AUTHORIZED', 'REJECTED', 'CANCELED', 'CANCELLED']);
 export type SpApiConnection = ConnectionOf<'sp-api'>;
 
 /**
@@ -60,7 +62,7 @@ const invoices: ListingJob<SpApiConnection, SpInvoice> = {
       getInvoicesAttributes({ marketplaceId }),
       invoicesAttributesResponseSchema,
     );
-    await storeRaw(
+    await storeRawOnce(
       ctx,
       rawPayloadKey('sp-api', ctx.connection.id, marketplaceId, 'invoices-attributes'),
       rawOf(res, 'getInvoicesAttributes'),
@@ -92,6 +94,8 @@ const invoices: ListingJob<SpApiConnection, SpInvoice> = {
     schema: invoiceSchema,
     id: (i) => i.id,
     issuedOn: (i) => brazilDay(i.date, 'invoice.date'),
+    // The government's answer is given: a later cancellation changes the item, so it is worked again.
+    isFinal: (i) => FINAL_STATUSES.has(i.status ?? ''),
   },
   normalize: (invoice, _e, at) =>
     normalizeInvoice({

@@ -123,11 +123,12 @@ const item = (n: number, amount = `${n}.10`): Item => ({
 /** Runs a fetch message and every continuation it hands back, as the queue would, until the listing ends. */
 async function drain(
   listing: ListingJob<Connection, Item>,
-  opts: { itemsPerInvocation?: number; sink?: MemorySink; state?: MemoryState } = {},
+  opts: { itemsPerInvocation?: number; sink?: MemorySink; state?: MemoryState; full?: boolean } = {},
 ) {
   const sink = opts.sink ?? new MemorySink();
   const state = opts.state ?? new MemoryState();
-  let next: FetchMessage | undefined = message();
+  let next: FetchMessage | undefined = { ...message(), ...(opts.full ? { full: true } : {}) };
+  let unchanged = 0;
   let invocations = 0;
   const problems: Array<{ code: string; message: string; key?: string }> = [];
   let landed = 0;
@@ -147,8 +148,9 @@ async function drain(
     }
     problems.push(...m.problems);
     landed += m.counts.invoices ?? 0;
+    unchanged += m.counts.unchanged ?? 0;
   }
-  return { sink, state, invocations, problems, landed };
+  return { sink, state, invocations, problems, landed, unchanged };
 }
 
 describe('runListing', () => {
@@ -218,6 +220,60 @@ describe('runListing', () => {
         .map((l) => (JSON.parse(l) as { invoiceId: string }).invoiceId);
     expect(ids('2026-03')).toEqual(['inv-0002']);
     expect(ids('2026-04')).toEqual(['inv-0001']);
+  });
+
+  describe('only what changed', () => {
+    /** A job whose items are final when `status` is PAID, counting its enrichments by id. */
+    const counted = (pages: ReadonlyArray<ReadonlyArray<unknown> | null>, failDocOf?: string) => {
+      const enriched: string[] = [];
+      const listing = job(fakeApi(pages), {
+        item: { ...job(fakeApi([])).item, isFinal: (i) => i.status === 'PAID' },
+        enrich: async (i, at) => {
+          enriched.push(i.id);
+          if (i.id === failDocOf)
+            at.ctx.reportProblem({ code: 'DOCUMENT', message: `invoice ${i.id}: pdf not copied` });
+          return {};
+        },
+      });
+      return { listing, enriched };
+    };
+    const paid = (n: number, amount?: string) => ({ ...item(n, amount), status: 'PAID' });
+
+    it('leaves an unchanged final invoice alone on the next run: no enrichment, no raw write, no month file', async () => {
+      const sink = new MemorySink();
+      await drain(counted([[paid(1), paid(2)]]).listing, { sink });
+      const puts = sink.puts;
+      const again = counted([[paid(1), paid(2)]]);
+      const second = await drain(again.listing, { sink });
+      expect(again.enriched).toEqual([]);
+      expect(second.unchanged).toBe(2);
+      expect(second.landed).toBe(0);
+      // The page itself is the same bytes under the same key: not written again either.
+      expect(sink.puts).toBe(puts);
+    });
+
+    it('works again an invoice whose amount or status changed, one still open, and every one on a full run', async () => {
+      const sink = new MemorySink();
+      await drain(counted([[paid(1), paid(2), item(3), paid(4)]]).listing, { sink });
+      const again = counted([[paid(1), paid(2, '99.99'), item(3), { ...item(4), status: 'REFUNDED' }]]);
+      await drain(again.listing, { sink });
+      expect(again.enriched.sort()).toEqual(['inv-0002', 'inv-0003', 'inv-0004']);
+      const lines = sink.lines();
+      expect(lines.find((l) => l.invoiceId === 'inv-0002')?.total).toBe('99.99');
+
+      const audit = counted([[paid(1), paid(2, '99.99'), item(3), { ...item(4), status: 'REFUNDED' }]]);
+      const full = await drain(audit.listing, { sink, full: true });
+      expect(audit.enriched.sort()).toEqual(['inv-0001', 'inv-0002', 'inv-0003', 'inv-0004']);
+      expect(full.unchanged).toBe(0);
+    });
+
+    it('works again an unchanged final invoice whose document could not be copied', async () => {
+      const sink = new MemorySink();
+      await drain(counted([[paid(1), paid(2)]], 'inv-0002').listing, { sink });
+      const again = counted([[paid(1), paid(2)]]);
+      await drain(again.listing, { sink });
+      expect(again.enriched).toEqual(['inv-0002']);
+    });
   });
 
   it('follows empty pages that carry a cursor and stops only at a page without one', async () => {
