@@ -21,13 +21,7 @@ async function main(argv: string[]): Promise<number> {
   const table = await openInvoiceTable(options.out);
   try {
     if (options.sql) {
-      let result: QueryResult;
-      try {
-        result = await table.query(options.sql);
-      } catch (err) {
-        process.stderr.write(`${(err as Error).message}\n`);
-        return 1;
-      }
+      const result = await table.query(options.sql);
       process.stdout.write(
         options.json ? `${JSON.stringify(rowObjects(result), null, 2)}\n` : `${formatResultTable(result)}\n`,
       );
@@ -41,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
     }
     if (options.json) process.stdout.write(`${JSON.stringify(answers, null, 2)}\n`);
     return 0;
+  } catch (err) {
+    // DuckDB's own message names the problem (the SQL's, or a month file it cannot read); a stack would bury it.
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
   } finally {
     table.close();
   }

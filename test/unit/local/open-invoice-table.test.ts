@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,10 +148,27 @@ describe('the invoices table on a laptop', () => {
   });
 });
 
-describe('nothing to query', () => {
+describe('nothing to query, or a file that cannot be read', () => {
   it('says so when the mirror is missing', async () => {
     await expect(openInvoiceTable(join(dir, 'absent'))).rejects.toThrow(NoInvoicesError);
     await expect(openInvoiceTable(join(dir, 'absent'))).rejects.toThrow(/no mirror at .*run npm start/);
+  });
+
+  it('names a month file it cannot read', async () => {
+    const bad = join(dir, 'bad');
+    writeMonthFile(bad, '2026-01', [invoiceLine({ invoiceId: 'C1' })]);
+    appendFileSync(
+      join(bad, 'invoices/provider=cm360/issue_month=2026-01/cm360-main-111.jsonl'),
+      '{"invoiceId": \n',
+    );
+    const broken = await openInvoiceTable(bad);
+    try {
+      await expect(broken.query('SELECT count(*) FROM invoices')).rejects.toThrow(
+        /Malformed JSON in file ".*cm360-main-111\.jsonl"/,
+      );
+    } finally {
+      broken.close();
+    }
   });
 
   it('says so when the mirror has no month file', async () => {
