@@ -5,6 +5,8 @@ import type { Config, ProviderId } from '../../shared/config/schema.ts';
 import { RunsApi } from './api.ts';
 import { writeBundledConfig } from './bundled-config.ts';
 import { Functions } from './functions.ts';
+import { InvoiceQueries } from './invoice-queries.ts';
+import { InvoiceTable, projectionStart } from './invoice-table.ts';
 import { Monitoring } from './monitoring.ts';
 import { JobQueues } from './queues.ts';
 import { RunEvents } from './run-events.ts';
@@ -17,7 +19,10 @@ export interface InvoiceIngestStackProps extends StackProps {
   config: Config;
 }
 
-/** The whole deployable: storage, queues, functions, schedules, API, secrets, alarms. Environment-agnostic. */
+/**
+ * The whole deployable: storage, the invoices table and its Athena workgroup, queues, functions, schedules, API,
+ * secrets, alarms. Environment-agnostic.
+ */
 export class InvoiceIngestStack extends Stack {
   readonly storage: Storage;
   readonly queues: JobQueues;
@@ -26,6 +31,8 @@ export class InvoiceIngestStack extends Stack {
   readonly api: RunsApi;
   readonly runEvents: RunEvents;
   readonly monitoring: Monitoring;
+  readonly invoices: InvoiceTable;
+  readonly queries: InvoiceQueries;
 
   constructor(scope: Construct, id: string, props: InvoiceIngestStackProps) {
     super(scope, id, props);
@@ -34,6 +41,15 @@ export class InvoiceIngestStack extends Stack {
     const { config } = props;
 
     this.storage = new Storage(this, 'Storage');
+    this.invoices = new InvoiceTable(this, 'InvoiceTable', {
+      bucket: this.storage.bucket,
+      firstIssueMonth: projectionStart(config.connections.map((c) => c.backfillFrom)),
+    });
+    this.queries = new InvoiceQueries(this, 'InvoiceQueries', {
+      invoices: this.invoices,
+      bucket: this.storage.bucket,
+      accessLogs: this.storage.accessLogs,
+    });
     this.queues = new JobQueues(this, 'Queues', { config });
     const secrets = new ConnectionSecrets(this, 'Secrets', { config });
     this.runEvents = new RunEvents(this, 'RunEvents');
@@ -84,6 +100,10 @@ export class InvoiceIngestStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
     new CfnOutput(this, 'CompletedRunsLogGroup', { value: this.runEvents.logGroup.logGroupName });
+    new CfnOutput(this, 'InvoiceDatabase', { value: this.invoices.database.databaseName });
+    new CfnOutput(this, 'QueryWorkGroup', { value: this.queries.workGroup.name });
+    new CfnOutput(this, 'QueryResultsBucket', { value: this.queries.results.bucketName });
+    new CfnOutput(this, 'AnalystPolicyArn', { value: this.queries.analystPolicy.managedPolicyArn });
     for (const q of this.queues.all()) {
       new CfnOutput(this, `QueueUrl-${q.id}`, { value: q.queue.queueUrl, description: `queue ${q.id}` });
     }

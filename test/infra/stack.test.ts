@@ -751,6 +751,21 @@ describe('run-completed events', () => {
   });
 });
 
+describe('invoices table', () => {
+  // test/infra/invoice-table.test.ts checks the table, the workgroup and the policy themselves.
+  it('puts the Glue table over the invoice bucket, with its workgroup and analyst policy, and exports them', () => {
+    const table = props(logicalIdAt(built.stack, `${STACK}/InvoiceTable/Invoices/Table`));
+    const location = (table.TableInput as { StorageDescriptor: { Location: unknown } }).StorageDescriptor
+      .Location;
+    expect(joinedText(location)).toBe(`s3://<${id('Storage/Invoices')}>/invoices/`);
+    const outputs = t.Outputs ?? {};
+    expect(outputs.InvoiceDatabase?.Value).toEqual({ Ref: id('InvoiceTable/Database') });
+    expect(outputs.QueryWorkGroup?.Value).toBe('invoice-ingest');
+    expect(outputs.QueryResultsBucket?.Value).toEqual({ Ref: id('InvoiceQueries/Results') });
+    expect(outputs.AnalystPolicyArn?.Value).toEqual({ Ref: id('InvoiceQueries/AnalystPolicy') });
+  });
+});
+
 describe('outputs and cdk-nag', () => {
   it('exports the bucket, table, API URL and queue URLs', () => {
     const outputs = t.Outputs ?? {};
