@@ -10,8 +10,16 @@ import {
 import { Construct } from 'constructs';
 import { STATE_TABLE } from '../../shared/aws/resources.ts';
 
-/** Old object versions are kept this long, so an overwrite by a redelivered message can be undone. */
+/** Old versions of what the providers sent are kept this long, so an overwrite can be undone. */
 const NONCURRENT_VERSION_DAYS = 90;
+/** Prefixes whose objects are the providers' own bytes (payloads, documents, reports, export ZIPs). */
+export const SOURCE_PREFIXES = ['raw/', 'documents/', 'reports/', 'exports/'] as const;
+/**
+ * Month files are derived: rewritten from the invoice table on each run that changes them, so their old
+ * versions are only a short undo, not a record (the table and raw/ are).
+ */
+export const DERIVED_PREFIXES = ['invoices/'] as const;
+const DERIVED_NONCURRENT_DAYS = 3;
 /** Server access logs are audit material; a year covers a yearly review. */
 const ACCESS_LOG_DAYS = 365;
 
@@ -41,10 +49,17 @@ export class Storage extends Construct {
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: true,
       lifecycleRules: [
-        {
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        ...SOURCE_PREFIXES.map((prefix) => ({
+          id: `keep-old-${prefix.slice(0, -1)}`,
+          prefix,
           noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS),
-          abortIncompleteMultipartUploadAfter: Duration.days(1),
-        },
+        })),
+        ...DERIVED_PREFIXES.map((prefix) => ({
+          id: `expire-old-${prefix.slice(0, -1)}`,
+          prefix,
+          noncurrentVersionExpiration: Duration.days(DERIVED_NONCURRENT_DAYS),
+        })),
       ],
       serverAccessLogsBucket: this.accessLogs,
       serverAccessLogsPrefix: 'invoices/',

@@ -119,15 +119,28 @@ describe('storage', () => {
     expect(bucket.NotificationConfiguration).toEqual({
       EventBridgeConfiguration: { EventBridgeEnabled: true },
     });
-    expect(bucket.LifecycleConfiguration).toEqual({
-      Rules: [
-        expect.objectContaining({
-          Status: 'Enabled',
-          NoncurrentVersionExpiration: { NoncurrentDays: 90 },
-          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
-        }),
-      ],
-    });
+    // Old versions of the providers' bytes are kept 90 days; those of derived month files 3 days; every
+    // prefix the functions write has its rule.
+    const rules = (bucket.LifecycleConfiguration as { Rules: Json[] }).Rules;
+    const noncurrentDays = (prefix: string) =>
+      (rules.find((r) => r.Prefix === prefix)?.NoncurrentVersionExpiration as { NoncurrentDays?: number })
+        ?.NoncurrentDays;
+    for (const p of ['raw/', 'documents/', 'reports/', 'exports/']) expect(noncurrentDays(p), p).toBe(90);
+    expect(noncurrentDays('invoices/')).toBe(3);
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        Status: 'Enabled',
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      }),
+    );
+    for (const fn of QUEUE_FED_FUNCTIONS) {
+      for (const prefix of fn.writes) {
+        expect(
+          rules.some((r) => r.Prefix && prefix.startsWith(String(r.Prefix))),
+          `${fn.name} ${prefix}`,
+        ).toBe(true);
+      }
+    }
     expect(bucket.LoggingConfiguration).toEqual({
       DestinationBucketName: { Ref: id('Storage/AccessLogs') },
       LogFilePrefix: 'invoices/',
