@@ -19,7 +19,7 @@ import {
   paymentAnswerSchema,
   transactionsQuery,
 } from './api.ts';
-import { type BusinessInvoice, readDetails } from './assemble.ts';
+import { type BusinessInvoice, consolidatedOf, readDetails } from './assemble.ts';
 import { decodeCursor, encodeCursor, type ListingCursor } from './listing-cursor.ts';
 import { ListingPages, listingPageKey } from './listing-pages.ts';
 import { normalizeInvoice } from './normalize.ts';
@@ -165,6 +165,14 @@ const invoices: ListingJob<BusinessConnection, BusinessInvoice> = {
     ),
     id: (inv) => inv.invoiceNumber,
     issuedOn: (inv) => toIsoDate(inv.detail.invoiceDate ?? '', 'invoiceDate'),
+    // Paid and closed, its consolidated number known: nothing left to change. The transactions, details and
+    // payments calls are made for the window anyway (an invoice is assembled from all three), so what a
+    // skip saves here is the invoice's raw and normalized writes.
+    isFinal: (inv) => {
+      const result = inv.payment?.result;
+      const closed = result?.resultType === 'SUCCESS' && result.paymentDetails?.status === 'Closed';
+      return closed && !consolidatedOf(inv.detail).pending;
+    },
   },
   normalize(inv, _enrichment, at) {
     const line = normalizeInvoice({
