@@ -7,6 +7,7 @@ import { writeBundledConfig } from './bundled-config.ts';
 import { Functions } from './functions.ts';
 import { Monitoring } from './monitoring.ts';
 import { JobQueues } from './queues.ts';
+import { ReconcilerSchedule } from './reconciler-schedule.ts';
 import { RunEvents } from './run-events.ts';
 import { RunSchedules } from './schedules.ts';
 import { ConnectionSecrets } from './secrets.ts';
@@ -23,6 +24,7 @@ export class InvoiceIngestStack extends Stack {
   readonly queues: JobQueues;
   readonly functions: Functions;
   readonly schedules: RunSchedules;
+  readonly reconcilerSchedule: ReconcilerSchedule;
   readonly api: RunsApi;
   readonly runEvents: RunEvents;
   readonly monitoring: Monitoring;
@@ -47,6 +49,9 @@ export class InvoiceIngestStack extends Stack {
       runEvents: this.runEvents,
     });
     this.schedules = new RunSchedules(this, 'Schedules', { config, queues: this.queues });
+    this.reconcilerSchedule = new ReconcilerSchedule(this, 'Reconciler', {
+      handler: this.functions.reconciler.fn,
+    });
     this.api = new RunsApi(this, 'Api', { handler: this.functions.runsApi.fn });
 
     const providers = [...new Set(config.connections.map((c) => c.provider))] as ProviderId[];
