@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, Stage } from 'aws-cdk-lib';
+import { Duration, Stack, Stage } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -17,17 +17,20 @@ import {
   QUEUE_FED_FUNCTIONS,
   type QueueFedFunction,
   queueUrlEnv,
+  RECONCILER_FUNCTION,
   runsApiQueues,
   sendsTo,
 } from '../../shared/aws/resources.ts';
 import { RUN_COMPLETED } from '../../shared/aws/run-completed.ts';
 import type { Config, ProviderId } from '../../shared/config/schema.ts';
+import { RECONCILE_QUEUES_ENV } from '../../shared/runtime/reconciler-env.ts';
+import type { ReconciledQueue } from '../../shared/runtime/stale-after.ts';
 import { BUNDLED_CONFIG_NAME, BUNDLED_CONFIG_PATH, shellQuote } from './bundled-config.ts';
 import { acknowledge, wildcardResourceFinding } from './nag.ts';
 import type { JobQueue, JobQueues } from './queues.ts';
 import type { RunEvents } from './run-events.ts';
 import type { ConnectionSecrets } from './secrets.ts';
-import { RUNS_API_SETTINGS, settingsFor } from './settings.ts';
+import { RECONCILER_SETTINGS, RUNS_API_SETTINGS, settingsFor } from './settings.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -52,6 +55,14 @@ const TABLE_ACTIONS = [
   'dynamodb:BatchWriteItem',
 ];
 const WRITE_ACTIONS = ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'];
+/** The reconciler reads run records and markers, records failures, settles runs and drops markers. */
+const RECONCILER_TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+];
 
 export interface IngestFunction {
   name: FunctionName;
@@ -75,10 +86,14 @@ export interface FunctionsProps {
   runEvents: RunEvents;
 }
 
-/** The Lambdas: one per queue-fed function in shared/aws/resources.ts, plus runs-api behind the API. */
+/**
+ * The Lambdas: one per queue-fed function in shared/aws/resources.ts, runs-api behind the API, and the run
+ * reconciler on its schedule.
+ */
 export class Functions extends Construct {
   readonly queueFed: IngestFunction[] = [];
   readonly runsApi: IngestFunction;
+  readonly reconciler: IngestFunction;
 
   constructor(
     scope: Construct,
@@ -136,10 +151,29 @@ export class Functions extends Construct {
       apiEnv,
     );
     for (const q of runQueues) q.queue.grantSendMessages(this.runsApi.role);
+
+    // The reconciler reads every function's DLQ and puts back what it read; it deletes nothing (operators
+    // redrive) and sends only run-completed events.
+    const reconciled: ReconciledQueue[] = props.queues.all().map((q) => ({
+      queue: q.id,
+      dlqUrl: q.dlq.queueUrl,
+      maxReceiveCount: q.maxReceiveCount,
+      visibilityTimeoutSeconds: q.visibilityTimeoutSeconds,
+    }));
+    this.reconciler = this.makeFunction(
+      RECONCILER_FUNCTION,
+      RECONCILER_SETTINGS.timeoutSeconds,
+      RECONCILER_SETTINGS.memoryMb,
+      { [RECONCILE_QUEUES_ENV]: Stack.of(this).toJsonString(reconciled) },
+      RECONCILER_TABLE_ACTIONS,
+    );
+    for (const q of props.queues.all()) {
+      q.dlq.grant(this.reconciler.role, 'sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility');
+    }
   }
 
   all(): IngestFunction[] {
-    return [...this.queueFed, this.runsApi];
+    return [...this.queueFed, this.runsApi, this.reconciler];
   }
 
   private makeFunction(
@@ -147,6 +181,7 @@ export class Functions extends Construct {
     timeoutSeconds: number,
     memoryMb: number,
     extraEnv: Record<string, string>,
+    tableActions: readonly string[] = TABLE_ACTIONS,
   ): IngestFunction {
     const { bucket, table, bundledConfigFile, runEvents } = this.props;
     const logGroup = new LogGroup(this, `${name}-logs`, { retention: RetentionDays.THREE_MONTHS });
@@ -162,7 +197,7 @@ export class Functions extends Construct {
         resources: [logGroup.logGroupArn],
       }),
     );
-    role.addToPolicy(new PolicyStatement({ actions: TABLE_ACTIONS, resources: [table.tableArn] }));
+    role.addToPolicy(new PolicyStatement({ actions: [...tableActions], resources: [table.tableArn] }));
     role.addToPolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,

@@ -16,12 +16,12 @@ import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS, QUEUE_FED_FUNCTIONS } from '../../shared/aws/resources.ts';
+import { METRICS, QUEUE_FED_FUNCTIONS, RECONCILER_FUNCTION } from '../../shared/aws/resources.ts';
 import type { ProviderId } from '../../shared/config/schema.ts';
 import type { IngestFunction } from './functions.ts';
 
 const PERIOD = Duration.minutes(5);
-const { provider: PROVIDER, connection: CONNECTION, status: STATUS } = METRICS.dimensions;
+const { provider: PROVIDER, connection: CONNECTION, status: STATUS, cause: CAUSE } = METRICS.dimensions;
 /** Statuses a run can settle with; PARTIAL arrives with partial runs, its lines and alarm are ready for it. */
 const OUTCOMES = ['SUCCEEDED', 'FAILED', 'PARTIAL'] as const;
 /** Where each alarm's description points for what to do: README.md, section Operations, runbook entry Rn. */
@@ -133,6 +133,25 @@ export class Monitoring extends Construct {
       }),
       `A run ended FAILED or PARTIAL. First: the log group ${props.completedRuns.logGroupName} has one event ` +
         `per run with its outcome and failure count; then GET /runs/{runId} for the reasons. ${runbook(4)}.`,
+    );
+
+    // A run the reconciler settled had lost track of a message: FAILED already alarms above, this says why.
+    const reconcilerLogs = logGroupOf(RECONCILER_FUNCTION)?.logGroupName ?? `of ${RECONCILER_FUNCTION}`;
+    alarm(
+      'runs-reconciled',
+      new MathExpression({
+        expression: 'FILL(dlq, 0) + FILL(stopped, 0)',
+        usingMetrics: {
+          dlq: metric(METRICS.names.runsReconciled, { [CAUSE]: 'DLQ' }, 'Sum', 'DLQ'),
+          stopped: metric(METRICS.names.runsReconciled, { [CAUSE]: 'STOPPED' }, 'Sum', 'STOPPED'),
+        },
+        period: PERIOD,
+        label: 'runs settled by the reconciler',
+      }),
+      `The run reconciler settled a run whose messages stopped moving (cause DLQ: a message reached a ` +
+        `dead-letter queue unrecorded, its function timed out or ran out of memory; STOPPED: nothing of the ` +
+        `run moved for longer than RUN_STALE_AFTER_MINUTES). First: the log group ${reconcilerLogs}, lines ` +
+        `"run settled by the reconciler" and the ones before them. ${runbook(9)}.`,
     );
 
     const exporting = new Set(QUEUE_FED_FUNCTIONS.filter((f) => f.startsExports).map((f) => f.provider));

@@ -13,6 +13,7 @@ export interface JobQueue {
   queue: Queue;
   dlq: Queue;
   maxReceiveCount: number;
+  visibilityTimeoutSeconds: number;
 }
 
 /** One queue per queue-fed function, each with its own DLQ, so a provider's failures stay its own. */
@@ -28,13 +29,20 @@ export class JobQueues extends Construct {
         enforceSSL: true,
         retentionPeriod: DLQ_RETENTION,
       });
+      const visibility = visibilityTimeoutSeconds(settings.timeoutSeconds);
       const queue = new Queue(this, fn.queue, {
         encryption: QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
-        visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(settings.timeoutSeconds)),
+        visibilityTimeout: Duration.seconds(visibility),
         deadLetterQueue: { queue: dlq, maxReceiveCount: settings.maxReceiveCount },
       });
-      this.byId.set(fn.queue, { id: fn.queue, queue, dlq, maxReceiveCount: settings.maxReceiveCount });
+      this.byId.set(fn.queue, {
+        id: fn.queue,
+        queue,
+        dlq,
+        maxReceiveCount: settings.maxReceiveCount,
+        visibilityTimeoutSeconds: visibility,
+      });
     }
   }
 

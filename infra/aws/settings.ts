@@ -20,6 +20,12 @@ export const POLLER_SETTINGS: ProviderSettings = {
  */
 export const RUNS_API_SETTINGS = { timeoutSeconds: 15, memoryMb: 256 } as const;
 
+/**
+ * The run reconciler reads the DLQs and a handful of run records every quarter hour: a pass takes seconds.
+ * Its schedule's period is also how long a run whose last message died in a DLQ may show RUNNING.
+ */
+export const RECONCILER_SETTINGS = { timeoutSeconds: 120, memoryMb: 256, everyMinutes: 15 } as const;
+
 /** Concurrency, redrive count, timeout and memory for a queue-fed function. */
 export function settingsFor(config: Config, fn: QueueFedFunction): ProviderSettings {
   return fn.provider === 'all' ? POLLER_SETTINGS : providerSettings(config, fn.provider);

@@ -9,6 +9,7 @@ import { InvoiceQueries } from './invoice-queries.ts';
 import { InvoiceTable, projectionStart } from './invoice-table.ts';
 import { Monitoring } from './monitoring.ts';
 import { JobQueues } from './queues.ts';
+import { ReconcilerSchedule } from './reconciler-schedule.ts';
 import { RunEvents } from './run-events.ts';
 import { RunSchedules } from './schedules.ts';
 import { ConnectionSecrets } from './secrets.ts';
@@ -28,6 +29,7 @@ export class InvoiceIngestStack extends Stack {
   readonly queues: JobQueues;
   readonly functions: Functions;
   readonly schedules: RunSchedules;
+  readonly reconcilerSchedule: ReconcilerSchedule;
   readonly api: RunsApi;
   readonly runEvents: RunEvents;
   readonly monitoring: Monitoring;
@@ -63,6 +65,9 @@ export class InvoiceIngestStack extends Stack {
       runEvents: this.runEvents,
     });
     this.schedules = new RunSchedules(this, 'Schedules', { config, queues: this.queues });
+    this.reconcilerSchedule = new ReconcilerSchedule(this, 'Reconciler', {
+      handler: this.functions.reconciler.fn,
+    });
     this.api = new RunsApi(this, 'Api', { handler: this.functions.runsApi.fn });
 
     const providers = [...new Set(config.connections.map((c) => c.provider))] as ProviderId[];

@@ -6,6 +6,7 @@ import { DynamoStateStore, type RunRecord } from '../../shared/aws/state-store.t
 import { ConfigError, defaultConfigPath, loadConfig } from '../../shared/config/load.ts';
 import type { Config, Connection, ProviderId } from '../../shared/config/schema.ts';
 import { SqsJobQueue } from '../../shared/jobs/queue.ts';
+import type { ReconcileReport } from '../../shared/runtime/reconcile-runs.ts';
 import { RunRequestError, resolveRunRequest, startRun } from '../../shared/runtime/runs.ts';
 import { type FaultConfigInput, parseFaultConfig } from '../sandbox/framework/faults.ts';
 import { startSandbox } from '../sandbox/index.ts';
@@ -238,8 +239,21 @@ async function main(argv: string[]): Promise<number> {
       stopProgress();
     }
 
-    const runs = new Map<string, RunRecord | undefined>();
-    for (const runId of new Set(runOf.values())) runs.set(runId, await state.getRun(runId));
+    const readRuns = async () => {
+      const read = new Map<string, RunRecord | undefined>();
+      for (const runId of new Set(runOf.values())) read.set(runId, await state.getRun(runId));
+      return read;
+    };
+    let runs = await readRuns();
+    let reconciled: ReconcileReport | undefined;
+    if ([...runs.values()].some((r) => r?.status === 'RUNNING')) {
+      // The queues are empty and no function runs, so nothing can move a run any more: the reconciler settles
+      // what is still RUNNING at once (stale after 0 minutes) instead of after the hours it waits on AWS.
+      say('a run is still RUNNING with every queue empty: running the run reconciler');
+      reconciled = await stack.reconcile({ ...functionEnv, RUN_STALE_AFTER_MINUTES: '0' });
+      await stack.waitForIdle({ timeoutMs: 60_000 });
+      runs = await readRuns();
+    }
     const dlq = (await stack.runner.dlqMessages()).map((m) => {
       let connection: string | undefined;
       try {
@@ -253,6 +267,7 @@ async function main(argv: string[]): Promise<number> {
       Object.entries(stack.consumer.counts()).map(([p, c]) => [p, c?.objects ?? 0]),
     );
     const summary = buildSummary({ connections, runs, runOf, notImplemented, dlq, landed });
+    if (reconciled) summary.reconciled = reconciled;
     summary.events = stack.consumer.runsCompleted().map(({ detail: d }) => ({
       runId: d.runId,
       outcome: d.outcome,

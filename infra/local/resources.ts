@@ -10,13 +10,16 @@ import {
   QUEUE_FED_FUNCTIONS,
   type QueueFedFunction,
   queueUrlEnv,
+  RECONCILER_FUNCTION,
   runsApiQueues,
   STATE_TABLE,
   sendsTo,
 } from '../../shared/aws/resources.ts';
 import { RUN_COMPLETED } from '../../shared/aws/run-completed.ts';
 import type { Config, ProviderSettings } from '../../shared/config/schema.ts';
-import { RUNS_API_SETTINGS, settingsFor } from '../aws/settings.ts';
+import { RECONCILE_QUEUES_ENV } from '../../shared/runtime/reconciler-env.ts';
+import type { ReconciledQueue } from '../../shared/runtime/stale-after.ts';
+import { RECONCILER_SETTINGS, RUNS_API_SETTINGS, settingsFor } from '../aws/settings.ts';
 import { localDynamoClient, localS3Client, localSqsClient } from './clients.ts';
 
 /**
@@ -169,6 +172,17 @@ export async function createLocalResources(options: LocalResourcesOptions): Prom
     const apiEnv = common('runs-api', RUNS_API_SETTINGS.memoryMb);
     for (const q of runsApiQueues()) apiEnv[queueUrlEnv(q)] = queueOf(q).url;
     functionEnv['runs-api'] = apiEnv;
+    // As infra/aws/functions.ts: every function queue's DLQ, with the settings its stale limit derives from.
+    const reconciled: ReconciledQueue[] = Object.values(queues).map((q) => ({
+      queue: q.id,
+      dlqUrl: q.dlqUrl,
+      maxReceiveCount: q.maxReceiveCount,
+      visibilityTimeoutSeconds: q.visibilityTimeoutSeconds,
+    }));
+    functionEnv[RECONCILER_FUNCTION] = {
+      ...common(RECONCILER_FUNCTION, RECONCILER_SETTINGS.memoryMb),
+      [RECONCILE_QUEUES_ENV]: JSON.stringify(reconciled),
+    };
 
     return {
       bucket,

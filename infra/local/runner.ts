@@ -7,6 +7,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { peekDlq } from '../../shared/jobs/peek-dlq.ts';
 import { localSqsClient } from './clients.ts';
 import {
   FunctionContainer,
@@ -431,41 +432,23 @@ export class EventSourceRunner extends EventEmitter<RunnerEvents> {
   }
 
   /**
-   * Reads every DLQ's messages without removing them (each is hidden for a couple of seconds by the read).
-   * The reason is the `reason` attribute the frame sets when it moves a message itself, else the runner's
-   * last recorded failure of that message (a redrive keeps the message id).
+   * Reads every DLQ's messages without removing them, and makes them visible again at once (peekDlq), so the
+   * run reconciler and a later read see them too. The reason is the `reason` attribute the frame sets when it
+   * moves a message itself, else the runner's last recorded failure of that message (a redrive keeps the
+   * message id).
    */
   async dlqMessages(queueId?: string): Promise<DlqMessage[]> {
     const out: DlqMessage[] = [];
     for (const [id, url] of Object.entries(this.options.dlqUrls ?? {})) {
       if (queueId && id !== queueId) continue;
-      const seen = new Set<string>();
-      for (;;) {
-        const got = await this.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: url,
-            MaxNumberOfMessages: MAX_RECEIVE_BATCH,
-            WaitTimeSeconds: 0,
-            VisibilityTimeout: 2,
-            MessageAttributeNames: ['All'],
-          }),
-        );
-        const fresh = (got.Messages ?? []).filter((m) => m.MessageId && !seen.has(m.MessageId));
-        if (!fresh.length) break;
-        for (const m of fresh) {
-          seen.add(m.MessageId!);
-          const attrs: Record<string, string> = {};
-          for (const [k, v] of Object.entries(m.MessageAttributes ?? {})) {
-            if (v.StringValue !== undefined) attrs[k] = v.StringValue;
-          }
-          out.push({
-            queueId: id,
-            messageId: m.MessageId!,
-            body: m.Body ?? '',
-            reason: attrs.reason ?? this.lastFailure.get(m.MessageId!) ?? 'unknown (no reason recorded)',
-            messageAttributes: attrs,
-          });
-        }
+      for (const m of await peekDlq(this.sqs, url, { waitTimeSeconds: 0, visibilityTimeoutSeconds: 2 })) {
+        out.push({
+          queueId: id,
+          messageId: m.messageId,
+          body: m.body,
+          reason: m.attributes.reason ?? this.lastFailure.get(m.messageId) ?? 'unknown (no reason recorded)',
+          messageAttributes: m.attributes,
+        });
       }
     }
     return out;

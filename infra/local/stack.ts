@@ -1,12 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { QUEUE_FED_FUNCTIONS } from '../../shared/aws/resources.ts';
+import { QUEUE_FED_FUNCTIONS, RECONCILER_FUNCTION } from '../../shared/aws/resources.ts';
 import type { Config } from '../../shared/config/schema.ts';
+import type { ReconcileReport } from '../../shared/runtime/reconcile-runs.ts';
+import { RECONCILER_SETTINGS } from '../aws/settings.ts';
 import { lambdaBundles, taskRootOf, workerBundle } from './bundles.ts';
 import { localS3Client, localSqsClient } from './clients.ts';
 import { LocalConsumer } from './consumer.ts';
-import type { FunctionOutput, OutputListener } from './container.ts';
+import { FunctionContainer, type FunctionOutput, type OutputListener } from './container.ts';
 import { type MirrorResult, mirrorBucket } from './mirror.ts';
 import { forwardS3Notifications } from './notifications.ts';
 import { createLocalResources, type LocalResources, type QueueFedName } from './resources.ts';
@@ -104,6 +107,11 @@ export interface LocalStack {
   workerModule: string;
   /** runs-api's bundle, when `runsApi` was asked for. */
   runsApiModule?: string;
+  /**
+   * Runs the run reconciler's bundle once, in a container of its own, as its schedule does on AWS; `env` is
+   * added to its environment (settings). Answers its report; a failed invocation throws.
+   */
+  reconcile(env?: Record<string, string>): Promise<ReconcileReport>;
   /** Sends one message to a queue by id; an object body is sent as JSON. Returns the message id. */
   send(queueId: string, body: string | object, options?: SendOptions): Promise<string>;
   waitForIdle(options?: { intervalMs?: number; timeoutMs?: number }): Promise<void>;
@@ -119,6 +127,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const entries = specs.map(entryOf);
   const runsApiEntry = resolve(REPO_ROOT, 'functions/runs-api/handler.ts');
   if (options.runsApi) entries.push(runsApiEntry);
+  // Every stack may need to settle a run that lost a message (npm start does at idle).
+  const reconcilerEntry = resolve(REPO_ROOT, `functions/${RECONCILER_FUNCTION}/handler.ts`);
+  entries.push(reconcilerEntry);
   // Built (or found in the cache) while the stand-ins start.
   const bundleStarted = performance.now();
   const bundling = Promise.all([
@@ -205,6 +216,34 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       bundles,
       workerModule: worker.module,
       ...(options.runsApi ? { runsApiModule: lambda.modules.get(runsApiEntry)! } : {}),
+      reconcile: async (env = {}) => {
+        const module = lambda.modules.get(reconcilerEntry)!;
+        const container = new FunctionContainer({
+          workerModule: worker.module,
+          init: {
+            handlerModule: module,
+            handlerExport: 'handler',
+            functionName: RECONCILER_FUNCTION,
+            memoryMb: RECONCILER_SETTINGS.memoryMb,
+            region: standins.region,
+            accountId: standins.accountId,
+          },
+          env: {
+            ...resources.functionEnv[RECONCILER_FUNCTION],
+            LAMBDA_TASK_ROOT: taskRootOf(module),
+            ...env,
+          },
+          output: oneOffOutput(RECONCILER_FUNCTION, options.functionOutput ?? 'inherit'),
+          initTimeoutMs: 60_000,
+        });
+        // Kept until the stack closes: a thread ended at once would lose the output it has not flushed yet.
+        cleanups.push(() => container.stop());
+        // What EventBridge Scheduler's LambdaInvoke sends without an input.
+        const outcome = await container.invoke(randomUUID(), {}, RECONCILER_SETTINGS.timeoutSeconds * 1000);
+        if (outcome.kind === 'ok') return outcome.value as ReconcileReport;
+        const why = 'error' in outcome ? `${outcome.error.name}: ${outcome.error.message}` : outcome.kind;
+        throw new Error(`${RECONCILER_FUNCTION} failed (${outcome.kind}): ${why}`);
+      },
       send: async (queueId, body, sendOptions = {}) => {
         const url = resources.queueUrls[queueId];
         if (!url)
@@ -250,6 +289,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 type FunctionSpec = Exclude<LocalFunctionSpec, QueueFedName>;
+
+/** A container's output setting from the stack's: a stack-wide listener hears which function spoke. */
+function oneOffOutput(
+  name: string,
+  output: NonNullable<LocalStackOptions['functionOutput']>,
+): FunctionOutput {
+  if (typeof output !== 'function') return output;
+  return (stream, line) => output({ function: name, stream, line });
+}
 
 function specOf(spec: LocalFunctionSpec): FunctionSpec {
   const s = typeof spec === 'string' ? { name: spec } : spec;

@@ -1,6 +1,7 @@
 import type { RunRecord } from '../../shared/aws/state-store.ts';
 import type { Connection, ProviderId } from '../../shared/config/schema.ts';
 import type { Counter } from '../../shared/providers/types.ts';
+import type { ReconcileReport } from '../../shared/runtime/reconcile-runs.ts';
 
 export interface SummaryRow {
   provider: ProviderId;
@@ -54,6 +55,8 @@ export interface Summary {
   dlq: Array<{ queue: string; connection?: string; reason?: string }>;
   out?: { dir: string; files: number; bytes: number };
   landed: Record<string, number>;
+  /** What the run reconciler did, when a run was still RUNNING once every queue was empty. */
+  reconciled?: ReconcileReport;
   /** The "Invoice run completed" events the local stack forwarded to its consumer. */
   events?: Array<{ runId: string; outcome: string; connections: string[] }>;
   /** The state directory, and whether it held an earlier run's state. */
@@ -157,6 +160,24 @@ function human(bytes: number): string {
   return `${v.toFixed(1)} ${units[i]}`;
 }
 
+/** The reconciler's report: the runs it settled and why, each message it found unsettled in a DLQ. */
+export function formatReconciled(r: ReconcileReport): string[] {
+  const out = ['run reconciler (a run was still RUNNING once every queue was empty):'];
+  for (const d of r.deadMessages) {
+    out.push(
+      `  ${d.connection}: a ${d.messageType} message of run ${d.runId} reached the ${d.queue} DLQ without being settled (timeout or out of memory?)`,
+    );
+  }
+  for (const st of r.stopped) {
+    out.push(
+      `  run ${st.runId}: stopped moving with ${st.pending} message(s) pending since ${st.quietSince}`,
+    );
+  }
+  for (const st of r.settled) out.push(`  run ${st.runId} settled ${st.status} (${st.cause})`);
+  if (!r.deadMessages.length && !r.stopped.length && !r.settled.length) out.push('  nothing to settle');
+  return out;
+}
+
 export function formatSummary(s: Summary): string {
   const head = [
     'provider',
@@ -218,6 +239,7 @@ export function formatSummary(s: Summary): string {
     for (const d of s.dlq.slice(0, 20))
       out.push(`  ${d.queue}${d.connection ? ` (${d.connection})` : ''}: ${d.reason ?? 'no reason given'}`);
   }
+  if (s.reconciled) out.push('', ...formatReconciled(s.reconciled));
   const landed = Object.entries(s.landed)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');

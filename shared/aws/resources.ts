@@ -12,10 +12,14 @@ export type FunctionName =
   | 'sp-api-invoices'
   | 'cm360-invoices'
   | 'export-poller'
-  | 'runs-api';
+  | 'runs-api'
+  | 'run-reconciler';
+
+/** The function that settles runs whose messages stopped moving (shared/runtime/reconcile-runs.ts). */
+export const RECONCILER_FUNCTION = 'run-reconciler' satisfies FunctionName;
 
 export interface QueueFedFunction {
-  name: Exclude<FunctionName, 'runs-api'>;
+  name: Exclude<FunctionName, 'runs-api' | 'run-reconciler'>;
   /** Logical queue id; the physical name is derived per environment. */
   queue: string;
   /** The provider whose connections feed this function (the poller serves every provider). */
@@ -168,11 +172,12 @@ export const ENV = {
  * fixed here: every per-message metric is emitted twice, under `{provider}` (alarms, totals) and under
  * `{provider, connection}` (the dashboard's lines per connection), and never with Powertools' `service`
  * dimension. Run outcomes are counted under `{status}` and `{provider, status}`, the status being the string
- * the run settled with (SUCCEEDED, FAILED, and PARTIAL once runs can end so).
+ * the run settled with (SUCCEEDED, FAILED, and PARTIAL once runs can end so); runs the reconciler settled under
+ * `{cause}`.
  */
 export const METRICS = {
   namespace: 'InvoiceIngest',
-  dimensions: { provider: 'provider', connection: 'connection', status: 'status' },
+  dimensions: { provider: 'provider', connection: 'connection', status: 'status', cause: 'cause' },
   /** Keyed by counter name (shared/providers/types.ts Counter) where the metric is a message counter. */
   names: {
     records: 'Records',
@@ -193,6 +198,11 @@ export const METRICS = {
     exportAge: 'ExportAgeSeconds',
     /** One per run settling, with the status it settled with. */
     runsCompleted: 'RunsCompleted',
+    /**
+     * A run the reconciler settled (shared/runtime/reconcile-runs.ts), under {cause}: DLQ (its last message
+     * reached a DLQ unrecorded) or STOPPED (nothing of it moved for longer than RUN_STALE_AFTER_MINUTES).
+     */
+    runsReconciled: 'RunsReconciled',
     /** A message the frame stopped for looping (shared/runtime/steps/loop-guard.ts). */
     loopGuarded: 'LoopGuarded',
     /** Not emitted yet: a run whose control totals disagree with what landed (the control totals issue). */

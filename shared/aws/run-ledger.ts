@@ -8,6 +8,7 @@ import {
 import type { ProviderId } from '../config/schema.ts';
 import type { Counter } from '../providers/types.ts';
 import { announceRunCompleted } from './run-completed.ts';
+import { type RunningMarker, RunningRuns } from './running-runs.ts';
 import { isConditionFailure, ttl } from './state-table.ts';
 
 /**
@@ -51,6 +52,29 @@ export interface RunRecord {
   }>;
 }
 
+/**
+ * The run record itself (RUN#<runId> / RUN), without its counters, failures and problems: what the
+ * reconciler decides on.
+ */
+export interface RunHead {
+  runId: string;
+  status: RunStatus;
+  createdAt: string;
+  updatedAt: string;
+  request: RunRequest;
+  pending: number;
+  failureCount: number;
+  /** Set when the reconciler settled the run for having stopped moving. */
+  stopped?: { at: string; reason: string };
+}
+
+/** How a settling is announced: announceRunCompleted (run-completed.ts); tests pass their own. */
+export type Announce = (
+  ledger: { getRun(runId: string): Promise<RunRecord | undefined> },
+  runId: string,
+  outcome: string,
+) => Promise<void>;
+
 const RUN_TTL_DAYS = 90;
 
 /**
@@ -72,14 +96,31 @@ export const RUN_KEY_TTL_DAYS = 1;
 
 /** The run ledger: what a run asked for, its outstanding messages, counters, failures and problems. */
 export class RunLedger {
+  private readonly running: RunningRuns;
+
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+    private readonly announce: Announce = announceRunCompleted,
+  ) {
+    this.running = new RunningRuns(ddb, table, now, RUN_TTL_DAYS);
+  }
 
   /** Creates the run record unless it exists; a new record starts with `pending` messages outstanding. */
   async ensureRun(runId: string, request: RunRequest, pending: number): Promise<boolean> {
+    // Every `run` message asks: a run already recorded is not marked again (a settled one would be left a
+    // marker to clean up). A new one is marked first, so a RUNNING run always has its marker (running-runs.ts).
+    const existing = await this.ddb.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: `RUN#${runId}`, sk: 'RUN' },
+        ProjectionExpression: 'pk',
+        ConsistentRead: true,
+      }),
+    );
+    if (existing.Item) return false;
+    const mark = await this.running.mark(runId);
     const now = this.now();
     try {
       await this.ddb.send(
@@ -95,6 +136,7 @@ export class RunLedger {
             request,
             pending,
             failureCount: 0,
+            mark,
             expiresAt: ttl(RUN_TTL_DAYS, now),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -198,8 +240,13 @@ export class RunLedger {
     );
   }
 
-  /** Adjusts the outstanding message count; at zero the run settles as SUCCEEDED or FAILED. */
+  /** Adjusts the outstanding message count; at zero the run settles as SUCCEEDED, PARTIAL or FAILED. */
   async addPending(runId: string, delta: number): Promise<void> {
+    await this.count(runId, delta);
+  }
+
+  /** addPending, answering the status this call settled the run with (undefined when it did not settle it). */
+  private async count(runId: string, delta: number): Promise<RunStatus | undefined> {
     const now = this.now().toISOString();
     const out = await this.ddb
       .send(
@@ -216,7 +263,18 @@ export class RunLedger {
         if (isConditionFailure(err)) return undefined;
         throw err;
       });
-    const item = out?.Attributes;
+    return this.settleIfDone(runId, out?.Attributes);
+  }
+
+  /**
+   * The one settle path: a RUNNING run whose count reached zero settles (FAILED when a message ended in a DLQ,
+   * PARTIAL when something was left out, else SUCCEEDED) and is announced once; a settled run that has work
+   * again reopens.
+   */
+  private async settleIfDone(
+    runId: string,
+    item: Record<string, unknown> | undefined,
+  ): Promise<RunStatus | undefined> {
     if (item && Number(item.pending) <= 0 && item.status === 'RUNNING') {
       const status: RunStatus =
         Number(item.failureCount ?? 0) > 0
@@ -224,26 +282,32 @@ export class RunLedger {
           : Number(item.gapCount ?? 0) > 0
             ? 'PARTIAL'
             : 'SUCCEEDED';
-      if (await this.settleRun(runId, status)) await announceRunCompleted(this, runId, status);
+      if (await this.settleRun(runId, status)) {
+        await this.announce(this, runId, status);
+        return status;
+      }
     } else if (item && Number(item.pending) > 0 && item.status !== 'RUNNING') {
       // More work arrived for a run that had settled (a redelivery, a late continuation).
       await this.settleRun(runId, 'RUNNING');
     }
+    return undefined;
   }
 
   /**
    * Conditional on what justified it: a run settles only while nothing is pending and reopens only while
    * something is, so a send that lands between the count and the settle cannot be overruled. True when this
-   * call changed the status (so exactly one caller announces a settling).
+   * call changed the status (so exactly one caller announces a settling). A reopened run is marked running
+   * before its status changes, a settled one unmarked after (running-runs.ts).
    */
   private async settleRun(runId: string, status: RunStatus): Promise<boolean> {
     const reopening = status === 'RUNNING';
-    return this.ddb
+    const mark = reopening ? await this.running.mark(runId) : undefined;
+    const out = await this.ddb
       .send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: `RUN#${runId}`, sk: 'RUN' },
-          UpdateExpression: 'SET #s = :s, updatedAt = :now',
+          UpdateExpression: `SET #s = :s, updatedAt = :now${mark ? ', mark = :mark' : ''}`,
           ConditionExpression: reopening
             ? 'pending > :zero AND #s <> :running'
             : 'pending <= :zero AND #s = :running',
@@ -253,16 +317,144 @@ export class RunLedger {
             ':now': this.now().toISOString(),
             ':zero': 0,
             ':running': 'RUNNING',
+            ...(mark ? { ':mark': mark } : {}),
           },
+          ReturnValues: 'ALL_NEW',
         }),
       )
-      .then(
-        () => true,
-        (err: unknown) => {
-          if (!isConditionFailure(err)) throw err;
-          return false;
-        },
+      .catch((err: unknown) => {
+        if (!isConditionFailure(err)) throw err;
+        return undefined;
+      });
+    if (!out) return false;
+    const settledMark = out.Attributes?.mark;
+    if (!reopening && typeof settledMark === 'string') {
+      // Never thrown: the run has settled, and a throw would send its message back to be counted again. A
+      // marker left behind is dropped by the reconciler.
+      await this.running.unmark(runId, settledMark).catch(() => undefined);
+    }
+    return true;
+  }
+
+  /** The runs marked RUNNING (a marker may outlive its run's RUNNING status: check the record). */
+  runningRuns(): Promise<RunningMarker[]> {
+    return this.running.list();
+  }
+
+  /** Drops a marker whose run is not RUNNING (or is gone), unless it was marked again since (`mark`). */
+  dropRunningMarker(runId: string, mark: string): Promise<boolean> {
+    return this.running.unmark(runId, mark);
+  }
+
+  /**
+   * A message of the run that reached a DLQ without its function recording it (it timed out or ran out of
+   * memory on its last receive, and SQS's redrive moved it). Recorded once per DLQ message, its id being the
+   * failure's key, and taken off the run's pending count, which settles the run (FAILED) when it was the last.
+   * Not a sign of the run moving: `updatedAt` stays, so the reconciler's age check is not reset by it.
+   */
+  async recordDeadMessage(
+    runId: string,
+    messageId: string,
+    failure: Omit<RunFailure, 'at'>,
+  ): Promise<{ recorded: boolean; settled?: RunStatus }> {
+    const now = this.now();
+    try {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: `RUN#${runId}`,
+            sk: `FAIL#dlq#${messageId}`,
+            at: now.toISOString(),
+            ...failure,
+            expiresAt: ttl(RUN_TTL_DAYS, now),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
+    } catch (err) {
+      if (isConditionFailure(err)) return { recorded: false };
+      throw err;
+    }
+    // A crash between the two writes leaves the message counted as pending: the age check settles that run.
+    const out = await this.ddb
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `RUN#${runId}`, sk: 'RUN' },
+          UpdateExpression: 'ADD pending :minus, failureCount :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':minus': -1, ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )
+      .catch((err: unknown) => {
+        if (isConditionFailure(err)) return undefined;
+        throw err;
+      });
+    const settled = await this.settleIfDone(runId, out?.Attributes);
+    return { recorded: true, ...(settled ? { settled } : {}) };
+  }
+
+  /**
+   * Settles a run whose messages stopped moving, if it is still as `seen` left it (RUNNING, with the same
+   * pending count and `updatedAt`: a run that moved since is left alone). Its pending count is dropped, the
+   * reason kept on the record (GET /runs lists it as a failure of each of its connections), and it settles
+   * FAILED through the same path as when its last message is done.
+   */
+  async stopRun(
+    runId: string,
+    seen: Pick<RunHead, 'pending' | 'updatedAt'>,
+    reason: string,
+  ): Promise<{ stopped: boolean; settled?: RunStatus }> {
+    const now = this.now().toISOString();
+    const out = await this.ddb
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `RUN#${runId}`, sk: 'RUN' },
+          UpdateExpression: 'SET pending = :zero, stopped = :stopped, updatedAt = :now ADD failureCount :one',
+          ConditionExpression: '#s = :running AND updatedAt = :seen AND pending = :pending',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':zero': 0,
+            ':stopped': { at: now, reason },
+            ':now': now,
+            ':one': 1,
+            ':running': 'RUNNING',
+            ':seen': seen.updatedAt,
+            ':pending': seen.pending,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )
+      .catch((err: unknown) => {
+        if (isConditionFailure(err)) return undefined;
+        throw err;
+      });
+    if (!out) return { stopped: false };
+    const settled = await this.settleIfDone(runId, out.Attributes);
+    return { stopped: true, ...(settled ? { settled } : {}) };
+  }
+
+  /**
+   * Settles a RUNNING run whose count is already at zero: one whose settle was cut short after its count
+   * dropped (by stopRun, or a last message). The status it settled with, if this call settled it.
+   */
+  settlePending(runId: string): Promise<RunStatus | undefined> {
+    return this.count(runId, 0);
+  }
+
+  /** The run record without its counters, failures and problems (a consistent read). */
+  async getRunHead(runId: string): Promise<RunHead | undefined> {
+    const out = await this.ddb.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: `RUN#${runId}`, sk: 'RUN' },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? headOf(runId, out.Item) : undefined;
   }
 
   async addCounts(
@@ -366,8 +558,9 @@ export class RunLedger {
       items.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start);
-    const head = items.find((i) => i.sk === 'RUN');
-    if (!head) return undefined;
+    const item = items.find((i) => i.sk === 'RUN');
+    if (!item) return undefined;
+    const head = headOf(runId, item);
     const connections: RunRecord['connections'] = {};
     const failures: RunFailure[] = [];
     const problems: RunRecord['problems'] = [];
@@ -394,16 +587,32 @@ export class RunLedger {
         });
       }
     }
-    return {
-      runId,
-      status: head.status as RunStatus,
-      createdAt: String(head.createdAt),
-      updatedAt: String(head.updatedAt),
-      request: head.request as RunRequest,
-      pending: Number(head.pending ?? 0),
-      connections,
-      failures,
-      problems,
-    };
+    if (head.stopped) {
+      // Which connection's messages stopped is not known: the run's failure is each connection's.
+      for (const connection of head.request.connections) {
+        failures.push({
+          at: head.stopped.at,
+          connection,
+          messageType: 'unknown',
+          reason: head.stopped.reason,
+        });
+      }
+    }
+    const { status, createdAt, updatedAt, request, pending } = head;
+    return { runId, status, createdAt, updatedAt, request, pending, connections, failures, problems };
   }
+}
+
+function headOf(runId: string, item: Record<string, unknown>): RunHead {
+  const stopped = item.stopped as { at?: unknown; reason?: unknown } | undefined;
+  return {
+    runId,
+    status: item.status as RunStatus,
+    createdAt: String(item.createdAt),
+    updatedAt: String(item.updatedAt),
+    request: item.request as RunRequest,
+    pending: Number(item.pending ?? 0),
+    failureCount: Number(item.failureCount ?? 0),
+    ...(stopped ? { stopped: { at: String(stopped.at), reason: String(stopped.reason) } } : {}),
+  };
 }

@@ -6,7 +6,9 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
  *   WATERMARK#<prov>#<conn> / <scope>         Watermarks: how far a scope has been fetched
  *   RUN#<runId>             / RUN             RunLedger: what was asked, pending message count, status
  *   RUN#<runId>             / CONN#<conn>     RunLedger: counters per connection
- *   RUN#<runId>             / FAIL#|PROBLEM#  RunLedger: failures and reported problems
+ *   RUN#<runId>             / FAIL#|PROBLEM#  RunLedger: failures and reported problems (FAIL#dlq#<messageId>:
+ *                                              a message the reconciler found unsettled in a DLQ)
+ *   RUNS#RUNNING            / <runId>         RunningRuns: a marker while the run is RUNNING (the reconciler's list)
  *   INVOICE#<prov>#<conn>#<scope>          / ID#<invoiceId>  DynamoInvoiceTable: which month an invoice is in
  *   INVMONTH#<prov>#<conn>#<scope>#<month> / ID#<invoiceId>  DynamoInvoiceTable: the normalized invoice
  *   PUBLISH#<prov>#<conn>#<scope>#<month>  / PUBLISH         DynamoInvoiceTable: who writes the month file

@@ -6,7 +6,7 @@ import { localDynamoClient, localS3Client } from '../../infra/local/clients.ts';
 import { sandboxConfig } from '../../infra/local/sandbox-config.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../infra/sandbox/index.ts';
-import type { FunctionName } from '../../shared/aws/resources.ts';
+import type { QueueFedFunction } from '../../shared/aws/resources.ts';
 import { DynamoStateStore } from '../../shared/aws/state-store.ts';
 import type { Config } from '../../shared/config/schema.ts';
 
@@ -34,7 +34,7 @@ const TEST_ENV = {
 export async function startProviderStack(options: {
   config: Config;
   sandbox: Omit<SandboxOptions, 'connections' | 'log'>;
-  functions: ReadonlyArray<Exclude<FunctionName, 'runs-api'>>;
+  functions: ReadonlyArray<QueueFedFunction['name']>;
   env?: Record<string, string>;
 }): Promise<ProviderStack> {
   const sandbox = await startSandbox({

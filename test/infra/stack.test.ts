@@ -7,7 +7,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/aws/build.ts';
 import { SOURCE_MAPS_DIR } from '../../infra/aws/functions.ts';
-import { POLLER_SETTINGS } from '../../infra/aws/settings.ts';
+import { POLLER_SETTINGS, RECONCILER_SETTINGS } from '../../infra/aws/settings.ts';
 import {
   dlqUrlEnv,
   ENV,
@@ -15,12 +15,14 @@ import {
   METRICS,
   QUEUE_FED_FUNCTIONS,
   queueUrlEnv,
+  RECONCILER_FUNCTION,
   STATE_TABLE,
   visibilityTimeoutSeconds,
 } from '../../shared/aws/resources.ts';
 import { RUN_COMPLETED } from '../../shared/aws/run-completed.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { type Config, PROVIDERS, providerSettings } from '../../shared/config/schema.ts';
+import { RECONCILE_QUEUES_ENV } from '../../shared/runtime/reconciler-env.ts';
 import { iamNeedsOf, type ResourceKind } from './iam-needs.ts';
 import { sdkImportsOf } from './sdk-imports.ts';
 import {
@@ -229,7 +231,7 @@ describe('queues', () => {
 describe('functions', () => {
   it('runs every function on nodejs24.x, arm64, JSON logs in its own log group', () => {
     const fns = resourcesOfType(t, 'AWS::Lambda::Function');
-    expect(fns).toHaveLength(QUEUE_FED_FUNCTIONS.length + 1);
+    expect(fns).toHaveLength(QUEUE_FED_FUNCTIONS.length + 2);
     for (const [fid, fn] of fns) {
       expect(fn.Properties?.Runtime, fid).toBe('nodejs24.x');
       expect(fn.Properties?.Architectures, fid).toEqual(['arm64']);
@@ -322,7 +324,7 @@ describe('functions', () => {
   });
 
   it('uses an explicit role per function with no managed policies', () => {
-    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api']) {
+    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api', RECONCILER_FUNCTION]) {
       const role = props(id(`Functions/${name}-role`));
       expect(role.ManagedPolicyArns, name).toBeUndefined();
       const logGroup = `<${id(`Functions/${name}-logs`)}.Arn>`;
@@ -441,7 +443,7 @@ describe('least privilege', () => {
     };
     const functions = built.stack.functions.all();
     expect(functions.map((f) => f.name).sort()).toEqual(
-      [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api'].sort(),
+      [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api', RECONCILER_FUNCTION].sort(),
     );
     const missing: string[] = [];
     for (const fn of functions) {
@@ -500,7 +502,8 @@ describe('schedules', () => {
     const enabled = config.connections.filter((c) => c.enabled);
     expect(enabled.length).toBeLessThan(config.connections.length);
     const schedules = resourcesOfType(t, 'AWS::Scheduler::Schedule');
-    expect(schedules).toHaveLength(enabled.length);
+    // And the run reconciler's.
+    expect(schedules).toHaveLength(enabled.length + 1);
     for (const c of enabled) {
       const s = props(id(`Schedules/${c.id}`));
       const target = s.Target as Json;
@@ -524,6 +527,77 @@ describe('schedules', () => {
           fn.queue === functionForRun(c.provider).queue,
         );
       }
+    }
+  });
+});
+
+describe('run reconciler', () => {
+  const s = () => roleStatements(RECONCILER_FUNCTION);
+
+  it('runs every 15 minutes from EventBridge Scheduler, invoking only the reconciler', () => {
+    const [scheduleId, schedule] = resourcesOfType(t, 'AWS::Scheduler::Schedule').find(
+      ([sid]) => sid === id('Reconciler/schedule'),
+    )!;
+    expect(scheduleId).toBeDefined();
+    expect(schedule.Properties?.ScheduleExpression).toBe(`rate(${RECONCILER_SETTINGS.everyMinutes} minutes)`);
+    const target = schedule.Properties?.Target as Json;
+    expect(target.Arn).toEqual({ 'Fn::GetAtt': [functionId(RECONCILER_FUNCTION), 'Arn'] });
+    const roleId = (target.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = statementsOfRole(t, roleId);
+    expect(allows(statements, 'lambda:InvokeFunction', `<${functionId(RECONCILER_FUNCTION)}.Arn>`)).toBe(
+      true,
+    );
+    for (const fn of QUEUE_FED_FUNCTIONS) {
+      expect(allows(statements, 'lambda:InvokeFunction', `<${functionId(fn.name)}.Arn>`), fn.name).toBe(
+        false,
+      );
+    }
+  });
+
+  it('is told every function DLQ with the settings its stale limit derives from', () => {
+    const env = (props(functionId(RECONCILER_FUNCTION)).Environment as { Variables: Json }).Variables;
+    expect(JSON.parse(joinedText(env[RECONCILE_QUEUES_ENV]))).toEqual(
+      QUEUE_FED_FUNCTIONS.map((fn) => ({
+        queue: fn.queue,
+        dlqUrl: `<${id(`Queues/${fn.queue}-dlq`)}>`,
+        maxReceiveCount: settingsOf(fn).maxReceiveCount,
+        visibilityTimeoutSeconds: visibilityTimeoutSeconds(settingsOf(fn).timeoutSeconds),
+      })),
+    );
+    expect(env[ENV.table]).toEqual({ Ref: id('Storage/State') });
+    expect(env[RUN_COMPLETED.queueUrlEnv]).toEqual({ Ref: id('RunEvents/run-events') });
+    expect(props(functionId(RECONCILER_FUNCTION)).Timeout).toBe(RECONCILER_SETTINGS.timeoutSeconds);
+  });
+
+  it('reads and puts back every function DLQ, deleting nothing; sends only run-completed events', () => {
+    for (const fn of QUEUE_FED_FUNCTIONS) {
+      for (const action of ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility']) {
+        expect(allows(s(), action, dlqArn(fn.queue)), `${action} ${fn.queue}-dlq`).toBe(true);
+        expect(allows(s(), action, queueArn(fn.queue)), `${action} ${fn.queue}`).toBe(false);
+      }
+      for (const action of ['sqs:DeleteMessage', 'sqs:SendMessage', 'sqs:PurgeQueue']) {
+        expect(allows(s(), action, dlqArn(fn.queue)), `${action} ${fn.queue}-dlq`).toBe(false);
+        expect(allows(s(), action, queueArn(fn.queue)), `${action} ${fn.queue}`).toBe(false);
+      }
+    }
+    expect(allows(s(), 'sqs:SendMessage', `<${id('RunEvents/run-events')}.Arn>`)).toBe(true);
+    expect(allows(s(), 'sqs:ReceiveMessage', `<${id('Schedules/undelivered-runs')}.Arn>`)).toBe(false);
+  });
+
+  it('uses the table through item operations and queries only, and no object or secret', () => {
+    const table = `<${id('Storage/State')}.Arn>`;
+    for (const action of ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query']) {
+      expect(allows(s(), `dynamodb:${action}`, table), action).toBe(true);
+    }
+    for (const action of ['Scan', 'BatchWriteItem', 'ConditionCheckItem', 'DeleteTable']) {
+      expect(allows(s(), `dynamodb:${action}`, table), action).toBe(false);
+    }
+    for (const prefix of [...new Set(QUEUE_FED_FUNCTIONS.flatMap((f) => f.writes))]) {
+      expect(allows(s(), 's3:GetObject', objectArn(`${prefix}x`)), prefix).toBe(false);
+      expect(allows(s(), 's3:PutObject', objectArn(`${prefix}x`)), prefix).toBe(false);
+    }
+    for (const c of config.connections.filter((x) => !x.existingSecret)) {
+      expect(allows(s(), 'secretsmanager:GetSecretValue', `<${id(`Secrets/${c.id}`)}>`), c.id).toBe(false);
     }
   });
 });
@@ -620,7 +694,7 @@ describe('monitoring', () => {
   });
 
   it('alarms on every function error and throttle, each naming where to look', () => {
-    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api']) {
+    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api', RECONCILER_FUNCTION]) {
       const dim = { Name: 'FunctionName', Value: { Ref: functionId(name) } };
       const [errors] = alarmOn('Errors', dim);
       expect(flatten(errors?.AlarmDescription), name).toContain(`<${id(`Functions/${name}-logs`)}>`);
@@ -648,6 +722,22 @@ describe('monitoring', () => {
         }
       }
     }
+  });
+
+  it('alarms on any run the reconciler settled, for either cause, pointing at its log group', () => {
+    const reads = metricsRead(t).filter(
+      (m) => m.where.startsWith('alarm') && m.name === METRICS.names.runsReconciled,
+    );
+    expect(reads.map((m) => m.dimensions)).toEqual([
+      { [METRICS.dimensions.cause]: 'DLQ' },
+      { [METRICS.dimensions.cause]: 'STOPPED' },
+    ]);
+    const reconciled = alarms().filter((a) => JSON.stringify(a.Metrics ?? []).includes('RunsReconciled'));
+    expect(reconciled).toHaveLength(1);
+    expect(reconciled[0]).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    const description = flatten(reconciled[0]!.AlarmDescription);
+    expect(description).toContain('runbook R9');
+    expect(description).toContain(`<${id(`Functions/${RECONCILER_FUNCTION}-logs`)}>`);
   });
 
   it('alarms on any run that ends FAILED or PARTIAL', () => {
@@ -733,7 +823,7 @@ describe('run-completed events', () => {
 
   it('lets every function send to the run-events queue, which has its DLQ', () => {
     const queue = `<${id('RunEvents/run-events')}.Arn>`;
-    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api']) {
+    for (const name of [...QUEUE_FED_FUNCTIONS.map((f) => f.name), 'runs-api', RECONCILER_FUNCTION]) {
       expect(allows(roleStatements(name), 'sqs:SendMessage', queue), name).toBe(true);
       const env = (props(functionId(name)).Environment as { Variables: Json }).Variables;
       expect(env[RUN_COMPLETED.queueUrlEnv], name).toEqual({ Ref: id('RunEvents/run-events') });

@@ -36,7 +36,7 @@ describe('local bundles and the stack assets', () => {
         .map(sha),
     );
     const local = await lambdaBundles(functions.map((f) => f.entry));
-    expect(functions.length).toBe(7);
+    expect(functions.length).toBe(8);
     for (const f of functions) expect(assets.has(sha(local.modules.get(f.entry)!)), f.name).toBe(true);
   }, 300_000);
 });

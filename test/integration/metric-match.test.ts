@@ -3,16 +3,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/aws/build.ts';
+import { localDynamoClient, localSqsClient } from '../../infra/local/clients.ts';
 import { sandboxConfig } from '../../infra/local/sandbox-config.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { type Sandbox, startSandbox } from '../../infra/sandbox/index.ts';
 import { spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
 import { METRICS } from '../../shared/aws/resources.ts';
+import { DynamoStateStore } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { type CfnTemplate, metricsRead, type ReadMetric } from '../infra/template.ts';
 
@@ -23,7 +27,8 @@ import { type CfnTemplate, metricsRead, type ReadMetric } from '../infra/templat
  * lines are collected from their output, and every custom metric the synthesized template reads must be
  * among the data points they emitted. Two small runs: one that succeeds (invoices, documents, bytes,
  * retries, throttles, defers, export age) and one whose export passes its deadline (failed and expired
- * exports, a FAILED run).
+ * exports, a FAILED run); then the run reconciler settles two runs that lost a message (RunsReconciled for
+ * each cause).
  */
 
 const MP = 'A2Q3Y263D00KWC';
@@ -176,6 +181,37 @@ describe('the metrics alarms and dashboard read are the metrics the functions em
     expect(res.statusCode).toBeLessThan(300);
     await res.body.dump();
     await run({ from: '2000-01-02', to: TODAY });
+
+    // One run whose message sits unrecorded in its DLQ (its function died on the last receive), one whose
+    // count no message will take back (a send failed after counting).
+    const state = new DynamoStateStore(
+      DynamoDBDocumentClient.from(localDynamoClient(stack.env)),
+      stack.table,
+    );
+    const stuck = { provider: 'sp-api' as const, connections: [CONNECTION], source: 'local' as const };
+    await state.ensureRun('stuck-dlq', stuck, 1);
+    await state.ensureRun('stuck-stopped', stuck, 1);
+    const sqs = localSqsClient(stack.env);
+    try {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: stack.dlqUrls['sp-api-invoices'],
+          MessageBody: JSON.stringify({
+            v: 1,
+            type: 'fetch',
+            runId: 'stuck-dlq',
+            provider: 'sp-api',
+            connection: CONNECTION,
+            scope: MP,
+            window: { from: '2000-01-01', to: TODAY },
+          }),
+        }),
+      );
+    } finally {
+      sqs.destroy();
+    }
+    await stack.reconcile({ ...env, RUN_STALE_AFTER_MINUTES: '0' });
+    await stack.waitForIdle({ timeoutMs: 60_000 });
   }, 240_000);
 
   afterAll(async () => {
@@ -219,14 +255,25 @@ describe('the metrics alarms and dashboard read are the metrics the functions em
   });
 
   it('emits no data point with the service dimension, nor outside the sets METRICS names', () => {
-    const allowed = new Set(['provider', 'connection,provider', 'status', 'provider,status']);
+    const allowed = new Set(['provider', 'connection,provider', 'status', 'provider,status', 'cause']);
     const ours = emitted.filter((p) => p.namespace === METRICS.namespace);
     expect(ours.length).toBeGreaterThan(0);
     expect([...new Set(ours.map((p) => keysOf(p.dimensions)))].filter((k) => !allowed.has(k))).toEqual([]);
   });
 
   it('forwards one "Invoice run completed" event per run to the consumer, with its outcome and counts', () => {
-    const events = stack.consumer.runsCompleted();
+    const all = stack.consumer.runsCompleted();
+    // The reconciler's settlings are announced as any other.
+    expect(
+      all
+        .filter((e) => e.detail.runId.startsWith('stuck-'))
+        .map((e) => [e.detail.runId, e.detail.outcome, e.detail.failures])
+        .sort(),
+    ).toEqual([
+      ['stuck-dlq', 'FAILED', 1],
+      ['stuck-stopped', 'FAILED', 1],
+    ]);
+    const events = all.filter((e) => !e.detail.runId.startsWith('stuck-'));
     expect(events.map((e) => [e.source, e['detail-type'], e.detail.outcome])).toEqual([
       ['invoice-ingest', 'Invoice run completed', 'SUCCEEDED'],
       ['invoice-ingest', 'Invoice run completed', 'FAILED'],
