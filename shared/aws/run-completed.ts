@@ -42,7 +42,7 @@ export interface RunCompletedDetail {
   totals: Partial<Record<Counter, number>>;
   failures: number;
   problems: number;
-  /** Keys of the month files the run published. Not tracked yet: always empty until the run ledger keeps them. */
+  /** Keys of the month files the run published (invoices/provider=…/issue_month=…/<connection>-<scope>.jsonl). */
   monthFiles: string[];
 }
 
@@ -68,7 +68,7 @@ export function runCompletedDetail(run: RunRecord, outcome: string, completedAt:
     totals,
     failures: run.failures.length,
     problems: run.problems.length,
-    monthFiles: [],
+    monthFiles: run.monthFiles ?? [],
   };
 }
 

@@ -50,6 +50,8 @@ export interface RunRecord {
     key?: string;
     note?: boolean;
   }>;
+  /** Keys of the month files the run published (each once). */
+  monthFiles: string[];
 }
 
 /**
@@ -482,6 +484,16 @@ export class RunLedger {
     );
   }
 
+  /** A month file the run published (or asked the file's current writer to publish again). */
+  async addMonthFile(runId: string, key: string): Promise<void> {
+    await this.ddb.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: `RUN#${runId}`, sk: `FILE#${key}`, expiresAt: ttl(RUN_TTL_DAYS, this.now()) },
+      }),
+    );
+  }
+
   async addFailure(runId: string, failure: RunFailure, id: string): Promise<void> {
     await this.ddb.send(
       new PutCommand({
@@ -564,8 +576,10 @@ export class RunLedger {
     const connections: RunRecord['connections'] = {};
     const failures: RunFailure[] = [];
     const problems: RunRecord['problems'] = [];
+    const monthFiles: string[] = [];
     for (const item of items) {
       const sk = String(item.sk);
+      if (sk.startsWith('FILE#')) monthFiles.push(sk.slice(5));
       if (sk.startsWith('CONN#')) {
         const { pk: _p, sk: _s, expiresAt: _e, ...counts } = item;
         connections[sk.slice(5)] = counts as Partial<Record<Counter, number>>;
@@ -599,7 +613,18 @@ export class RunLedger {
       }
     }
     const { status, createdAt, updatedAt, request, pending } = head;
-    return { runId, status, createdAt, updatedAt, request, pending, connections, failures, problems };
+    return {
+      runId,
+      status,
+      createdAt,
+      updatedAt,
+      request,
+      pending,
+      connections,
+      failures,
+      problems,
+      monthFiles: monthFiles.sort(),
+    };
   }
 }
 

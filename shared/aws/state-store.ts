@@ -57,6 +57,9 @@ export class DynamoStateStore implements StateStore {
   addCounts(...a: Args<'addCounts', RunLedger>) {
     return this.runs.addCounts(...a);
   }
+  addMonthFile(...a: Args<'addMonthFile', RunLedger>) {
+    return this.runs.addMonthFile(...a);
+  }
   addFailure(...a: Args<'addFailure', RunLedger>) {
     return this.runs.addFailure(...a);
   }

@@ -96,6 +96,7 @@ export async function publishMonths(
         contentType: 'application/x-ndjson',
       });
     });
+    await ctx.state.addMonthFile?.(ctx.runId, key);
     ctx.log.debug('month file published', { file: fileId(file), key, wrote });
   }
 }

@@ -100,6 +100,8 @@ export interface StateStore {
   updateExport(key: string, patch: Partial<Omit<ExportRecord, 'key'>>): Promise<void>;
   recordCopy(key: string, documentId: string, stored: StoredObject): Promise<void>;
   getWatermark(provider: ProviderId, connection: string, scope: string): Promise<string | undefined>;
+  /** Records that the run published this month file (the run-completed event lists them). */
+  addMonthFile?(runId: string, key: string): Promise<void>;
   /** Moves the watermark forward only (a conditional write keeps an older run from moving it back). */
   setWatermark(provider: ProviderId, connection: string, scope: string, date: string): Promise<void>;
 }

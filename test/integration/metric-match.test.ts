@@ -283,8 +283,11 @@ describe('the metrics alarms and dashboard read are the metrics the functions em
       connections: [CONNECTION],
       window: { from: '2000-01-01', to: TODAY },
       failures: 0,
-      monthFiles: [],
     });
+    // The month files the run published, by key (the run landed 6 invoices of one marketplace).
+    expect(ok!.monthFiles.length).toBeGreaterThan(0);
+    for (const key of ok!.monthFiles)
+      expect(key).toMatch(/^invoices\/provider=sp-api\/issue_month=\d{4}-\d{2}\//);
     expect(ok!.counts[CONNECTION]?.invoices).toBe(6);
     expect(ok!.totals.documents).toBeGreaterThan(0);
     expect(ok!.totals.bytes).toBeGreaterThan(0);

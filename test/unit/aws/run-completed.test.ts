@@ -17,6 +17,7 @@ const run: RunRecord = {
   connections: { 'sp-a': { invoices: 3, bytes: 100 }, 'sp-b': { invoices: 2, exportsFailed: 1 } },
   failures: [{ at: '2026-03-01T10:04:00.000Z', connection: 'sp-b', messageType: 'poll', reason: 'DEADLINE' }],
   problems: [],
+  monthFiles: ['invoices/provider=sp-api/issue_month=2026-02/sp-a-M.jsonl'],
 };
 
 /** EMF lines Powertools writes to stdout while `fn` runs. */
@@ -54,7 +55,7 @@ describe('run-completed event', () => {
       totals: { invoices: 5, bytes: 100, exportsFailed: 1 },
       failures: 1,
       problems: 0,
-      monthFiles: [],
+      monthFiles: ['invoices/provider=sp-api/issue_month=2026-02/sp-a-M.jsonl'],
     });
   });
 

@@ -22,6 +22,7 @@ const run: RunRecord = {
     },
   ],
   problems: [],
+  monthFiles: [],
 };
 
 describe('the local summary', () => {
