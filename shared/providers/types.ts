@@ -230,8 +230,23 @@ export interface ProviderContext<C extends Connection = Connection> {
    * ends PARTIAL. `note: true` for a normal state worth knowing that left nothing out.
    */
   reportProblem(problem: { code: string; message: string; key?: string; note?: boolean }): void;
+  /**
+   * Set by the engine while it lands a listing's invoices: copyDocument hands it each document it could
+   * not land (instead of reporting it), and the engine records it pending, then reports it. Absent: the
+   * copy reports the problem itself.
+   */
+  documentMissed?(miss: DocumentMiss): void;
   budget: Budget;
   now(): Date;
+}
+
+/** A document copyDocument could not land, with the problem it would have reported. */
+export interface DocumentMiss {
+  invoiceId: string;
+  type: string;
+  key: string;
+  code: string;
+  message: string;
 }
 
 export type ExportCheck =
