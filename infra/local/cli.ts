@@ -6,6 +6,7 @@ import { DynamoStateStore, type RunRecord } from '../../shared/aws/state-store.t
 import { ConfigError, defaultConfigPath, loadConfig } from '../../shared/config/load.ts';
 import type { Config, Connection, ProviderId } from '../../shared/config/schema.ts';
 import { SqsJobQueue } from '../../shared/jobs/queue.ts';
+import type { PendingDocument } from '../../shared/providers/types.ts';
 import type { ReconcileReport } from '../../shared/runtime/reconcile-runs.ts';
 import { RunRequestError, resolveRunRequest, startRun } from '../../shared/runtime/runs.ts';
 import { type FaultConfigInput, parseFaultConfig } from '../sandbox/framework/faults.ts';
@@ -266,7 +267,13 @@ async function main(argv: string[]): Promise<number> {
     const landed = Object.fromEntries(
       Object.entries(stack.consumer.counts()).map(([p, c]) => [p, c?.objects ?? 0]),
     );
-    const summary = buildSummary({ connections, runs, runOf, notImplemented, dlq, landed });
+    const pendingDocuments = new Map<string, PendingDocument[]>();
+    for (const c of connections) {
+      if (!notImplemented.has(c.id)) {
+        pendingDocuments.set(c.id, await state.listPendingDocuments(c.provider, c.id));
+      }
+    }
+    const summary = buildSummary({ connections, runs, runOf, notImplemented, dlq, landed, pendingDocuments });
     if (reconciled) summary.reconciled = reconciled;
     summary.events = stack.consumer.runsCompleted().map(({ detail: d }) => ({
       runId: d.runId,

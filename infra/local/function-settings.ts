@@ -43,6 +43,7 @@ export const FUNCTION_SETTINGS: Record<string, FunctionSetting> = {
   SP_API_ZIP_MAX_BYTES: { default: String(8 * 1024 ** 3), check: number(1, true) },
   SP_API_ZIP_MAX_ENTRY_BYTES: { default: String(16 * 1024 ** 2), check: number(1, true) },
   SP_API_ZIP_MAX_RATIO: { default: '200', check: number(1) },
+  PENDING_DOCUMENT_MAX_AGE_DAYS: { default: '30', check: number(0) },
   EXTRA_DOWNLOAD_HOSTS: {
     default: '',
     check: (v) =>

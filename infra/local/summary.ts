@@ -1,6 +1,6 @@
 import type { RunRecord } from '../../shared/aws/state-store.ts';
 import type { Connection, ProviderId } from '../../shared/config/schema.ts';
-import type { Counter } from '../../shared/providers/types.ts';
+import type { Counter, PendingDocument } from '../../shared/providers/types.ts';
 import type { ReconcileReport } from '../../shared/runtime/reconcile-runs.ts';
 
 export interface SummaryRow {
@@ -20,6 +20,8 @@ export interface SummaryRow {
   failures: number;
   dlqMessages: number;
   problems: number;
+  /** Documents of the connection still pending in the state table after the run (later runs retry them). */
+  pendingDocuments: number;
 }
 
 /**
@@ -52,6 +54,13 @@ export interface Summary {
   failures: Array<{ runId: string; connection: string; reason: string }>;
   /** What a run left out (pending, kept raw, not copied), and `note`s: states worth knowing that left nothing out. */
   problems: Array<{ runId: string; connection: string; code: string; message: string; note?: boolean }>;
+  /** Documents still pending per connection after the runs, as the state table holds them (no links). */
+  pendingDocuments: Array<
+    Pick<
+      PendingDocument,
+      'connection' | 'scope' | 'invoiceId' | 'type' | 'attempts' | 'firstSeenAt' | 'reason'
+    >
+  >;
   dlq: Array<{ queue: string; connection?: string; reason?: string }>;
   out?: { dir: string; files: number; bytes: number };
   landed: Record<string, number>;
@@ -83,10 +92,13 @@ export function buildSummary(input: {
   notImplemented: Set<string>;
   dlq: Summary['dlq'];
   landed: Record<string, number>;
+  /** The state table's pending documents by connection id. */
+  pendingDocuments?: Map<string, readonly PendingDocument[]>;
 }): Summary {
   const rows: SummaryRow[] = [];
   const failures: Summary['failures'] = [];
   const problems: Summary['problems'] = [];
+  const pendingDocuments: Summary['pendingDocuments'] = [];
   for (const c of input.connections) {
     const runId = input.runOf.get(c.id);
     const run = runId ? input.runs.get(runId) : undefined;
@@ -107,7 +119,13 @@ export function buildSummary(input: {
       failures: 0,
       dlqMessages: input.dlq.filter((d) => d.connection === c.id).length,
       problems: 0,
+      pendingDocuments: 0,
     };
+    for (const d of input.pendingDocuments?.get(c.id) ?? []) {
+      const { connection, scope, invoiceId, type, attempts, firstSeenAt, reason } = d;
+      pendingDocuments.push({ connection, scope, invoiceId, type, attempts, firstSeenAt, reason });
+      row.pendingDocuments += 1;
+    }
     for (const k of COUNTERS) row[k as keyof Pick<SummaryRow, 'invoices'>] = Number(counts[k] ?? 0);
     if (run) {
       for (const f of run.failures.filter((x) => x.connection === c.id)) {
@@ -134,7 +152,7 @@ export function buildSummary(input: {
   const done = (r: SummaryRow) => r.status === 'SUCCEEDED' || r.status === 'NOT_IMPLEMENTED';
   const ok = input.dlq.length === 0 && rows.every(done);
   const partial = !ok && input.dlq.length === 0 && rows.every((r) => done(r) || r.status === 'PARTIAL');
-  return { ok, partial, rows, failures, problems, dlq: input.dlq, landed: input.landed };
+  return { ok, partial, rows, failures, problems, pendingDocuments, dlq: input.dlq, landed: input.landed };
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -234,6 +252,23 @@ export function formatSummary(s: Summary): string {
     s.problems.filter((p) => p.note),
     5,
   );
+  if (s.pendingDocuments.length) {
+    out.push(
+      '',
+      'pending documents (later runs try them again until they land or PENDING_DOCUMENT_MAX_AGE_DAYS pass):',
+    );
+    for (const r of s.rows.filter((row) => row.pendingDocuments > 0)) {
+      const mine = s.pendingDocuments.filter((d) => d.connection === r.connection);
+      out.push(`  ${r.connection}: ${mine.length}`);
+      for (const d of mine.slice(0, 10)) {
+        const since = d.firstSeenAt.slice(0, 10);
+        out.push(
+          `    ${d.scope} invoice ${d.invoiceId} ${d.type}, since ${since}, ${d.attempts} attempt(s); last: ${d.reason}`,
+        );
+      }
+      if (mine.length > 10) out.push(`    ... and ${mine.length - 10} more`);
+    }
+  }
   if (s.dlq.length) {
     out.push('', 'dead-letter queues:');
     for (const d of s.dlq.slice(0, 20))

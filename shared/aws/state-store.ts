@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { StateStore } from '../providers/types.ts';
 import { ExportRegistry } from './export-registry.ts';
 import { DynamoInvoiceTable } from './invoice-table.ts';
+import { PendingDocuments } from './pending-documents.ts';
 import { RunLedger } from './run-ledger.ts';
 import { Watermarks } from './watermarks.ts';
 
@@ -11,20 +12,23 @@ export type { RunFailure, RunRecord, RunRequest, RunStatus } from './run-ledger.
 type Args<K extends keyof T, T> = T[K] extends (...a: infer A) => unknown ? A : never;
 
 /**
- * The state table as the functions use it: the export registry, the watermarks, the run ledger and the
- * invoice table (each its own class over one DynamoDB table, see state-table.ts), behind one object.
+ * The state table as the functions use it: the export registry, the watermarks, the pending documents,
+ * the run ledger and the invoice table (each its own class over one DynamoDB table, see state-table.ts),
+ * behind one object.
  */
 export class DynamoStateStore implements StateStore {
   readonly exports: ExportRegistry;
   readonly watermarks: Watermarks;
   readonly runs: RunLedger;
   readonly invoices: DynamoInvoiceTable;
+  readonly pendingDocuments: PendingDocuments;
 
   constructor(ddb: DynamoDBDocumentClient, table: string, now: () => Date = () => new Date()) {
     this.invoices = new DynamoInvoiceTable(ddb, table, now);
     this.exports = new ExportRegistry(ddb, table, now);
     this.watermarks = new Watermarks(ddb, table, now);
     this.runs = new RunLedger(ddb, table, now);
+    this.pendingDocuments = new PendingDocuments(ddb, table, now);
   }
 
   getExport(...a: Args<'getExport', ExportRegistry>) {
@@ -47,6 +51,15 @@ export class DynamoStateStore implements StateStore {
   }
   setWatermark(...a: Args<'setWatermark', Watermarks>) {
     return this.watermarks.setWatermark(...a);
+  }
+  listPendingDocuments(...a: Args<'listPendingDocuments', PendingDocuments>) {
+    return this.pendingDocuments.listPendingDocuments(...a);
+  }
+  recordPendingDocument(...a: Args<'recordPendingDocument', PendingDocuments>) {
+    return this.pendingDocuments.recordPendingDocument(...a);
+  }
+  deletePendingDocument(...a: Args<'deletePendingDocument', PendingDocuments>) {
+    return this.pendingDocuments.deletePendingDocument(...a);
   }
   ensureRun(...a: Args<'ensureRun', RunLedger>) {
     return this.runs.ensureRun(...a);

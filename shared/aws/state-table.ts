@@ -4,6 +4,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
  * One DynamoDB table (pk, sk) holds the state, each part owned by one class:
  *   EXPORT#<key>            / EXPORT          ExportRegistry (find-before-create)
  *   WATERMARK#<prov>#<conn> / <scope>         Watermarks: how far a scope has been fetched
+ *   PENDINGDOC#<prov>#<conn> / <scope>#<invoiceId>#<document file name>
+ *                                             PendingDocuments: documents not landed yet, retried by later runs
  *   RUN#<runId>             / RUN             RunLedger: what was asked, pending message count, status
  *   RUN#<runId>             / CONN#<conn>     RunLedger: counters per connection
  *   RUN#<runId>             / FAIL#|PROBLEM#  RunLedger: failures and reported problems (FAIL#dlq#<messageId>:

@@ -43,27 +43,32 @@ export interface DocumentCopy {
 }
 
 /**
- * Streams one document into S3, with a fresh link when one answered as expired. A refused link (not
- * https, not on the allowlist), a link that stays expired, or a 4xx from the storage host is recorded as
- * a problem of the run and the invoice goes on without that document; throttling, 5xx and broken
- * connections propagate (the fetch is retried or deferred).
+ * Streams one document into S3, with a fresh link when one answered as expired. No link, a refused link
+ * (not https, not on the allowlist), a link that stays expired, or a 4xx from the storage host is a miss:
+ * the invoice goes on without that document, and the miss goes to the engine (which records the document
+ * pending, so later runs try it again, and reports it) or, outside a listing, is reported as a problem of
+ * the run. Throttling, 5xx and broken connections propagate (the fetch is retried or deferred).
  */
 export async function copyDocument(
   ctx: ProviderContext,
   job: DocumentCopy,
 ): Promise<InvoiceDocument | undefined> {
+  const missed = (code: string, message: string): undefined => {
+    if (ctx.documentMissed) {
+      ctx.documentMissed({ invoiceId: job.invoiceId, type: job.type, key: job.key, code, message });
+    } else ctx.reportProblem({ code, message, key: job.key });
+    return undefined;
+  };
   try {
     return await withUrlRenewal(
       URL_RENEWALS,
       async (renewal) => {
         const url = await job.url(renewal);
         if (!url) {
-          ctx.reportProblem({
-            code: 'DOCUMENT_NO_LINK',
-            message: `invoice ${job.invoiceId}: ${job.type} has no absolute download link${renewal ? ` after ${renewal} renewal(s)` : ''}`,
-            key: job.key,
-          });
-          return undefined;
+          return missed(
+            'DOCUMENT_NO_LINK',
+            `invoice ${job.invoiceId}: ${job.type} has no absolute download link${renewal ? ` after ${renewal} renewal(s)` : ''}`,
+          );
         }
         const res = await ctx.http.download(job.operation, url, job.auth ? { auth: true } : {});
         const stored = await ctx.sink.putStream(job.key, res.stream, {
@@ -91,13 +96,11 @@ export async function copyDocument(
       (e.status ?? 0) < 500 &&
       !(e as { throttled?: boolean }).throttled;
     if (!refused && !expired && !clientError) throw err;
-    ctx.reportProblem({
-      code: refused ? 'DOCUMENT_LINK_REFUSED' : expired ? 'DOCUMENT_LINK_EXPIRED' : 'DOCUMENT_UNAVAILABLE',
-      message: `invoice ${job.invoiceId}: ${job.type} not copied: ${
+    return missed(
+      refused ? 'DOCUMENT_LINK_REFUSED' : expired ? 'DOCUMENT_LINK_EXPIRED' : 'DOCUMENT_UNAVAILABLE',
+      `invoice ${job.invoiceId}: ${job.type} not copied: ${
         expired ? `the link was still expired after ${URL_RENEWALS} fresh one(s)` : e.message
       }`,
-      key: job.key,
-    });
-    return undefined;
+    );
   }
 }

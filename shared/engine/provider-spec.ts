@@ -141,6 +141,17 @@ export interface ListingJob<C extends Connection = Connection, I = unknown, D = 
     scope: string,
     invoiceId: string,
   ): Promise<{ item: unknown; raw: RawAnswer } | undefined>;
+  /**
+   * One invoice found again, so that its pending documents are tried with fresh links (README "How it
+   * flows"), given what was known when they were missed. Default: fetchById. For APIs without a call by
+   * id (CM360 finds it in its issue month's listing).
+   */
+  refetch?(
+    ctx: ProviderContext<C>,
+    scope: string,
+    invoiceId: string,
+    known: { issuedOn?: string },
+  ): Promise<{ item: unknown; raw: RawAnswer } | undefined>;
   /** How long a throttled listing waits before it comes back (to earn back more of the burst). */
   throttledWaitMs?(ctx: ProviderContext<C>, operation: string): number;
   /** Items of a page worked on at once (default 1); batched enrichment works a batch at a time. */

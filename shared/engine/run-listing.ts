@@ -10,7 +10,9 @@ import { handOver } from './hand-over.ts';
 import { type InvoiceStore, publishMonths, TableStore } from './invoice-store.ts';
 import { describeIssues } from './issues.ts';
 import { type ListingState, listingState } from './listing-state.ts';
+import { PendingDocumentTracker } from './pending-document-tracker.ts';
 import type { Enrichment, ItemContext, ListingJob, ListingPage, RawAnswer } from './provider-spec.ts';
+import { retryPendingDocuments } from './retry-pending-documents.ts';
 import { storeRaw, storeRawOnce, storeValue } from './store-raw.ts';
 
 /** Normalized invoices held before the store writes them (bounds memory on long listings). */
@@ -62,7 +64,8 @@ async function publish<C extends Connection>(
 /**
  * Works a set of items of one scope: parse (an unfit item with an id is fetched by that id, else kept raw
  * and reported), window check, enrichment (batched or per item, `concurrency` at a time), raw storage of
- * the provider's bytes, normalization, hand-over to the store. Returns how many landed.
+ * the provider's bytes, normalization, hand-over to the store, and the invoice's documents settled with
+ * the pending ones (`pending`, whose context `ctx` is). Returns how many landed.
  */
 async function landItems<C extends Connection>(
   job: Job<C>,
@@ -72,6 +75,7 @@ async function landItems<C extends Connection>(
   entries: readonly Entry[],
   store: InvoiceStore,
   unfitName: (index: number) => string,
+  pending: PendingDocumentTracker<C>,
   window?: { from: string; to: string },
   opts: { skipUnchanged?: boolean } = {},
 ): Promise<void> {
@@ -185,10 +189,12 @@ async function landItems<C extends Connection>(
         message: `invoice ${p.id}: ${(err as Error).message}`,
         key: rawKey,
       });
+      await pending.settle(scope, p.id, p.issuedOn, []);
       return;
     }
     store.add(withCurrencyDigits(invoice), p.item, troubled ? undefined : p.fingerprint);
     ctx.count('invoices');
+    await pending.settle(scope, p.id, p.issuedOn, invoice.documents);
   };
   let next = 0;
   const worker = async () => {
@@ -252,20 +258,25 @@ function continuationOf(
  * One scope's listing over the window: pages (each kept raw as the provider sent it), the items of each
  * page landed in order, until a page comes without a cursor (an empty page with one goes on). Progress is
  * (cursor of the page, items done in it): when the budget runs low or the provider says wait, that
- * position travels in a continuation, so no page is lost or done twice. The watermark moves once the
- * listing is complete.
+ * position travels in a continuation, so no page is lost or done twice. After the last page, the scope's
+ * documents that earlier runs could not land are tried again, whatever the window (retryPendingDocuments;
+ * a hand-over from there comes back to the end of the last page); then the month files the listing
+ * changed are published. The watermark moves once all is done.
  */
 export async function runListing<C extends Connection>(
   message: FetchMessage,
   job: Job<C>,
-  ctx: ProviderContext<C>,
+  given: ProviderContext<C>,
 ): Promise<void> {
+  // Documents the job cannot land are recorded pending, and cleared once landed (the tracker's context).
+  const pending = new PendingDocumentTracker(given);
+  const ctx = pending.context;
   const state = listingState(message.state);
   const scope = message.scope;
   const provider = ctx.connection.provider;
   const store = storeFor(job, ctx);
   if (state.invoiceId) {
-    await landOne(job, ctx, [scope], state.invoiceId, state.args);
+    await landOne(job, ctx, [scope], state.invoiceId, state.args, pending);
     return;
   }
   for (const month of state.months) store.touched.add(month);
@@ -330,6 +341,7 @@ export async function runListing<C extends Connection>(
           entries,
           store,
           (k) => `${pageName()}_item${k}`,
+          pending,
           message.window,
           { skipUnchanged: !message.full },
         );
@@ -340,7 +352,11 @@ export async function runListing<C extends Connection>(
     }
     // Upserts go in batches: when enough is held, before any hand-over to the queue, and at the end.
     if (!page.next || store.size >= FLUSH_EVERY) await store.flush();
-    if (!page.next) break;
+    if (!page.next) {
+      // A hand-over from here on (pending documents) comes back past this last page's items.
+      at.skip = page.items.length;
+      break;
+    }
     if (page.next === at.cursor) {
       await store.flush();
       throw new PayloadError(
@@ -352,6 +368,33 @@ export async function runListing<C extends Connection>(
     at.cursor = page.next;
     at.page += 1;
     at.skip = 0;
+  }
+  if (!state.publishing) {
+    try {
+      const retried = await retryPendingDocuments({
+        job,
+        ctx,
+        scope,
+        tracker: pending,
+        minBudgetMs: MIN_BUDGET_MS,
+        land: (found, invoiceId) =>
+          landItems(
+            job,
+            ctx,
+            scope,
+            state.args,
+            [{ index: 0, item: found.item, raw: found.raw }],
+            store,
+            () => `invoice_${invoiceId}`,
+            pending,
+          ),
+      });
+      if (retried === 'budget') throw new DeferError(job.name, new Date(), 'budget', continuation(0));
+    } catch (err) {
+      await giveBack(err);
+    }
+    // What the retries landed (the listing's own invoices were flushed with its last page).
+    if (store.size > 0) await store.flush();
   }
   // Each month file the listing changed is written once, from the table, when every page is done.
   const months = [...store.touched].sort();
@@ -371,11 +414,13 @@ export async function runListing<C extends Connection>(
  */
 export async function landOne<C extends Connection>(
   job: Job<C>,
-  ctx: ProviderContext<C>,
+  given: ProviderContext<C>,
   scopes: readonly string[],
   invoiceId: string,
   args: Record<string, unknown>,
+  pending: PendingDocumentTracker<C> = new PendingDocumentTracker(given),
 ): Promise<void> {
+  const ctx = pending.context;
   if (!job.fetchById) {
     throw Object.assign(new Error(`${ctx.connection.provider} ${job.name} cannot fetch one invoice by id`), {
       name: 'ConfigError',
@@ -394,6 +439,7 @@ export async function landOne<C extends Connection>(
       [{ index: 0, item: found.item, raw: found.raw }],
       store,
       () => `invoice_${invoiceId}`,
+      pending,
     );
     await store.flush();
     await publish(job, ctx, scope, store.touched);

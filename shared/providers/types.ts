@@ -85,6 +85,45 @@ export interface ExportRecord {
   details?: Record<string, unknown>;
 }
 
+/** Which document of which invoice: the identity of a pending document in the state table. */
+export interface PendingDocumentId {
+  provider: ProviderId;
+  connection: string;
+  scope: string;
+  invoiceId: string;
+  /** The document's file name, the last part of its key (`INVOICE.pdf`, `government.xml`). */
+  name: string;
+}
+
+/**
+ * A document that could not be landed (its link refused, expired, answered 4xx or missing), kept in the
+ * state table until a later run lands it or it is given up (README "How it flows"). It holds no download
+ * link: links expire, and a retry asks the provider for the invoice, and so for a fresh link, again.
+ */
+export interface PendingDocument extends PendingDocumentId {
+  /** The document's type in the normalized invoice (INVOICE, GOVERNMENT_INVOICE, INVOICE_PDF...). */
+  type: string;
+  /** Where it lands in the bucket. */
+  key: string;
+  /** The invoice's issue date, when known: how a provider without a by-id call finds it again. */
+  issuedOn?: string;
+  /** The last failure's problem code and message. */
+  code: string;
+  reason: string;
+  attempts: number;
+  firstSeenAt: string;
+  lastTriedAt: string;
+  /** The run that first missed it, and the last run that tried it. */
+  firstRunId: string;
+  lastRunId: string;
+}
+
+/** What a miss says about a pending document; the store keeps the first-seen fields and counts attempts. */
+export type PendingDocumentMiss = Omit<
+  PendingDocument,
+  'attempts' | 'firstSeenAt' | 'lastTriedAt' | 'firstRunId' | 'lastRunId'
+>;
+
 export interface StateStore {
   getExport(key: string): Promise<ExportRecord | undefined>;
   /**
@@ -104,6 +143,12 @@ export interface StateStore {
   addMonthFile?(runId: string, key: string): Promise<void>;
   /** Moves the watermark forward only (a conditional write keeps an older run from moving it back). */
   setWatermark(provider: ProviderId, connection: string, scope: string, date: string): Promise<void>;
+  /** A connection's pending documents, or one scope's, oldest attempt first. */
+  listPendingDocuments(provider: ProviderId, connection: string, scope?: string): Promise<PendingDocument[]>;
+  /** Records a miss: a new pending document, or one more attempt on a known one (its first-seen fields kept). */
+  recordPendingDocument(miss: PendingDocumentMiss, runId: string): Promise<PendingDocument>;
+  /** Forgets a pending document; false when there was none (someone else landed or gave it up first). */
+  deletePendingDocument(id: PendingDocumentId): Promise<boolean>;
 }
 
 export interface JobQueue {
@@ -194,8 +239,23 @@ export interface ProviderContext<C extends Connection = Connection> {
    * ends PARTIAL. `note: true` for a normal state worth knowing that left nothing out.
    */
   reportProblem(problem: { code: string; message: string; key?: string; note?: boolean }): void;
+  /**
+   * Set by the engine while it lands a listing's invoices: copyDocument hands it each document it could
+   * not land (instead of reporting it), and the engine records it pending, then reports it. Absent: the
+   * copy reports the problem itself.
+   */
+  documentMissed?(miss: DocumentMiss): void;
   budget: Budget;
   now(): Date;
+}
+
+/** A document copyDocument could not land, with the problem it would have reported. */
+export interface DocumentMiss {
+  invoiceId: string;
+  type: string;
+  key: string;
+  code: string;
+  message: string;
 }
 
 export type ExportCheck =

@@ -5,6 +5,9 @@ import type { JobMessageInput } from '../../shared/jobs/messages.ts';
 import type {
   Counter,
   ExportRecord,
+  PendingDocument,
+  PendingDocumentId,
+  PendingDocumentMiss,
   ProviderContext,
   ProviderHttp,
   Sink,
@@ -64,10 +67,46 @@ export class MemorySink implements Sink {
   }
 }
 
-/** Watermarks and exports in memory (exports are not used by listing tests). */
+const pendingId = (d: PendingDocumentId) =>
+  [d.provider, d.connection, d.scope, d.invoiceId, d.name].join('|');
+
+/** Watermarks, exports and pending documents in memory (exports are not used by listing tests). */
 export class MemoryState implements Partial<StateStore> {
   readonly watermarks = new Map<string, string>();
   readonly exports = new Map<string, ExportRecord>();
+  /** Pending documents by provider|connection|scope|invoiceId|name, as the state table keeps them. */
+  readonly pendingDocuments = new Map<string, PendingDocument>();
+  /** The state table's clock (first-seen and last-tried times): real time unless a test moves it. */
+  now: () => Date = () => new Date();
+
+  async listPendingDocuments(provider: string, connection: string, scope?: string) {
+    return [...this.pendingDocuments.values()]
+      .filter(
+        (d) =>
+          d.provider === provider &&
+          d.connection === connection &&
+          (scope === undefined || d.scope === scope),
+      )
+      .sort((a, b) => a.lastTriedAt.localeCompare(b.lastTriedAt))
+      .map((d) => ({ ...d }));
+  }
+  async recordPendingDocument(miss: PendingDocumentMiss, runId: string) {
+    const at = this.now().toISOString();
+    const known = this.pendingDocuments.get(pendingId(miss));
+    const record: PendingDocument = {
+      ...miss,
+      attempts: (known?.attempts ?? 0) + 1,
+      firstSeenAt: known?.firstSeenAt ?? at,
+      firstRunId: known?.firstRunId ?? runId,
+      lastTriedAt: at,
+      lastRunId: runId,
+    };
+    this.pendingDocuments.set(pendingId(miss), record);
+    return { ...record };
+  }
+  async deletePendingDocument(id: PendingDocumentId) {
+    return this.pendingDocuments.delete(pendingId(id));
+  }
   async getWatermark(provider: string, connection: string, scope: string) {
     return this.watermarks.get(`${provider}|${connection}|${scope}`);
   }
@@ -80,6 +119,18 @@ export class MemoryState implements Partial<StateStore> {
   }
 }
 
+/** A test's own state object with the in-memory pending documents added (the engine asks for them on every listing). */
+export function withMemoryPendingDocuments<T extends object>(
+  state: T,
+  pending: MemoryState = new MemoryState(),
+): T & Pick<StateStore, 'listPendingDocuments' | 'recordPendingDocument' | 'deletePendingDocument'> {
+  return Object.assign(state, {
+    listPendingDocuments: pending.listPendingDocuments.bind(pending),
+    recordPendingDocument: pending.recordPendingDocument.bind(pending),
+    deletePendingDocument: pending.deletePendingDocument.bind(pending),
+  }) as T & Pick<StateStore, 'listPendingDocuments' | 'recordPendingDocument' | 'deletePendingDocument'>;
+}
+
 export interface MemoryContext<C extends Connection> {
   ctx: ProviderContext<C>;
   sink: MemorySink;
@@ -87,7 +138,7 @@ export interface MemoryContext<C extends Connection> {
   invoices: MemoryInvoiceTable;
   sent: JobMessageInput[];
   counts: Partial<Record<Counter, number>>;
-  problems: Array<{ code: string; message: string; key?: string }>;
+  problems: Array<{ code: string; message: string; key?: string; note?: boolean }>;
 }
 
 /** A provider context with everything in memory; `remainingMs` drives the budget. */
@@ -103,12 +154,14 @@ export function memoryContext<C extends Connection>(
   } = {},
 ): MemoryContext<C> {
   const sink = opts.sink ?? new MemorySink();
-  const state = opts.state ?? new MemoryState();
+  const now = opts.now ?? new Date('2026-03-15T12:00:00Z');
+  // A state made here keeps the context's time, so ages of pending documents agree with the engine's.
+  const state = opts.state ?? Object.assign(new MemoryState(), { now: () => now });
   // Kept with the sink: a test that makes a context per invocation of one world shares one table.
   const invoices = opts.invoices ?? tableOf(sink);
   const sent: JobMessageInput[] = [];
   const counts: Partial<Record<Counter, number>> = {};
-  const problems: Array<{ code: string; message: string; key?: string }> = [];
+  const problems: Array<{ code: string; message: string; key?: string; note?: boolean }> = [];
   const remaining = opts.remainingMs ?? (() => 600_000);
   const quiet = () => {};
   const ctx: ProviderContext<C> = {
@@ -144,7 +197,7 @@ export function memoryContext<C extends Connection>(
       problems.push(p);
     },
     budget: { deadline: Date.now() + remaining(), remainingMs: remaining },
-    now: () => opts.now ?? new Date('2026-03-15T12:00:00Z'),
+    now: () => now,
   };
   return { ctx, sink, state, invoices, sent, counts, problems };
 }

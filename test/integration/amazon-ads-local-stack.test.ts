@@ -352,6 +352,30 @@ describe('amazon-ads on the local stack', () => {
     // The invoices still land, without the documents that could not be fetched.
     const lines = (await normalized()).filter((l) => l.account === gov.profileId);
     expect(lines).toHaveLength(gov.invoices.length);
+    // Each is pending in the state table, with no link in it.
+    const pending = await state.listPendingDocuments('amazon-ads', CONNECTION, gov.profileId);
+    expect([...new Set(pending.map((d) => d.invoiceId))].sort()).toEqual(invoicesOf('DOCUMENT_LINK_EXPIRED'));
+    // Government links were refused by the first run and expired in this one; the others only expired.
+    for (const d of pending) expect(d.attempts, d.key).toBe(d.type.startsWith('GOVERNMENT') ? 2 : 1);
+    expect(JSON.stringify(pending)).not.toMatch(/https?:|X-Amz/);
+
+    // Links work again, and a window that holds none of the profile's invoices: the next run fetches each
+    // again by its id and lands its documents, and the run SUCCEEDS with nothing left pending.
+    const later = await run({ window: { from: '2000-01-01', to: '2000-01-02' }, scopes: [gov.profileId] });
+    expect(later.problems).toEqual([]);
+    expect(later.failures).toEqual([]);
+    expect(later.status).toBe('SUCCEEDED');
+    expect(await state.listPendingDocuments('amazon-ads', CONNECTION, gov.profileId)).toEqual([]);
+    const healed = (await normalized()).filter((l) => l.account === gov.profileId);
+    for (const inv of gov.invoices) {
+      const line = healed.find((l) => l.invoiceId === inv.id)!;
+      expect(
+        line.documents
+          .map(({ type, sha256, bytes }) => ({ type, sha256, bytes }))
+          .sort((a, b) => a.type.localeCompare(b.type)),
+        inv.id,
+      ).toEqual([...inv.documents].sort((a, b) => a.type.localeCompare(b.type)));
+    }
   });
 
   it('sends statement dates as yyyyMMdd, falls back to YYYY-MM-DD when refused, and reads either id field', async () => {

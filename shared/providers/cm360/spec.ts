@@ -22,6 +22,7 @@ import {
   OPERATIONS,
   PAGE_SIZE,
 } from './api.ts';
+import { findInvoice } from './find-invoice.ts';
 import { copyInvoicePdf } from './invoice-pdf.ts';
 import { decodeCursor, issueMonths, nextCursor } from './issue-months.ts';
 import { campaignSumMismatches, normalizeInvoice } from './normalize.ts';
@@ -127,6 +128,9 @@ const invoices: ListingJob<Cm360Connection, Cm360Invoice> = {
       rawKey: at.rawKey,
       fetchedAt: at.fetchedAt,
     }),
+  // No call by id (so no fetchById, and no run for one invoice): a PDF still pending is tried again from
+  // its invoice's issue month.
+  refetch: (ctx, advertiserId, invoiceId, known) => findInvoice(ctx, advertiserId, invoiceId, known.issuedOn),
 };
 
 /** Google Campaign Manager 360: advertiser invoices per issue month and their PDFs, on cm360-invoices. */

@@ -1,69 +1,121 @@
 import { describe, expect, it } from 'vitest';
 import { buildSummary, formatSummary } from '../../../infra/local/summary.ts';
 import type { RunRecord } from '../../../shared/aws/run-ledger.ts';
-import type { Connection } from '../../../shared/config/schema.ts';
+import { type Connection, connectionSchema } from '../../../shared/config/schema.ts';
+import type { PendingDocument } from '../../../shared/providers/types.ts';
 
-const connection = { id: 'sp-br', provider: 'sp-api' } as Connection;
-const run: RunRecord = {
-  runId: 'r-1',
-  status: 'FAILED',
-  createdAt: '2026-03-01T06:00:00.000Z',
-  updatedAt: '2026-03-01T06:10:00.000Z',
-  request: { provider: 'sp-api', connections: ['sp-br'], source: 'local' },
+/** `npm start`'s summary: the documents each connection still has pending, beside the run that ended PARTIAL. */
+
+const connection = (id: string) =>
+  connectionSchema.parse({
+    id,
+    provider: 'amazon-ads',
+    region: 'NA',
+    secretName: `x/${id}`,
+    scopes: 'discover',
+    schedule: 'rate(1 day)',
+    lookbackDays: 30,
+  }) as Connection;
+
+const run = (runId: string, status: RunRecord['status'], problems: RunRecord['problems']): RunRecord => ({
+  runId,
+  status,
+  createdAt: '2026-03-15T12:00:00.000Z',
+  updatedAt: '2026-03-15T12:01:00.000Z',
+  request: { connections: ['ads-a', 'ads-b'], source: 'local' },
   pending: 0,
-  connections: { 'sp-br': { invoices: 4 } },
-  failures: [
-    {
-      at: '2026-03-01T06:10:00.000Z',
-      connection: 'sp-br',
-      messageType: 'fetch',
-      reason:
-        'fetch message reached the sp-api-invoices DLQ without being settled (timeout or out of memory?)',
-    },
-  ],
-  problems: [],
+  connections: { 'ads-a': { invoices: 3, documents: 2 }, 'ads-b': { invoices: 1, documents: 1 } },
+  failures: [],
+  problems,
   monthFiles: [],
-};
+});
 
-describe('the local summary', () => {
-  it('prints what the run reconciler did: the message found in a DLQ, the runs stopped and settled', () => {
+const pending = (invoiceId: string, attempts: number): PendingDocument => ({
+  provider: 'amazon-ads',
+  connection: 'ads-a',
+  scope: '111',
+  invoiceId,
+  name: 'INVOICE.pdf',
+  type: 'INVOICE',
+  key: `documents/amazon-ads/ads-a/111/${invoiceId}/INVOICE.pdf`,
+  code: 'DOCUMENT_LINK_EXPIRED',
+  reason: 'the link was still expired after 8 fresh one(s)',
+  attempts,
+  firstSeenAt: '2026-03-01T10:00:00.000Z',
+  lastTriedAt: '2026-03-15T12:00:00.000Z',
+  firstRunId: 'r-0',
+  lastRunId: 'r-1',
+});
+
+describe('local summary', () => {
+  it('counts and lists the documents still pending per connection, and a PARTIAL run is not ok', () => {
     const summary = buildSummary({
-      connections: [connection],
-      runs: new Map([['r-1', run]]),
-      runOf: new Map([['sp-br', 'r-1']]),
+      connections: [connection('ads-a'), connection('ads-b')],
+      runs: new Map([
+        [
+          'r-1',
+          run('r-1', 'PARTIAL', [
+            {
+              at: '2026-03-15T12:00:30.000Z',
+              connection: 'ads-a',
+              code: 'DOCUMENT_PENDING',
+              message: 'invoice I-1: INVOICE not copied: ...',
+            },
+          ]),
+        ],
+      ]),
+      runOf: new Map([
+        ['ads-a', 'r-1'],
+        ['ads-b', 'r-1'],
+      ]),
+      notImplemented: new Set(),
+      dlq: [],
+      landed: {},
+      pendingDocuments: new Map([
+        ['ads-a', [pending('I-1', 3), pending('I-2', 1)]],
+        ['ads-b', []],
+      ]),
+    });
+    expect(summary.ok).toBe(false);
+    expect(summary.partial).toBe(true);
+    expect(summary.rows.map((r) => [r.connection, r.pendingDocuments])).toEqual([
+      ['ads-a', 2],
+      ['ads-b', 0],
+    ]);
+    // No keys, links or run ids in the listing: what, since when, how often, why.
+    expect(summary.pendingDocuments[0]).toEqual({
+      connection: 'ads-a',
+      scope: '111',
+      invoiceId: 'I-1',
+      type: 'INVOICE',
+      attempts: 3,
+      firstSeenAt: '2026-03-01T10:00:00.000Z',
+      reason: 'the link was still expired after 8 fresh one(s)',
+    });
+    const text = formatSummary(summary);
+    expect(text).toContain(
+      [
+        'pending documents (later runs try them again until they land or PENDING_DOCUMENT_MAX_AGE_DAYS pass):',
+        '  ads-a: 2',
+        '    111 invoice I-1 INVOICE, since 2026-03-01, 3 attempt(s); last: the link was still expired after 8 fresh one(s)',
+        '    111 invoice I-2 INVOICE, since 2026-03-01, 1 attempt(s); last: the link was still expired after 8 fresh one(s)',
+      ].join('\n'),
+    );
+    expect(text).not.toContain('ads-b: 0');
+    expect(text).toMatch(/result: PARTIAL/);
+  });
+
+  it('prints no pending section when nothing is pending', () => {
+    const summary = buildSummary({
+      connections: [connection('ads-a')],
+      runs: new Map([['r-1', run('r-1', 'SUCCEEDED', [])]]),
+      runOf: new Map([['ads-a', 'r-1']]),
       notImplemented: new Set(),
       dlq: [],
       landed: {},
     });
-    summary.reconciled = {
-      running: 2,
-      deadMessages: [
-        {
-          runId: 'r-1',
-          queue: 'sp-api-invoices',
-          messageId: 'm-1',
-          messageType: 'fetch',
-          connection: 'sp-br',
-        },
-      ],
-      stopped: [{ runId: 'r-0', pending: 2, quietSince: '2026-02-28T06:00:00.000Z' }],
-      settled: [
-        { runId: 'r-1', status: 'FAILED', cause: 'DLQ' },
-        { runId: 'r-0', status: 'FAILED', cause: 'STOPPED' },
-      ],
-      markersDropped: 0,
-    };
-    expect(summary.rows[0]?.status).toBe('FAILED');
-    const text = formatSummary(summary);
-    expect(text).toContain(
-      [
-        'run reconciler (a run was still RUNNING once every queue was empty):',
-        '  sp-br: a fetch message of run r-1 reached the sp-api-invoices DLQ without being settled (timeout or out of memory?)',
-        '  run r-0: stopped moving with 2 message(s) pending since 2026-02-28T06:00:00.000Z',
-        '  run r-1 settled FAILED (DLQ)',
-        '  run r-0 settled FAILED (STOPPED)',
-      ].join('\n'),
-    );
-    expect(text).not.toMatch(/running/);
+    expect(summary.ok).toBe(true);
+    expect(summary.pendingDocuments).toEqual([]);
+    expect(formatSummary(summary)).not.toContain('pending documents');
   });
 });

@@ -17,7 +17,7 @@ import { parseExactJson } from '../../../../shared/providers/amazon-ads/exact-js
 import { type AdsConnection, amazonAdsSpec } from '../../../../shared/providers/amazon-ads/spec.ts';
 import type { Counter, ProviderContext, StateStore } from '../../../../shared/providers/types.ts';
 import { sendJson, sendText, startServer, type TestServer } from '../../../helpers/http-server.ts';
-import { MemorySink } from '../../../helpers/memory-context.ts';
+import { MemorySink, withMemoryPendingDocuments } from '../../../helpers/memory-context.ts';
 import { tableOf } from '../../../helpers/memory-invoice-table.ts';
 
 /**
@@ -36,12 +36,12 @@ function context(connection: AdsConnection, rawSecret: unknown, opts: { lowAfter
   const counts: Partial<Record<Counter, number>> = {};
   const watermarks = new Map<string, string>();
   const problems: Array<{ code: string; message: string; key?: string }> = [];
-  const state = {
+  const state = withMemoryPendingDocuments({
     getWatermark: async (_p: string, _c: string, scope: string) => watermarks.get(scope),
     setWatermark: async (_p: string, _c: string, scope: string, date: string) => {
       watermarks.set(scope, date);
     },
-  } as unknown as StateStore;
+  }) as unknown as StateStore;
   const low = () => opts.lowAfterInvoices !== undefined && (counts.invoices ?? 0) >= opts.lowAfterInvoices;
   const budget = { deadline: Date.now() + 60_000, remainingMs: () => (low() ? 4_000 : 60_000) };
   const log = { debug() {}, info() {}, warn() {}, error() {} };

@@ -25,7 +25,7 @@ import type {
   StoredObject,
 } from '../../../../shared/providers/types.ts';
 import { sendJson, sendText, startServer, type TestServer } from '../../../helpers/http-server.ts';
-import { MemorySink } from '../../../helpers/memory-context.ts';
+import { MemorySink, withMemoryPendingDocuments } from '../../../helpers/memory-context.ts';
 import { tableOf } from '../../../helpers/memory-invoice-table.ts';
 
 /**
@@ -193,7 +193,7 @@ describe('Amazon Ads guide samples through the spec', () => {
       secret,
       http: download ? { request: (op, opts) => http.request(op, opts), download } : http,
       sink,
-      state: state as unknown as StateStore,
+      state: withMemoryPendingDocuments(state) as unknown as StateStore,
       invoices: tableOf(sink),
       queue: {
         send: async (message, opts) => {

@@ -14,7 +14,7 @@ import {
   type BusinessConnection,
 } from '../../../../shared/providers/amazon-business/spec.ts';
 import type { Counter, ProviderContext, StateStore } from '../../../../shared/providers/types.ts';
-import { MemorySink } from '../../../helpers/memory-context.ts';
+import { MemorySink, withMemoryPendingDocuments } from '../../../helpers/memory-context.ts';
 import { tableOf } from '../../../helpers/memory-invoice-table.ts';
 
 /**
@@ -109,12 +109,12 @@ describe('amazon-business fetch against the simulator', () => {
       }),
       sink: world.sink,
       invoices: tableOf(world.sink),
-      state: {
+      state: withMemoryPendingDocuments({
         getWatermark: async (_p: string, _c: string, scope: string) => world.watermarks.get(scope),
         setWatermark: async (_p: string, _c: string, scope: string, date: string) => {
           world.watermarks.set(scope, date);
         },
-      } as unknown as StateStore,
+      }) as unknown as StateStore,
       queue: { send: async () => {}, sendBatch: async () => {} },
       log,
       count: (c, n = 1) => {

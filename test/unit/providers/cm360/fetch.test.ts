@@ -24,7 +24,7 @@ import {
 } from '../../../../shared/providers/cm360/spec.ts';
 import type { Counter, ProviderContext, StateStore } from '../../../../shared/providers/types.ts';
 import { sendJson, startServer, type TestServer } from '../../../helpers/http-server.ts';
-import { MemorySink } from '../../../helpers/memory-context.ts';
+import { MemorySink, withMemoryPendingDocuments } from '../../../helpers/memory-context.ts';
 import { tableOf } from '../../../helpers/memory-invoice-table.ts';
 
 /**
@@ -73,12 +73,12 @@ function context(connection: Cm360Connection, rawSecret: unknown) {
   const counts: Partial<Record<Counter, number>> = {};
   const watermarks = new Map<string, string>();
   const problems: Array<{ code: string; message: string; key?: string }> = [];
-  const state = {
+  const state = withMemoryPendingDocuments({
     getWatermark: async (_p: string, _c: string, scope: string) => watermarks.get(scope),
     setWatermark: async (_p: string, _c: string, scope: string, date: string) => {
       watermarks.set(scope, date);
     },
-  } as unknown as StateStore;
+  }) as unknown as StateStore;
   const budget = { deadline: Date.now() + 60_000, remainingMs: () => 60_000 };
   const log = { debug() {}, info() {}, warn() {}, error() {} };
   const secret = parseSecret(cm360Spec.secret, rawSecret, connection.secretName);

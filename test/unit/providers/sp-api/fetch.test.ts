@@ -30,6 +30,7 @@ import type {
   StateStore,
   StoredObject,
 } from '../../../../shared/providers/types.ts';
+import { withMemoryPendingDocuments } from '../../../helpers/memory-context.ts';
 import { tableOf } from '../../../helpers/memory-invoice-table.ts';
 
 /**
@@ -120,7 +121,7 @@ function exportState(stale?: Omit<ExportRecord, 'key'>): StateStore & { records:
 
 function memoryState(): StateStore & { watermarks: Map<string, string> } {
   const watermarks = new Map<string, string>();
-  return {
+  return withMemoryPendingDocuments({
     watermarks,
     getExport: async () => undefined,
     findOrCreateExport: async () => {
@@ -132,7 +133,9 @@ function memoryState(): StateStore & { watermarks: Map<string, string> } {
     setWatermark: async (_p, c, s, d) => {
       watermarks.set(`${c}/${s}`, d);
     },
-  } as StateStore & { watermarks: Map<string, string> };
+  } as Omit<StateStore, 'listPendingDocuments' | 'recordPendingDocument' | 'deletePendingDocument'> & {
+    watermarks: Map<string, string>;
+  });
 }
 
 /**
