@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import {
@@ -127,7 +127,7 @@ export async function createLocalResources(options: LocalResourcesOptions): Prom
       }),
     });
 
-    await createTable(ddb, table);
+    await createStateTable(ddb, table);
     await waitForTable(ddb, table);
     // dynalite has no UpdateTimeToLive: records past STATE_TABLE.ttlAttribute stay, in a kept state directory
     // across runs too (readers that depend on expiry, like idempotency keys, check it themselves).
@@ -218,7 +218,8 @@ async function queueArn(sqs: ReturnType<typeof localSqsClient>, url: string): Pr
   return arn;
 }
 
-async function createTable(ddb: ReturnType<typeof localDynamoClient>, table: string): Promise<void> {
+/** The state table (pk, sk, on demand) as the stack defines it; one kept from an earlier run is reused. */
+export async function createStateTable(ddb: Pick<DynamoDBClient, 'send'>, table: string): Promise<void> {
   try {
     await ddb.send(
       new CreateTableCommand({

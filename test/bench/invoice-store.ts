@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { localDynamoClient, localS3Client } from '../../infra/local/clients.ts';
+import { createStateTable } from '../../infra/local/resources.ts';
 import { startStandins } from '../../infra/local/standins.ts';
 
 /**
@@ -76,20 +76,8 @@ async function oneRun(
   try {
     const table = 'bench';
     const bucket = 'bench';
-    await ddb.send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-      }),
-    );
+    await createStateTable(ddb, table);
+
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const before = ddbRelay.bytes() + s3Relay.bytes();
     const { stdout } = await exec(

@@ -1,8 +1,8 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
+import { createStateTable } from '../../infra/local/resources.ts';
 import { closeServer, listenLocal } from '../../infra/local/servers.ts';
-import { STATE_TABLE } from '../../shared/aws/resources.ts';
 
 export interface StateTable {
   ddb: DynamoDBDocumentClient;
@@ -21,20 +21,8 @@ export async function startStateTable(table = 'state'): Promise<StateTable> {
     endpoint,
     credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
   });
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: STATE_TABLE.partitionKey, AttributeType: 'S' },
-        { AttributeName: STATE_TABLE.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' },
-        { AttributeName: STATE_TABLE.sortKey, KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await createStateTable(client, table);
+
   const ddb = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   return {
     ddb,

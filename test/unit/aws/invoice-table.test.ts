@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoInvoiceTable } from '../../../shared/aws/invoice-table.ts';
 import type { MonthFile, TableEntry } from '../../../shared/engine/invoice-table.ts';
 import type { NormalizedInvoice } from '../../../shared/invoice/model.ts';
-import { dynaliteTable } from '../../helpers/dynalite-table.ts';
+import { normalizedInvoice } from '../../helpers/normalized-invoice.ts';
+import { type StateTable, startStateTable } from '../../helpers/state-table.ts';
 
-let db: Awaited<ReturnType<typeof dynaliteTable>>;
+let db: StateTable;
 beforeAll(async () => {
-  db = await dynaliteTable();
+  db = await startStateTable();
 });
 afterAll(async () => {
   await db?.close();
@@ -19,30 +20,16 @@ function fresh() {
   const scope = `scope-${scopes}`;
   const table = new DynamoInvoiceTable(db.ddb, db.table);
   const file = (month: string): MonthFile => ({ provider: 'cm360', connection: 'c1', scope, month });
-  const invoice = (id: string, issuedOn: string, total = '1.00'): NormalizedInvoice => ({
-    provider: 'cm360',
-    connection: 'c1',
-    account: scope,
-    invoiceId: id,
-    invoiceNumber: null,
-    kind: 'INVOICE',
-    status: null,
-    issuedOn,
-    dueOn: null,
-    servicePeriod: { from: null, to: null },
-    currency: 'USD',
-    subtotal: null,
-    tax: null,
-    total,
-    amountDue: null,
-    remainingDue: null,
-    purchaseOrderNumber: null,
-    correctsInvoiceId: null,
-    replacesInvoiceIds: [],
-    documents: [],
-    rawKey: `raw/${id}.json`,
-    fetchedAt: '2026-03-01T00:00:00.000Z',
-  });
+  const invoice = (id: string, issuedOn: string, total = '1.00'): NormalizedInvoice =>
+    normalizedInvoice({
+      connection: 'c1',
+      account: scope,
+      invoiceId: id,
+      issuedOn,
+      total,
+      rawKey: `raw/${id}.json`,
+      fetchedAt: '2026-03-01T00:00:00.000Z',
+    });
   const read = async (month: string): Promise<TableEntry[]> => {
     const out: TableEntry[] = [];
     for await (const e of table.entries(file(month))) out.push(e);

@@ -1,12 +1,8 @@
-import type { Server } from 'node:http';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenLocal } from '../../../infra/local/servers.ts';
 import { PendingDocuments } from '../../../shared/aws/pending-documents.ts';
-import { STATE_TABLE } from '../../../shared/aws/resources.ts';
 import type { PendingDocumentMiss } from '../../../shared/providers/types.ts';
+import { type StateTable, startStateTable } from '../../helpers/state-table.ts';
 
 /**
  * The pending-documents part of the state table, against dynalite (DynamoDB's API in memory): a miss
@@ -15,7 +11,7 @@ import type { PendingDocumentMiss } from '../../../shared/providers/types.ts';
  */
 
 const TABLE = 'pending-test';
-let server: Server;
+let db: StateTable;
 let ddb: DynamoDBDocumentClient;
 let now = new Date('2026-03-01T10:00:00Z');
 
@@ -34,34 +30,12 @@ const miss = (over: Partial<PendingDocumentMiss> = {}): PendingDocumentMiss => (
 });
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const port = await listenLocal(server);
-  const client = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${port}`,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  await client.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: STATE_TABLE.partitionKey, AttributeType: 'S' },
-        { AttributeName: STATE_TABLE.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' },
-        { AttributeName: STATE_TABLE.sortKey, KeyType: 'RANGE' },
-      ],
-    }),
-  );
-  ddb = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  db = await startStateTable(TABLE);
+  ddb = db.ddb;
 });
 
 afterAll(async () => {
-  ddb?.destroy();
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await db?.close();
 });
 
 describe('PendingDocuments', () => {

@@ -7,10 +7,10 @@ import { copyDocument } from '../../../shared/engine/copy-document.ts';
 import type { ListingJob } from '../../../shared/engine/provider-spec.ts';
 import { runListing } from '../../../shared/engine/run-listing.ts';
 import { ExpiredUrlError } from '../../../shared/http/errors.ts';
-import { normalizedInvoiceSchema } from '../../../shared/invoice/model.ts';
 import { type FetchMessage, fetchMessageSchema } from '../../../shared/jobs/messages.ts';
 import type { ProviderHttp } from '../../../shared/providers/types.ts';
 import { MemorySink, MemoryState, memoryContext } from '../../helpers/memory-context.ts';
+import { normalizedInvoice } from '../../helpers/normalized-invoice.ts';
 
 /**
  * Documents that could not be landed, across runs: a fake provider whose PDF links answer "expired" for
@@ -84,26 +84,12 @@ class World {
         return { documents: doc ? [doc] : [] };
       },
       normalize: (item, enrichment, at) =>
-        normalizedInvoiceSchema.parse({
-          provider: 'cm360',
+        normalizedInvoice({
           connection: at.ctx.connection.id,
           account: at.scope,
           invoiceId: item.id,
-          invoiceNumber: null,
-          kind: 'INVOICE',
-          status: null,
           issuedOn: item.date,
-          dueOn: null,
-          servicePeriod: { from: null, to: null },
-          currency: 'USD',
-          subtotal: null,
-          tax: null,
           total: item.amount,
-          amountDue: null,
-          remainingDue: null,
-          purchaseOrderNumber: null,
-          correctsInvoiceId: null,
-          replacesInvoiceIds: [],
           documents: enrichment.documents ?? [],
           rawKey: at.rawKey,
           fetchedAt: at.fetchedAt,
@@ -361,7 +347,8 @@ describe('pending documents', () => {
     });
     // The retries hand over once; the month files may take one more hand-over of their own (publishing).
     expect(second.continuations[0]).toMatchObject({ state: { page: 0, skip: 2 }, continuation: 1 });
-    for (const later of second.continuations.slice(1)) expect(later.state).toMatchObject({ publishing: true });
+    for (const later of second.continuations.slice(1))
+      expect(later.state).toMatchObject({ publishing: true });
     expect(second.continuations[0]!.cursor).toBeUndefined();
     expect(world.fetchedById).toEqual(['old-1', 'old-2', 'old-3']);
     // Two listed, three retried: the continuation asked for the last page again and landed none of it twice.

@@ -6,9 +6,9 @@ import { type Connection, connectionSchema } from '../../../shared/config/schema
 import type { Enrichment, ListingJob } from '../../../shared/engine/provider-spec.ts';
 import { rawItems } from '../../../shared/engine/raw-items.ts';
 import { runListing } from '../../../shared/engine/run-listing.ts';
-import { normalizedInvoiceSchema } from '../../../shared/invoice/model.ts';
 import { type FetchMessage, fetchMessageSchema } from '../../../shared/jobs/messages.ts';
 import { MemorySink, MemoryState, memoryContext } from '../../helpers/memory-context.ts';
+import { normalizedInvoice } from '../../helpers/normalized-invoice.ts';
 
 /**
  * The engine's listing loop against a fake spec: pages of items from an in-memory "API", so every path
@@ -74,27 +74,12 @@ function job(
       idOfUnfit: (raw) => (raw as { id?: string })?.id,
     },
     normalize: (item, _e, at) =>
-      normalizedInvoiceSchema.parse({
-        provider: 'cm360',
+      normalizedInvoice({
         connection: at.ctx.connection.id,
         account: at.scope,
         invoiceId: item.id,
-        invoiceNumber: null,
-        kind: 'INVOICE',
-        status: null,
         issuedOn: item.date,
-        dueOn: null,
-        servicePeriod: { from: null, to: null },
-        currency: 'USD',
-        subtotal: null,
-        tax: null,
         total: item.amount,
-        amountDue: null,
-        remainingDue: null,
-        purchaseOrderNumber: null,
-        correctsInvoiceId: null,
-        replacesInvoiceIds: [],
-        documents: [],
         rawKey: at.rawKey,
         fetchedAt: at.fetchedAt,
       }),
