@@ -1,0 +1,556 @@
+import { MONTH_ITEMS_QUERY, type S3Kind } from '../helpers/count-aws-calls.ts';
+import type { RunCount } from './rerun.ts';
+
+/**
+ * Issue 18's cost model: dollars per 100,000 invoices at 1k, 10k and 100k invoices a month per
+ * connection, daily runs with a 30-day lookback, from AWS calls counted in a local run and us-east-1 list
+ * prices. Arithmetic only: the counted figures are below (COUNTED), printed by `npm run bench rerun`
+ * (its last line; paste it here to count again). `npm run bench cost-model` prints the table.
+ *
+ * The model, per connection and provider (one scope; R invoices issued a month, evenly):
+ * - A daily run reads the window from its watermark (yesterday) less 30 days to today: 32 days, so each
+ *   invoice is seen by 32 runs: landed once ("worked": detail, documents, raw writes), then S = 31 times
+ *   again (CM360 more: SEEN_AGAIN), worked again if it is open (not final), else left unchanged.
+ * - w: what a worked invoice costs, from the first run (every invoice new), less the empty run.
+ *   u: what an invoice seen again and left unchanged costs, from the next day's run (window moved one
+ *   day: new page keys, a new export or statement, the open invoices worked again): (next day - empty -
+ *   worked x w) / unchanged. An invoice worked again costs w (the same calls and writes).
+ *   E: what any run costs (an empty window: discovery, one page a scope, the run record, the statement).
+ *   Per 100,000 invoices: 100,000 x (w + S x (f x w + (1 - f) x u)) + 30.4 runs x E x 100,000 / R,
+ *   f the share of invoices open for the whole window (re-worked by every run that sees them): the next
+ *   day's run's share; the table adds Amazon Ads with every invoice final and every invoice open.
+ * - Month files are modelled at scale, not scaled from the small local ones: a file holds a month of
+ *   the scope's invoices (R lines), is rewritten P times a day (PUBLISHES_PER_RUN: the months a run
+ *   changed), each time one Query of its table items, one pointer read a line, one PUT (multipart over
+ *   8 MiB: 8 MiB parts), three lease writes and a read, kept 3 days as an old version.
+ * - Storage: a rewritten raw invoice or document is an old version kept 90 days; pages, statements and
+ *   export ZIPs are new keys every run (kept: the bucket has no expiry for current objects). What is
+ *   kept accumulates, so it is given apart, per month kept.
+ * - Lambda: the handlers' measured time at their memory (local, so the providers answer in milliseconds;
+ *   it includes the client's sleeps between paced calls), plus PROVIDER_LATENCY_S for each provider
+ *   request and INIT_S for each invocation (init is billed since August 2025) at 512 MB.
+ */
+
+/** us-east-1 list prices, as assumed on 2026-11-30 (S3 Standard, DynamoDB on-demand standard, SQS standard, Lambda arm64). */
+export const PRICES = {
+  s3PutPer1k: 0.005,
+  s3GetPer1k: 0.0004,
+  s3GbMonth: 0.023,
+  ddbWruPerMillion: 0.625,
+  ddbRruPerMillion: 0.125,
+  ddbGbMonth: 0.25,
+  ddbPitrGbMonth: 0.2,
+  sqsPerMillion: 0.4,
+  lambdaGbSecond: 0.0000133334,
+  lambdaPerMillion: 0.2,
+} as const;
+
+const RUNS_A_MONTH = 30.4;
+/**
+ * Runs that see an invoice again after the one that landed it: 31 (a 32-day window); CM360 lists every
+ * invoice of each issue month the window touches, so an invoice is listed from its issue day until 31
+ * days after its month ends: 31 to 61 more runs, 45 for issue dates spread over the month.
+ */
+const SEEN_AGAIN: Record<string, number> = { cm360: 45 };
+const seenAgain = (provider: string) => SEEN_AGAIN[provider] ?? 31;
+/** Months an old version of a raw invoice or document is kept (90 days). */
+const RAW_NONCURRENT_MONTHS = 90 / RUNS_A_MONTH;
+const MONTH_FILE_NONCURRENT_DAYS = 3;
+const PROVIDER_LATENCY_S = 0.3;
+const INIT_S = 0.2;
+const PROVIDER_MEMORY_GB = 0.5;
+const PART_BYTES = 8 * 1024 * 1024;
+const GB = 1e9;
+/** SQS requests a message costs: its send, the receive that delivers it to Lambda, the delete. */
+const SQS_REQUESTS_A_MESSAGE = 3;
+
+/** Keys a later run writes again (an old version each time) and keys of one run only. */
+const REWRITTEN: readonly S3Kind[] = ['raw-invoice', 'document'];
+
+/** What the model takes from one counted run. */
+export interface Counted {
+  worked: number;
+  unchanged: number;
+  /** S3 PUT-class and GET-class requests and bytes written, by kind of key, month files left out. */
+  puts: number;
+  gets: number;
+  bytes: Partial<Record<S3Kind, number>>;
+  /** DynamoDB request units, month-file publishing left out. */
+  rru: number;
+  wru: number;
+  /** Bytes of the invoice table items written (a month item and a pointer per invoice worked). */
+  tableBytes: number;
+  /** Month files published: files, lines read for them, their bytes and their table items' bytes. */
+  publish: { files: number; lines: number; bytes: number; itemBytes: number };
+  sqsMessages: number;
+  invocations: number;
+  /** Measured handler time at the functions' memory. */
+  gbSeconds: number;
+  providerRequests: number;
+}
+
+const PUT_CLASS = [
+  'PutObject',
+  'CopyObject',
+  'UploadPart',
+  'CreateMultipartUpload',
+  'CompleteMultipartUpload',
+  'ListObjects',
+];
+
+/** A counted run, reduced to what the model takes. */
+export function countedOf(r: RunCount): Counted {
+  const s3 = r.aws.s3;
+  const ddb = r.aws.dynamodb;
+  const files = s3.writes['month-file'] ?? 0;
+  const query = ddb[MONTH_ITEMS_QUERY] ?? { calls: 0, rru: 0, wru: 0, items: 0, bytes: 0 };
+  const total = (k: 'rru' | 'wru') => Object.values(ddb).reduce((n, d) => n + d[k], 0);
+  const { 'month-file': monthBytes = 0, ...bytes } = s3.bytes;
+  return {
+    worked: r.worked,
+    unchanged: r.unchanged,
+    puts: PUT_CLASS.reduce((n, op) => n + (s3.requests[op] ?? 0), 0) - files,
+    gets: (s3.requests.GetObject ?? 0) + (s3.requests.HeadObject ?? 0),
+    bytes,
+    // A publish: the Query, a consistent pointer read per line, the lease's read and three writes.
+    rru: total('rru') - query.rru - query.items - files,
+    wru: total('wru') - 3 * files,
+    tableBytes: ddb.BatchWriteItem?.bytes ?? 0,
+    publish: { files, lines: query.items, bytes: monthBytes, itemBytes: query.bytes },
+    sqsMessages: r.aws.sqs.messages,
+    invocations: r.lambda.invocations,
+    gbSeconds: r.lambda.gbSeconds,
+    providerRequests: Object.values(r.provider).reduce((n, x) => n + x, 0),
+  };
+}
+
+/** Month files a daily run rewrites, per scope (see the README's cost model for why). */
+const PUBLISHES_PER_RUN: Record<string, number> = {
+  // Open invoices in both months of the window are worked again every day (the next day's run rewrote
+  // both of its profile's files).
+  'amazon-ads': 2,
+  // The listing lands the day's new invoices (the current month); the export links the XMLs of both
+  // months (the next day's run: 2).
+  'sp-api': 3,
+  // Every invoice is worked again: both months.
+  'amazon-business': 2,
+  // Invoices are issued once a month, all final: one rewrite a month.
+  cm360: 1 / RUNS_A_MONTH,
+};
+
+/** Counted by `npm run bench rerun` (first repetition), 2026-11-30: the first run, the next day's run, an empty run. */
+const COUNTED: Record<string, { first: Counted; nextDay: Counted; empty: Counted }> = {
+  'amazon-ads': {
+    first: {
+      worked: 67,
+      unchanged: 0,
+      puts: 109,
+      gets: 2,
+      bytes: { 'raw-other': 269, page: 41548, 'raw-invoice': 145687, document: 634491, report: 19209 },
+      rru: 141,
+      wru: 156,
+      tableBytes: 28205,
+      publish: { files: 2, lines: 67, bytes: 48307, itemBytes: 20902 },
+      sqsMessages: 6,
+      invocations: 5,
+      gbSeconds: 6.6315,
+      providerRequests: 151,
+    },
+    nextDay: {
+      worked: 41,
+      unchanged: 21,
+      puts: 56,
+      gets: 2,
+      bytes: { page: 38429, 'raw-invoice': 88009, document: 216281, report: 17209 },
+      rru: 110,
+      wru: 103,
+      tableBytes: 16503,
+      publish: { files: 2, lines: 67, bytes: 48307, itemBytes: 20898 },
+      sqsMessages: 6,
+      invocations: 5,
+      gbSeconds: 3.502,
+      providerRequests: 73,
+    },
+    empty: {
+      worked: 0,
+      unchanged: 0,
+      puts: 2,
+      gets: 2,
+      bytes: { page: 72, report: 95 },
+      rru: 7,
+      wru: 21,
+      tableBytes: 0,
+      publish: { files: 0, lines: 0, bytes: 0, itemBytes: 0 },
+      sqsMessages: 6,
+      invocations: 5,
+      gbSeconds: 0.294,
+      providerRequests: 6,
+    },
+  },
+  'sp-api': {
+    first: {
+      worked: 93,
+      unchanged: 0,
+      puts: 191,
+      gets: 12,
+      bytes: { 'raw-other': 956, page: 31599, 'raw-invoice': 31492, document: 198220, export: 86736 },
+      rru: 192,
+      wru: 204,
+      tableBytes: 38344,
+      publish: { files: 4, lines: 186, bytes: 132827, itemBytes: 53252 },
+      sqsMessages: 5,
+      invocations: 4,
+      gbSeconds: 2.2945,
+      providerRequests: 6,
+    },
+    nextDay: {
+      worked: 0,
+      unchanged: 90,
+      puts: 94,
+      gets: 8,
+      bytes: { page: 30587, document: 193790, export: 83943 },
+      rru: 96,
+      wru: 17,
+      tableBytes: 0,
+      publish: { files: 2, lines: 93, bytes: 78687, itemBytes: 26626 },
+      sqsMessages: 5,
+      invocations: 4,
+      gbSeconds: 1.087,
+      providerRequests: 6,
+    },
+    empty: {
+      worked: 0,
+      unchanged: 0,
+      puts: 1,
+      gets: 2,
+      bytes: { page: 15 },
+      rru: 6,
+      wru: 15,
+      tableBytes: 0,
+      publish: { files: 0, lines: 0, bytes: 0, itemBytes: 0 },
+      sqsMessages: 5,
+      invocations: 4,
+      gbSeconds: 0.161,
+      providerRequests: 4,
+    },
+  },
+  'amazon-business': {
+    first: {
+      worked: 127,
+      unchanged: 0,
+      puts: 145,
+      gets: 18,
+      bytes: { page: 351909, 'raw-invoice': 301114 },
+      rru: 133,
+      wru: 282,
+      tableBytes: 53567,
+      publish: { files: 2, lines: 127, bytes: 85305, itemBytes: 39978 },
+      sqsMessages: 3,
+      invocations: 2,
+      gbSeconds: 1.028,
+      providerRequests: 18,
+    },
+    nextDay: {
+      worked: 123,
+      unchanged: 0,
+      puts: 140,
+      gets: 17,
+      bytes: { page: 343348, 'raw-invoice': 293071 },
+      rru: 129,
+      wru: 273,
+      tableBytes: 51854,
+      publish: { files: 2, lines: 127, bytes: 85305, itemBytes: 39963 },
+      sqsMessages: 3,
+      invocations: 2,
+      gbSeconds: 0.6885,
+      providerRequests: 17,
+    },
+    empty: {
+      worked: 0,
+      unchanged: 0,
+      puts: 1,
+      gets: 1,
+      bytes: { page: 19 },
+      rru: 2,
+      wru: 7,
+      tableBytes: 0,
+      publish: { files: 0, lines: 0, bytes: 0, itemBytes: 0 },
+      sqsMessages: 3,
+      invocations: 2,
+      gbSeconds: 0.12,
+      providerRequests: 1,
+    },
+  },
+  cm360: {
+    first: {
+      worked: 38,
+      unchanged: 0,
+      puts: 93,
+      gets: 17,
+      bytes: { page: 35489, document: 43048, 'raw-invoice': 32108 },
+      rru: 78,
+      wru: 105,
+      tableBytes: 15589,
+      publish: { files: 10, lines: 38, bytes: 28047, itemBytes: 12055 },
+      sqsMessages: 8,
+      invocations: 7,
+      gbSeconds: 14.315,
+      providerRequests: 55,
+    },
+    nextDay: {
+      worked: 0,
+      unchanged: 38,
+      puts: 16,
+      gets: 17,
+      bytes: { page: 33321 },
+      rru: 40,
+      wru: 28,
+      tableBytes: 0,
+      publish: { files: 0, lines: 0, bytes: 0, itemBytes: 0 },
+      sqsMessages: 8,
+      invocations: 7,
+      gbSeconds: 3.085,
+      providerRequests: 17,
+    },
+    empty: {
+      worked: 0,
+      unchanged: 0,
+      puts: 6,
+      gets: 7,
+      bytes: { page: 505 },
+      rru: 2,
+      wru: 28,
+      tableBytes: 0,
+      publish: { files: 0, lines: 0, bytes: 0, itemBytes: 0 },
+      sqsMessages: 8,
+      invocations: 7,
+      gbSeconds: 0.232,
+      providerRequests: 7,
+    },
+  },
+};
+
+type Vector = Omit<Counted, 'publish' | 'bytes'> & { bytes: Partial<Record<S3Kind, number>> };
+const FIELDS = [
+  'puts',
+  'gets',
+  'rru',
+  'wru',
+  'tableBytes',
+  'sqsMessages',
+  'invocations',
+  'gbSeconds',
+  'providerRequests',
+] as const;
+
+/** A weighted sum of counted runs; `floor` keeps each figure at zero or above (a difference of two runs). */
+function combine(terms: Array<[number, Vector | Counted]>, floor = false): Vector {
+  const out: Vector = {
+    worked: 0,
+    unchanged: 0,
+    puts: 0,
+    gets: 0,
+    rru: 0,
+    wru: 0,
+    tableBytes: 0,
+    sqsMessages: 0,
+    invocations: 0,
+    gbSeconds: 0,
+    providerRequests: 0,
+    bytes: {},
+  };
+  for (const [k, v] of terms) {
+    for (const f of FIELDS) out[f] += k * v[f];
+    for (const [kind, n] of Object.entries(v.bytes)) {
+      out.bytes[kind as S3Kind] = (out.bytes[kind as S3Kind] ?? 0) + k * (n ?? 0);
+    }
+  }
+  if (floor) {
+    for (const f of FIELDS) out[f] = Math.max(0, out[f]);
+    for (const [kind, n] of Object.entries(out.bytes)) out.bytes[kind as S3Kind] = Math.max(0, n ?? 0);
+  }
+  return out;
+}
+
+const sumBytes = (v: Vector, kinds: (kind: S3Kind) => boolean) =>
+  Object.entries(v.bytes).reduce((n, [k, b]) => n + (kinds(k as S3Kind) ? (b ?? 0) : 0), 0);
+
+export interface Cost {
+  s3Requests: number;
+  s3OldVersions: number;
+  dynamodb: number;
+  sqs: number;
+  lambda: number;
+  total: number;
+  /** Storage of what is kept, $ a month per 100,000 invoices kept (S3 current objects, DynamoDB items). */
+  keptPerMonth: number;
+}
+
+/** Dollars per 100,000 invoices at R invoices a month, open share f. */
+/** What the counted runs give per unit: a worked invoice (w), an invoice seen again left unchanged (u), a run (E). */
+export function unitsOf(provider: string): { w: Vector; u: Vector; E: Vector } {
+  const c = COUNTED[provider];
+  if (!c) throw new Error(`no counted figures for ${provider}`);
+  const E = combine([[1, c.empty]]);
+  const w = combine([
+    [1 / c.first.worked, c.first],
+    [-1 / c.first.worked, c.empty],
+  ]);
+  const u =
+    c.nextDay.unchanged > 0
+      ? combine(
+          [
+            [1 / c.nextDay.unchanged, c.nextDay],
+            [-1 / c.nextDay.unchanged, c.empty],
+            [-c.nextDay.worked / c.nextDay.unchanged, w],
+          ],
+          true,
+        )
+      : combine([]);
+  return { w, u, E };
+}
+
+/**
+ * Dollars per 100,000 invoices at R invoices a month, a share f of them open through the window;
+ * `publishesPerRun` overrides the month files a run rewrites.
+ */
+export function costOf(provider: string, R: number, f: number, publishesPerRun?: number): Cost {
+  const c = COUNTED[provider]!;
+  const { w, u, E } = unitsOf(provider);
+  const again = seenAgain(provider);
+  const perInvoice = combine([
+    [1 + again * f, w],
+    [again * (1 - f), u],
+  ]);
+  const N = 100_000;
+  const runsPer100k = (RUNS_A_MONTH * N) / R;
+  const fixed = combine([[runsPer100k, E]]);
+  const v = combine([
+    [N, perInvoice],
+    [1, fixed],
+  ]);
+
+  // Month files at scale: a file of R lines, P rewrites a run.
+  const first = c.first.publish;
+  const lineBytes = first.bytes / Math.max(1, first.lines);
+  const itemBytes = first.itemBytes / Math.max(1, first.lines);
+  const fileBytes = R * lineBytes;
+  const publishes = runsPer100k * (publishesPerRun ?? PUBLISHES_PER_RUN[provider] ?? 2);
+  const putsAFile = fileBytes <= PART_BYTES ? 1 : Math.ceil(fileBytes / PART_BYTES) + 2;
+  const publishRru = publishes * (Math.ceil((R * itemBytes) / 4096) + R + 1);
+  const publishWru = publishes * 3;
+  // Streaming a file: a Query page of 1 MB and a pointer read of 100 a call, at about 10 ms a call.
+  const publishSeconds = publishes * (Math.ceil((R * itemBytes) / 1e6) + Math.ceil(R / 100)) * 0.01;
+  const monthFileOldGbMonths = (publishes * fileBytes * (MONTH_FILE_NONCURRENT_DAYS / RUNS_A_MONTH)) / GB;
+
+  // Old versions: every rewrite of a raw invoice or document after its first landing.
+  const rewrittenBytes =
+    N *
+    again *
+    (f * sumBytes(w, (k) => REWRITTEN.includes(k)) + (1 - f) * sumBytes(u, (k) => REWRITTEN.includes(k)));
+  const keptBytes =
+    N * sumBytes(w, () => true) +
+    N *
+      again *
+      (f * sumBytes(w, (k) => !REWRITTEN.includes(k)) +
+        (1 - f) * sumBytes(u, (k) => !REWRITTEN.includes(k))) +
+    sumBytes(fixed, (k) => !REWRITTEN.includes(k)) +
+    N * lineBytes;
+  const tableBytesAnInvoice = w.tableBytes;
+
+  const s3Requests =
+    ((v.puts + publishes * putsAFile) * PRICES.s3PutPer1k + v.gets * PRICES.s3GetPer1k) / 1000;
+  const s3OldVersions =
+    ((rewrittenBytes * RAW_NONCURRENT_MONTHS) / GB + monthFileOldGbMonths) * PRICES.s3GbMonth;
+  const dynamodb =
+    ((v.rru + publishRru) * PRICES.ddbRruPerMillion + (v.wru + publishWru) * PRICES.ddbWruPerMillion) / 1e6;
+  const sqs = (v.sqsMessages * SQS_REQUESTS_A_MESSAGE * PRICES.sqsPerMillion) / 1e6;
+  const gbSeconds =
+    v.gbSeconds +
+    (v.providerRequests * PROVIDER_LATENCY_S + v.invocations * INIT_S + publishSeconds) * PROVIDER_MEMORY_GB;
+  const lambda = gbSeconds * PRICES.lambdaGbSecond + (v.invocations * PRICES.lambdaPerMillion) / 1e6;
+  const keptPerMonth =
+    (keptBytes / GB) * PRICES.s3GbMonth +
+    ((N * tableBytesAnInvoice) / GB) * (PRICES.ddbGbMonth + PRICES.ddbPitrGbMonth);
+  return {
+    s3Requests,
+    s3OldVersions,
+    dynamodb,
+    sqs,
+    lambda,
+    total: s3Requests + s3OldVersions + dynamodb + sqs + lambda,
+    keptPerMonth,
+  };
+}
+
+/** The share of invoices the next day's run worked again (open, or no final status known). */
+export function openShare(provider: string): number {
+  const d = COUNTED[provider]!.nextDay;
+  return d.worked / Math.max(1, d.worked + d.unchanged);
+}
+
+const money = (x: number) => `$${x < 10 ? x.toFixed(2) : x.toFixed(0)}`;
+
+const fixed2 = (x: number) => (Math.abs(x) >= 10 ? x.toFixed(0) : x.toFixed(2));
+
+function unitLine(v: Vector): string {
+  const rewritten = sumBytes(v, (k) => REWRITTEN.includes(k));
+  const kept = sumBytes(v, (k) => !REWRITTEN.includes(k));
+  return (
+    `S3 PUT ${fixed2(v.puts)}, GET/HEAD ${fixed2(v.gets)}, RRU ${fixed2(v.rru)}, WRU ${fixed2(v.wru)}, ` +
+    `SQS messages ${fixed2(v.sqsMessages)}, Lambda ${fixed2(v.invocations)} invocations ${fixed2(v.gbSeconds)} GB-s measured, ` +
+    `provider requests ${fixed2(v.providerRequests)}, KB written to rewritten keys ${fixed2(rewritten / 1000)}, to new keys ${fixed2(kept / 1000)}`
+  );
+}
+
+export async function run(): Promise<void> {
+  const volumes = [1_000, 10_000, 100_000];
+  console.log('counted (npm run bench rerun), month files apart:');
+  for (const provider of Object.keys(COUNTED)) {
+    const { w, u, E } = unitsOf(provider);
+    const p = COUNTED[provider]!.first.publish;
+    console.log(`${provider}`);
+    console.log(`  a worked invoice:            ${unitLine(w)}`);
+    console.log(`  an invoice seen, unchanged:  ${unitLine(u)}`);
+    console.log(`  a run:                       ${unitLine(E)}`);
+    console.log(
+      `  month file: ${(p.bytes / Math.max(1, p.lines)).toFixed(0)} B a line, ${(p.itemBytes / Math.max(1, p.lines)).toFixed(0)} B a table item; ` +
+        `${PUBLISHES_PER_RUN[provider]?.toFixed(2)} rewritten a run; each invoice seen again by ${seenAgain(provider)} runs`,
+    );
+  }
+  console.log(
+    '\n$ per 100,000 invoices (requests, old versions and compute; storage of what is kept apart), daily runs, 30-day lookback',
+  );
+  console.log(
+    `provider               open   ${volumes.map((r) => `${r / 1000}k/month`.padStart(10)).join(' ')}   kept, $/month`,
+  );
+  const rows: Array<[string, number, string, number | undefined]> = Object.keys(COUNTED).map((p) => [
+    p,
+    openShare(p),
+    p,
+    undefined,
+  ]);
+  if (COUNTED['amazon-ads']) {
+    // Every invoice final: only the day's new invoices change a month file (the current month).
+    rows.push(['amazon-ads', 0, 'amazon-ads, all final', 1]);
+    rows.push(['amazon-ads', 1, 'amazon-ads, all open', undefined]);
+  }
+  for (const [provider, f, label, publishes] of rows) {
+    const costs = volumes.map((r) => costOf(provider, r, f, publishes));
+    console.log(
+      `${label.padEnd(22)} ${`${Math.round(f * 100)}%`.padStart(4)}   ${costs.map((c) => money(c.total).padStart(10)).join(' ')}   ${money(costs[2]!.keptPerMonth).padStart(8)}`,
+    );
+  }
+  for (const volume of [100_000, 1_000]) {
+    console.log(`\nat ${volume / 1000}k/month, by service:`);
+    for (const [provider, f, label, publishes] of rows) {
+      const c = costOf(provider, volume, f, publishes);
+      console.log(
+        `${label.padEnd(22)} S3 requests ${money(c.s3Requests)}, old versions ${money(c.s3OldVersions)}, DynamoDB ${money(c.dynamodb)}, SQS ${money(c.sqs)}, Lambda ${money(c.lambda)}`,
+      );
+    }
+  }
+  console.log('target: under $5 per 100,000 invoices, the per-secret charge aside');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
