@@ -17,7 +17,7 @@ import {
   monthOf,
   type TableEntry,
 } from '../engine/invoice-table.ts';
-import type { NormalizedInvoice } from '../invoice/model.ts';
+import type { InvoiceDocument, NormalizedInvoice } from '../invoice/model.ts';
 import { isConditionFailure } from './state-table.ts';
 
 /** DynamoDB's limits per BatchGetItem and BatchWriteItem call. */
@@ -168,6 +168,50 @@ export class DynamoInvoiceTable implements InvoiceTable {
     for (const id of invoiceIds) {
       const f = pointers.get(`${pk}ID#${id}`)?.f;
       if (f) out.set(id, f);
+    }
+    return out;
+  }
+
+  async documents(
+    scope: Omit<MonthFile, 'month'>,
+    invoiceIds: readonly string[],
+  ): Promise<Map<string, InvoiceDocument[]>> {
+    const pk = identityPk(scope);
+    const pointers = await this.pointers(invoiceIds.map((id) => ({ pk, sk: `ID#${id}` })));
+    const keys: Key[] = [];
+    for (const id of invoiceIds) {
+      const m = pointers.get(`${pk}ID#${id}`)?.m;
+      if (m) keys.push({ pk: monthPk({ ...scope, month: m }), sk: `ID#${id}` });
+    }
+    const out = new Map<string, InvoiceDocument[]>();
+    for (let i = 0; i < keys.length; i += GET_BATCH) {
+      let request: Record<string, { Keys: Key[] }> | undefined = {
+        [this.table]: { Keys: keys.slice(i, i + GET_BATCH) },
+      };
+      for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
+        if (attempt >= UNPROCESSED_TRIES) throw new Error('invoice table: entries not read (throttled)');
+        if (attempt > 0) await pause(25 * 2 ** attempt);
+        const got = await this.ddb.send(
+          new BatchGetCommand({
+            RequestItems: Object.fromEntries(
+              Object.entries(request).map(([t, r]) => [
+                t,
+                {
+                  ...r,
+                  ConsistentRead: true,
+                  ProjectionExpression: '#d',
+                  ExpressionAttributeNames: { '#d': 'd' },
+                },
+              ]),
+            ),
+          }),
+        );
+        for (const item of got.Responses?.[this.table] ?? []) {
+          const { invoice } = unpack(item.d as Uint8Array);
+          out.set(invoice.invoiceId, invoice.documents);
+        }
+        request = got.UnprocessedKeys as typeof request;
+      }
     }
     return out;
   }

@@ -53,6 +53,9 @@ export async function copyDocument(
   ctx: ProviderContext,
   job: DocumentCopy,
 ): Promise<InvoiceDocument | undefined> {
+  // The invoice is unchanged since this document landed, and the object is still there with its bytes.
+  const landed = ctx.landedDocument?.(job.key);
+  if (landed && (await ctx.sink.holds?.(landed.key, landed.sha256))) return landed;
   const missed = (code: string, message: string): undefined => {
     if (ctx.documentMissed) {
       ctx.documentMissed({ invoiceId: job.invoiceId, type: job.type, key: job.key, code, message });

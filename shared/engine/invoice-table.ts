@@ -1,5 +1,5 @@
 import type { ProviderId } from '../config/schema.ts';
-import type { NormalizedInvoice } from '../invoice/model.ts';
+import type { InvoiceDocument, NormalizedInvoice } from '../invoice/model.ts';
 
 /** One consumer file: a provider, connection and scope's invoices issued in one month (YYYY-MM). */
 export interface MonthFile {
@@ -33,6 +33,11 @@ export interface InvoiceTable {
   upsert(entries: readonly TableEntry[]): Promise<MonthFile[]>;
   /** The fingerprints the scope's invoices last landed with, by invoiceId (none: never landed, or landed without). */
   fingerprints(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]): Promise<Map<string, string>>;
+  /** The documents the scope's invoices last landed with, by invoiceId (those the table holds). */
+  documents(
+    scope: Omit<MonthFile, 'month'>,
+    invoiceIds: readonly string[],
+  ): Promise<Map<string, InvoiceDocument[]>>;
   /** The entries of a month, ordered by invoiceId, each invoice once. */
   entries(file: MonthFile): AsyncIterable<TableEntry>;
   /**

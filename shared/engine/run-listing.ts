@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { rawInvoiceKey, rawPayloadKey } from '../aws/keys.ts';
 import type { Connection } from '../config/schema.ts';
 import { DeferError, PayloadError } from '../http/errors.ts';
-import type { NormalizedInvoice } from '../invoice/model.ts';
+import type { InvoiceDocument, NormalizedInvoice } from '../invoice/model.ts';
 import { withMinorUnits } from '../invoice/money.ts';
 import type { FetchMessage, JobMessageInput } from '../jobs/messages.ts';
 import type { ProviderContext } from '../providers/types.ts';
@@ -135,16 +135,23 @@ async function landItems<C extends Connection>(
     parsed.push({ item: value, raw, issuedOn, id, fingerprint: fingerprintOf(job, value, raw) });
   }
   const isFinal = job.item.isFinal;
-  if (opts.skipUnchanged && isFinal && parsed.length > 0) {
-    const last = await ctx.invoices.fingerprints(
-      { provider, connection: ctx.connection.id, scope },
+  // What each item last landed as: an unchanged final item is skipped; an unchanged open one is worked
+  // again, but its raw bytes and documents are written only where they differ or are missing.
+  let last = new Map<string, string>();
+  let kept = new Map<string, InvoiceDocument[]>();
+  if (opts.skipUnchanged && parsed.length > 0) {
+    const scopeOf = { provider, connection: ctx.connection.id, scope };
+    last = await ctx.invoices.fingerprints(
+      scopeOf,
       parsed.map((p) => p.id),
     );
     parsed = parsed.filter((p) => {
-      const unchanged = last.get(p.id) === p.fingerprint && isFinal(p.item);
+      const unchanged = last.get(p.id) === p.fingerprint && isFinal?.(p.item) === true;
       if (unchanged) ctx.count('unchanged');
       return !unchanged;
     });
+    const same = parsed.filter((p) => last.get(p.id) === p.fingerprint).map((p) => p.id);
+    if (same.length > 0) kept = await ctx.invoices.documents(scopeOf, same);
   }
   if (parsed.length === 0) return;
 
@@ -168,17 +175,19 @@ async function landItems<C extends Connection>(
     // An item whose enrichment reported a problem (a document not copied...) lands without its fingerprint,
     // so the next run works it again even if it is unchanged and final.
     let troubled = false;
+    const landedDocs = kept.get(p.id);
     const itemCtx: ProviderContext<C> = {
       ...ctx,
       reportProblem: (problem) => {
         if (!problem.note) troubled = true;
         ctx.reportProblem(problem);
       },
+      ...(landedDocs ? { landedDocument: (key: string) => landedDocs.find((d) => d.key === key) } : {}),
     };
     const enrichment: Enrichment =
       batch?.get(p.id) ?? (job.enrich ? await job.enrich(p.item, at(rawKey, itemCtx)) : {});
     const raw = enrichment.raw ?? p.raw;
-    if (raw) await storeRaw(ctx, rawKey, raw);
+    if (raw) await (last.has(p.id) ? storeRawOnce(ctx, rawKey, raw) : storeRaw(ctx, rawKey, raw));
     else await storeValue(ctx, rawKey, p.item, job.name);
     let invoice: NormalizedInvoice;
     try {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { ProviderContext, StoredObject } from '../providers/types.ts';
+import type { ObjectMeta, ProviderContext, StoredObject } from '../providers/types.ts';
 import type { RawAnswer } from './provider-spec.ts';
 
 /** Stores a provider's answer exactly as it came: re-serializing parsed JSON would change its bytes (and round its numbers). */
@@ -18,10 +18,28 @@ export function storeRaw(ctx: ProviderContext, key: string, raw: RawAnswer): Pro
  * version and an event): for pages and discovery answers a rerun over unchanged data asks for again.
  */
 export async function storeRawOnce(ctx: ProviderContext, key: string, raw: RawAnswer): Promise<StoredObject> {
-  const body = Buffer.from(raw.body, 'utf8');
+  return storeBytesOnce(ctx, key, Buffer.from(raw.body, 'utf8'), {
+    sourceOperation: raw.operation,
+    runId: ctx.runId,
+    fetchedAt: ctx.now().toISOString(),
+    contentType: raw.contentType ?? 'application/json',
+  });
+}
+
+/** Bytes held in memory, written unless the object at key already holds them; `written` says which. */
+export async function storeBytesOnce(
+  ctx: ProviderContext,
+  key: string,
+  body: Buffer,
+  meta: ObjectMeta,
+): Promise<StoredObject & { written: boolean }> {
   const sha256 = createHash('sha256').update(body).digest('hex');
-  if (await ctx.sink.holds?.(key, sha256)) return { key, sha256, bytes: body.length };
-  return storeRaw(ctx, key, raw);
+  if (await ctx.sink.holds?.(key, sha256)) return { key, sha256, bytes: body.length, written: false };
+  const stored = await ctx.sink.putStream(key, Readable.from([body]), {
+    ...meta,
+    expectedBytes: body.length,
+  });
+  return { ...stored, written: true };
 }
 
 /** Something that is not a provider answer (a value the provider sent that did not fit, with why), as JSON. */

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Connection, ProviderId } from '../config/schema.ts';
 import type { InvoiceTable } from '../engine/invoice-table.ts';
+import type { InvoiceDocument } from '../invoice/model.ts';
 import type { JobMessageInput, Window } from '../jobs/messages.ts';
 
 /**
@@ -247,6 +248,11 @@ export interface ProviderContext<C extends Connection = Connection> {
   documentMissed?(miss: DocumentMiss): void;
   budget: Budget;
   now(): Date;
+  /**
+   * For an invoice worked again whose listing item is unchanged: the document it landed with at this key,
+   * so the copy is not downloaded again (copyDocument checks the object is still there).
+   */
+  landedDocument?(key: string): InvoiceDocument | undefined;
 }
 
 /** A document copyDocument could not land, with the problem it would have reported. */

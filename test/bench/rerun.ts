@@ -7,7 +7,7 @@ import { amazonBusinessSimulator } from '../../infra/sandbox/amazon-business/ind
 import { cm360Simulator } from '../../infra/sandbox/cm360/index.ts';
 import type { SimulatorFactory } from '../../infra/sandbox/index.ts';
 import { spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
-import { type FunctionName, QUEUE_FED_FUNCTIONS } from '../../shared/aws/resources.ts';
+import { QUEUE_FED_FUNCTIONS } from '../../shared/aws/resources.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import type { Config, ProviderId } from '../../shared/config/schema.ts';
 import { type AwsCalls, callsBetween, countAwsCalls } from '../helpers/count-aws-calls.ts';
@@ -40,7 +40,7 @@ interface BenchCase {
   provider: ProviderId;
   connection: Record<string, unknown>;
   /** The functions the run reaches; the first takes the run message. */
-  functions: Array<Exclude<FunctionName, 'runs-api'>>;
+  functions: Array<(typeof QUEUE_FED_FUNCTIONS)[number]['name']>;
   simulator: SimulatorFactory;
   size: number;
   options?: Record<string, unknown>;

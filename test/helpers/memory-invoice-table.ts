@@ -5,6 +5,7 @@ import {
   type MonthFile,
   type TableEntry,
 } from '../../shared/engine/invoice-table.ts';
+import type { InvoiceDocument } from '../../shared/invoice/model.ts';
 
 /** The invoice table in memory: one entry an identity, month moves and publishes as DynamoInvoiceTable does. */
 export class MemoryInvoiceTable implements InvoiceTable {
@@ -31,6 +32,15 @@ export class MemoryInvoiceTable implements InvoiceTable {
     for (const id of invoiceIds) {
       const f = this.byIdentity.get(`${fileId({ ...scope, month: '' })}${id}`)?.fingerprint;
       if (f) out.set(id, f);
+    }
+    return out;
+  }
+
+  async documents(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]) {
+    const out = new Map<string, InvoiceDocument[]>();
+    for (const id of invoiceIds) {
+      const e = this.byIdentity.get(`${fileId({ ...scope, month: '' })}${id}`);
+      if (e) out.set(id, structuredClone(e.invoice.documents));
     }
     return out;
   }

@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { documentKey, spApiExportKey } from '../../aws/keys.ts';
 import { publishMonths } from '../../engine/invoice-store.ts';
 import type { ExportCreated } from '../../engine/provider-spec.ts';
+import { storeBytesOnce } from '../../engine/store-raw.ts';
 import type { PollMessage, Window } from '../../jobs/messages.ts';
 import { numberEnv } from '../../runtime/env.ts';
 import type { ExportCheck, ObjectMeta, OpenedDocument, ProviderContext } from '../types.ts';
@@ -165,12 +165,9 @@ export async function openDocument(
       ctx.reportProblem({ code: 'NFE_UNREADABLE', message: `${name}: ${(err as Error).message}` });
     }
     const key = documentKey('sp-api', conn.id, marketplaceId, nfe?.accessKey ?? stem, stem, 'xml');
-    const stored = await ctx.sink.putStream(key, Readable.from([data]), {
-      ...meta(),
-      contentType: 'application/xml',
-      expectedBytes: data.length,
-    });
-    ctx.count('documents');
+    // Each day's export holds every XML of its window: one already stored with these bytes is not written again.
+    const stored = await storeBytesOnce(ctx, key, data, { ...meta(), contentType: 'application/xml' });
+    if (stored.written) ctx.count('documents');
     let month = UNDATED;
     if (nfe?.issuedAt) {
       try {

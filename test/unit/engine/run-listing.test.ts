@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type Connection, connectionSchema } from '../../../shared/config/schema.ts';
+import { copyDocument } from '../../../shared/engine/copy-document.ts';
 import type { Enrichment, ListingJob } from '../../../shared/engine/provider-spec.ts';
 import { rawItems } from '../../../shared/engine/raw-items.ts';
 import { runListing } from '../../../shared/engine/run-listing.ts';
 import { type FetchMessage, fetchMessageSchema } from '../../../shared/jobs/messages.ts';
+import type { ProviderHttp } from '../../../shared/providers/types.ts';
 import { MemorySink, MemoryState, memoryContext } from '../../helpers/memory-context.ts';
 import { normalizedInvoice } from '../../helpers/normalized-invoice.ts';
 
@@ -108,7 +111,13 @@ const item = (n: number, amount = `${n}.10`): Item => ({
 /** Runs a fetch message and every continuation it hands back, as the queue would, until the listing ends. */
 async function drain(
   listing: ListingJob<Connection, Item>,
-  opts: { itemsPerInvocation?: number; sink?: MemorySink; state?: MemoryState; full?: boolean } = {},
+  opts: {
+    itemsPerInvocation?: number;
+    sink?: MemorySink;
+    state?: MemoryState;
+    full?: boolean;
+    http?: ProviderHttp;
+  } = {},
 ) {
   const sink = opts.sink ?? new MemorySink();
   const state = opts.state ?? new MemoryState();
@@ -122,7 +131,12 @@ async function drain(
     if (invocations > 500) throw new Error('no end to the continuations');
     let budgetLeft = opts.itemsPerInvocation ?? Number.POSITIVE_INFINITY;
     // Each item checks the budget once before it starts: the Nth check reports the budget spent.
-    const m = memoryContext(connection, { sink, state, remainingMs: () => (budgetLeft-- > 0 ? 600_000 : 0) });
+    const m = memoryContext(connection, {
+      sink,
+      state,
+      remainingMs: () => (budgetLeft-- > 0 ? 600_000 : 0),
+      ...(opts.http ? { http: opts.http } : {}),
+    });
     try {
       await runListing(next, listing, m.ctx);
       next = undefined;
@@ -250,6 +264,77 @@ describe('runListing', () => {
       const full = await drain(audit.listing, { sink, full: true });
       expect(audit.enriched.sort()).toEqual(['inv-0001', 'inv-0002', 'inv-0003', 'inv-0004']);
       expect(full.unchanged).toBe(0);
+    });
+
+    it('works again an open invoice, writing again only what changed or is missing: no raw write, no download', async () => {
+      const downloads: string[] = [];
+      const http = {
+        request: async () => {
+          throw new Error('no API calls here');
+        },
+        download: async (_op: string, url: string) => {
+          downloads.push(url);
+          return {
+            status: 200,
+            stream: Readable.from([Buffer.from(`%PDF ${url}`)]),
+            contentType: 'application/pdf',
+          };
+        },
+      } as ProviderHttp;
+      const withPdf = (pages: ReadonlyArray<ReadonlyArray<unknown>>) =>
+        job(fakeApi(pages), {
+          item: { ...job(fakeApi([])).item, isFinal: (i) => i.status === 'PAID' },
+          enrich: async (i, at) => {
+            const doc = await copyDocument(at.ctx, {
+              invoiceId: i.id,
+              type: 'INVOICE',
+              key: `documents/cm360/fake/s1/${i.id}/invoice.pdf`,
+              operation: 'getPdf',
+              url: async () => `https://files.example.com/${i.id}.pdf`,
+            });
+            return { documents: doc ? [doc] : [] };
+          },
+          normalize: (i, e, at) =>
+            normalizedInvoice({
+              connection: at.ctx.connection.id,
+              account: at.scope,
+              invoiceId: i.id,
+              issuedOn: i.date,
+              total: i.amount,
+              documents: e.documents ?? [],
+              rawKey: at.rawKey,
+              fetchedAt: at.fetchedAt,
+            }),
+        });
+      const sink = new MemorySink();
+      const written: string[] = [];
+      const put = sink.putStream.bind(sink);
+      sink.putStream = async (key, body, meta) => {
+        written.push(key);
+        return put(key, body, meta);
+      };
+      const open = [item(1), item(2)];
+      await drain(withPdf([open]), { sink, http });
+      expect(downloads).toHaveLength(2);
+
+      downloads.length = 0;
+      written.length = 0;
+      const again = await drain(withPdf([open]), { sink, http });
+      expect(again.landed).toBe(2);
+      expect(downloads).toEqual([]);
+      // Only the month file is written: the raw invoices and the PDFs hold the same bytes.
+      expect(written).toEqual(['invoices/provider=cm360/issue_month=2026-03/fake-s1.jsonl']);
+      const line = sink.lines().find((l) => l.invoiceId === 'inv-0001') as { documents: unknown[] };
+      expect(line.documents).toHaveLength(1);
+
+      // A document gone from the bucket, and an invoice whose amount changed, are copied again.
+      sink.objects.delete('documents/cm360/fake/s1/inv-0001/invoice.pdf');
+      downloads.length = 0;
+      await drain(withPdf([[item(1), item(2, '7.77')]]), { sink, http });
+      expect(downloads.sort()).toEqual([
+        'https://files.example.com/inv-0001.pdf',
+        'https://files.example.com/inv-0002.pdf',
+      ]);
     });
 
     it('works again an unchanged final invoice whose document could not be copied', async () => {
