@@ -26,8 +26,8 @@ import { countedOf } from './cost-model.ts';
  * with the "Object Created" events the local consumer got beside them. Provider calls are the simulator's
  * per-operation request counts. The first repetition also runs the next day's run (the same window one
  * day later: new page keys, a new export or statement) and a run over a window with no invoices (what any
- * run costs), and prints what the first, next day's and empty runs called, as JSON: the counted figures
- * test/bench/cost-model.ts turns into dollars (its COUNTED).
+ * run costs), and prints what the first, second, next day's and empty runs called, as JSON: the counted
+ * figures test/bench/cost-model.ts turns into dollars (its COUNTED).
  */
 
 const CLOCK = '2026-03-01T00:00:00Z';
@@ -408,7 +408,12 @@ export async function run(): Promise<void> {
       Object.fromEntries(
         Object.entries(model).map(([p, r]) => [
           p,
-          { first: countedOf(r.first), nextDay: countedOf(r.nextDay!), empty: countedOf(r.empty!) },
+          {
+            first: countedOf(r.first),
+            second: countedOf(r.second),
+            nextDay: countedOf(r.nextDay!),
+            empty: countedOf(r.empty!),
+          },
         ]),
       ),
     ),
