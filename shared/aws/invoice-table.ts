@@ -184,34 +184,9 @@ export class DynamoInvoiceTable implements InvoiceTable {
       if (m) keys.push({ pk: monthPk({ ...scope, month: m }), sk: `ID#${id}` });
     }
     const out = new Map<string, InvoiceDocument[]>();
-    for (let i = 0; i < keys.length; i += GET_BATCH) {
-      let request: Record<string, { Keys: Key[] }> | undefined = {
-        [this.table]: { Keys: keys.slice(i, i + GET_BATCH) },
-      };
-      for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-        if (attempt >= UNPROCESSED_TRIES) throw new Error('invoice table: entries not read (throttled)');
-        if (attempt > 0) await pause(25 * 2 ** attempt);
-        const got = await this.ddb.send(
-          new BatchGetCommand({
-            RequestItems: Object.fromEntries(
-              Object.entries(request).map(([t, r]) => [
-                t,
-                {
-                  ...r,
-                  ConsistentRead: true,
-                  ProjectionExpression: '#d',
-                  ExpressionAttributeNames: { '#d': 'd' },
-                },
-              ]),
-            ),
-          }),
-        );
-        for (const item of got.Responses?.[this.table] ?? []) {
-          const { invoice } = unpack(item.d as Uint8Array);
-          out.set(invoice.invoiceId, invoice.documents);
-        }
-        request = got.UnprocessedKeys as typeof request;
-      }
+    for (const item of await this.batchGet(keys, ['d'], 'entries')) {
+      const { invoice } = unpack(item.d as Uint8Array);
+      out.set(invoice.invoiceId, invoice.documents);
     }
     return out;
   }
@@ -320,42 +295,57 @@ export class DynamoInvoiceTable implements InvoiceTable {
   private async pointers(keys: readonly Key[]): Promise<Map<string, Pointer>> {
     const out = new Map<string, Pointer>();
     const byPk = new Map<string, Key[]>();
-    for (const k of keys) byPk.set(k.pk, [...(byPk.get(k.pk) ?? []), k]);
+    for (const k of keys) {
+      const group = byPk.get(k.pk);
+      if (group) group.push(k);
+      else byPk.set(k.pk, [k]);
+    }
     for (const [pk, group] of byPk) {
-      for (let i = 0; i < group.length; i += GET_BATCH) {
-        let request: Record<string, { Keys: Key[] }> | undefined = {
-          [this.table]: { Keys: group.slice(i, i + GET_BATCH) },
-        };
-        for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-          if (attempt >= UNPROCESSED_TRIES) throw new Error('invoice table: pointers not read (throttled)');
-          if (attempt > 0) await pause(25 * 2 ** attempt);
-          const got = await this.ddb.send(
-            new BatchGetCommand({
-              RequestItems: Object.fromEntries(
-                Object.entries(request).map(([t, r]) => [
-                  t,
-                  {
-                    ...r,
-                    ConsistentRead: true,
-                    ProjectionExpression: '#sk, #m, #t, #f',
-                    ExpressionAttributeNames: { '#sk': 'sk', '#m': 'm', '#t': 't', '#f': 'f' },
-                  },
-                ]),
-              ),
-            }),
-          );
-          for (const item of got.Responses?.[this.table] ?? []) {
-            out.set(pk + String(item.sk), {
-              m: String(item.m),
-              t: String(item.t),
-              ...(item.f ? { f: String(item.f) } : {}),
-            });
-          }
-          request = got.UnprocessedKeys as typeof request;
-        }
+      for (const item of await this.batchGet(group, ['sk', 'm', 't', 'f'], 'pointers')) {
+        out.set(pk + String(item.sk), {
+          m: String(item.m),
+          t: String(item.t),
+          ...(item.f ? { f: String(item.f) } : {}),
+        });
       }
     }
     return out;
+  }
+
+  /**
+   * The items of these keys (only the attributes named), consistent reads, 100 keys a call; keys DynamoDB
+   * leaves unprocessed are asked again after a growing pause, and the read fails after UNPROCESSED_TRIES.
+   */
+  private async batchGet(
+    keys: readonly Key[],
+    attributes: readonly string[],
+    what: string,
+  ): Promise<Record<string, unknown>[]> {
+    const names = Object.fromEntries(attributes.map((a) => [`#${a}`, a]));
+    const projection = Object.keys(names).join(', ');
+    const items: Record<string, unknown>[] = [];
+    for (let i = 0; i < keys.length; i += GET_BATCH) {
+      let pending: Key[] = keys.slice(i, i + GET_BATCH);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= UNPROCESSED_TRIES) throw new Error(`invoice table: ${what} not read (throttled)`);
+        if (attempt > 0) await pause(25 * 2 ** attempt);
+        const got = await this.ddb.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.table]: {
+                Keys: pending,
+                ConsistentRead: true,
+                ProjectionExpression: projection,
+                ExpressionAttributeNames: names,
+              },
+            },
+          }),
+        );
+        items.push(...(got.Responses?.[this.table] ?? []));
+        pending = (got.UnprocessedKeys?.[this.table]?.Keys ?? []) as Key[];
+      }
+    }
+    return items;
   }
 
   private async writeAll(requests: readonly Record<string, unknown>[]): Promise<void> {
