@@ -16,9 +16,10 @@ const NONCURRENT_VERSION_DAYS = 90;
 export const SOURCE_PREFIXES = ['raw/', 'documents/', 'reports/', 'exports/'] as const;
 /**
  * Month files are derived: rewritten from the invoice table on each run that changes them, so their old
- * versions are only a short undo, not a record (the table and raw/ are).
+ * versions are only a short undo, not a record (the table and raw/ are). A reconciliation file is written
+ * once per run; an old version exists only if its message was worked twice.
  */
-export const DERIVED_PREFIXES = ['invoices/'] as const;
+export const DERIVED_PREFIXES = ['invoices/', 'reconciliation/'] as const;
 const DERIVED_NONCURRENT_DAYS = 3;
 /** Server access logs are audit material; a year covers a yearly review. */
 const ACCESS_LOG_DAYS = 365;

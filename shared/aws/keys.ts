@@ -70,3 +70,8 @@ export function normalizedMonthKey(
 ): string {
   return `invoices/provider=${provider}/issue_month=${issuedOn.slice(0, 7)}/${seg(connection)}-${seg(scope)}.jsonl`;
 }
+
+/** A connection's control totals for one run: its gaps, then its summary, as JSON lines (README "Control totals"). */
+export function reconciliationKey(provider: ProviderId, connection: string, runId: string): string {
+  return `reconciliation/provider=${provider}/connection=${seg(connection)}/${seg(runId)}.jsonl`;
+}

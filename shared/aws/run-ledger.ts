@@ -6,6 +6,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ProviderId } from '../config/schema.ts';
+import type { ReconciliationSummary } from '../engine/reconciliation.ts';
 import type { Counter } from '../providers/types.ts';
 import { announceRunCompleted } from './run-completed.ts';
 import { type RunningMarker, RunningRuns } from './running-runs.ts';
@@ -52,6 +53,8 @@ export interface RunRecord {
   }>;
   /** Keys of the month files the run published (each once). */
   monthFiles: string[];
+  /** Each connection's control totals, once they were checked (shared/engine/reconcile-connection.ts). */
+  reconciliations?: Record<string, ReconciliationSummary>;
 }
 
 /**
@@ -69,6 +72,12 @@ export interface RunHead {
   /** Set when the reconciler settled the run for having stopped moving. */
   stopped?: { at: string; reason: string };
 }
+
+/**
+ * Sends the run's control-totals messages, one per connection (the frame passes one that sends to each
+ * provider's main function). The ledger has already counted them as pending.
+ */
+export type StartReconcile = (run: RunHead) => Promise<void>;
 
 /** How a settling is announced: announceRunCompleted (run-completed.ts); tests pass their own. */
 export type Announce = (
@@ -105,6 +114,7 @@ export class RunLedger {
     private readonly table: string,
     private readonly now: () => Date = () => new Date(),
     private readonly announce: Announce = announceRunCompleted,
+    private readonly startReconcile?: StartReconcile,
   ) {
     this.running = new RunningRuns(ddb, table, now, RUN_TTL_DAYS);
   }
@@ -278,6 +288,7 @@ export class RunLedger {
     item: Record<string, unknown> | undefined,
   ): Promise<RunStatus | undefined> {
     if (item && Number(item.pending) <= 0 && item.status === 'RUNNING') {
+      if (await this.reconcileFirst(runId, item)) return undefined;
       const status: RunStatus =
         Number(item.failureCount ?? 0) > 0
           ? 'FAILED'
@@ -293,6 +304,74 @@ export class RunLedger {
       await this.settleRun(runId, 'RUNNING');
     }
     return undefined;
+  }
+
+  /**
+   * A run whose messages are all done checks its control totals before it settles: the first caller to see
+   * it so marks it (`reconcileStartedAt`) and counts one message per connection in the same write, so the
+   * run cannot settle before they are done, then sends them. Not for a run that failed (it settles FAILED
+   * anyway), one for a single invoice, or a ledger without a sender (tests, the runs API). True when the
+   * run is not to settle now. A send that fails leaves a problem and settles the run (PARTIAL): its totals
+   * were not checked.
+   */
+  private async reconcileFirst(runId: string, item: Record<string, unknown>): Promise<boolean> {
+    const request = item.request as RunRequest | undefined;
+    if (
+      !this.startReconcile ||
+      item.reconcileStartedAt ||
+      Number(item.failureCount ?? 0) > 0 ||
+      !request?.provider ||
+      request.invoiceId ||
+      !request.connections?.length
+    ) {
+      return false;
+    }
+    const n = request.connections.length;
+    const out = await this.ddb
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `RUN#${runId}`, sk: 'RUN' },
+          UpdateExpression: 'SET reconcileStartedAt = :now, updatedAt = :now ADD pending :n',
+          ConditionExpression:
+            'pending <= :zero AND #s = :running AND attribute_not_exists(reconcileStartedAt) AND ' +
+            '(attribute_not_exists(failureCount) OR failureCount = :zero)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':now': this.now().toISOString(),
+            ':n': n,
+            ':zero': 0,
+            ':running': 'RUNNING',
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )
+      .catch((err: unknown) => {
+        if (!isConditionFailure(err)) throw err;
+        return undefined;
+      });
+    if (!out?.Attributes) {
+      // Another caller started them, or the run changed: settle (or not) on what the record says now.
+      await this.count(runId, 0);
+      return true;
+    }
+    try {
+      await this.startReconcile(headOf(runId, out.Attributes));
+    } catch (err) {
+      for (const connection of request.connections) {
+        await this.addProblem(
+          runId,
+          {
+            connection,
+            code: 'reconciliation.not-started',
+            message: `control totals were not checked: ${(err as Error).message}`,
+          },
+          'reconcile',
+        );
+      }
+      await this.count(runId, -n);
+    }
+    return true;
   }
 
   /**
@@ -577,9 +656,11 @@ export class RunLedger {
     const failures: RunFailure[] = [];
     const problems: RunRecord['problems'] = [];
     const monthFiles: string[] = [];
+    const reconciliations: Record<string, ReconciliationSummary> = {};
     for (const item of items) {
       const sk = String(item.sk);
       if (sk.startsWith('FILE#')) monthFiles.push(sk.slice(5));
+      if (sk.startsWith('RECON#')) reconciliations[sk.slice(6)] = item.summary as ReconciliationSummary;
       if (sk.startsWith('CONN#')) {
         const { pk: _p, sk: _s, expiresAt: _e, ...counts } = item;
         connections[sk.slice(5)] = counts as Partial<Record<Counter, number>>;
@@ -624,6 +705,7 @@ export class RunLedger {
       failures,
       problems,
       monthFiles: monthFiles.sort(),
+      reconciliations,
     };
   }
 }

@@ -3,7 +3,9 @@ import type { StateStore } from '../providers/types.ts';
 import { ExportRegistry } from './export-registry.ts';
 import { DynamoInvoiceTable } from './invoice-table.ts';
 import { PendingDocuments } from './pending-documents.ts';
-import { RunLedger } from './run-ledger.ts';
+import { announceRunCompleted } from './run-completed.ts';
+import { RunControls } from './run-controls.ts';
+import { RunLedger, type StartReconcile } from './run-ledger.ts';
 import { Watermarks } from './watermarks.ts';
 
 export { ExportBusyError, exportKey } from './export-registry.ts';
@@ -22,12 +24,20 @@ export class DynamoStateStore implements StateStore {
   readonly runs: RunLedger;
   readonly invoices: DynamoInvoiceTable;
   readonly pendingDocuments: PendingDocuments;
+  readonly controls: RunControls;
 
-  constructor(ddb: DynamoDBDocumentClient, table: string, now: () => Date = () => new Date()) {
+  /** `startReconcile`: how a run whose messages are done sends its control-totals messages (the frame's). */
+  constructor(
+    ddb: DynamoDBDocumentClient,
+    table: string,
+    now: () => Date = () => new Date(),
+    options: { startReconcile?: StartReconcile } = {},
+  ) {
     this.invoices = new DynamoInvoiceTable(ddb, table, now);
     this.exports = new ExportRegistry(ddb, table, now);
     this.watermarks = new Watermarks(ddb, table, now);
-    this.runs = new RunLedger(ddb, table, now);
+    this.runs = new RunLedger(ddb, table, now, announceRunCompleted, options.startReconcile);
+    this.controls = new RunControls(ddb, table, now);
     this.pendingDocuments = new PendingDocuments(ddb, table, now);
   }
 
@@ -81,5 +91,20 @@ export class DynamoStateStore implements StateStore {
   }
   getRun(...a: Args<'getRun', RunLedger>) {
     return this.runs.getRun(...a);
+  }
+  addRunScope(...a: Args<'addScope', RunControls>) {
+    return this.controls.addScope(...a);
+  }
+  runScopes(...a: Args<'scopes', RunControls>) {
+    return this.controls.scopes(...a);
+  }
+  addGap(...a: Args<'addGap', RunControls>) {
+    return this.controls.addGap(...a);
+  }
+  runGaps(...a: Args<'gaps', RunControls>) {
+    return this.controls.gaps(...a);
+  }
+  setReconciliation(...a: Args<'setReconciliation', RunControls>) {
+    return this.controls.setReconciliation(...a);
   }
 }

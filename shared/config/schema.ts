@@ -54,6 +54,11 @@ const common = {
   backfillFrom: isoDate.optional(),
   endpoints: endpointsSchema.optional(),
   enabled: z.boolean().default(true),
+  /**
+   * What a gap in a run's control totals makes of the run: PARTIAL (default: what landed stays, the gaps
+   * are listed) or FAILED (for teams that want the FAILED alarm and consumers to wait).
+   */
+  onReconciliationGap: z.enum(['PARTIAL', 'FAILED']).default('PARTIAL'),
 };
 
 const amazonRegion = z.enum(['NA', 'EU', 'FE']);

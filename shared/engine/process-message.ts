@@ -2,6 +2,7 @@ import type { JobMessage } from '../jobs/messages.ts';
 import type { ProviderContext } from '../providers/types.ts';
 import { listingState } from './listing-state.ts';
 import type { JobSpec, ProviderSpec } from './provider-spec.ts';
+import { reconcileConnection } from './reconcile-connection.ts';
 import { runConnection } from './run-connection.ts';
 import { runListing } from './run-listing.ts';
 import { startExport } from './start-export.ts';
@@ -24,6 +25,7 @@ export async function processMessage(
   spec: ProviderSpec,
 ): Promise<void> {
   if (message.type === 'run') return runConnection(spec, message, ctx);
+  if (message.type === 'reconcile') return reconcileConnection(spec, message, ctx);
   if (message.type === 'fetch') {
     const job = jobOf(spec, message.job, listingState(message.state).job);
     return job.kind === 'listing' ? runListing(message, job, ctx) : startExport(message, job, ctx);

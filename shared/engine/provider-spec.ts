@@ -7,6 +7,7 @@ import type { PollMessage, RunMessage, Window } from '../jobs/messages.ts';
 import type { ExportCheck, HttpResponse, OpenedDocument, ProviderContext } from '../providers/types.ts';
 import type { Decorate } from './invoice-store.ts';
 import type { MonthFile } from './invoice-table.ts';
+import type { Gap, ReconcileInput } from './reconciliation.ts';
 
 /**
  * A provider as a description: how to call its API, what its scopes are, and its jobs. The engine
@@ -132,6 +133,12 @@ export interface ListingJob<C extends Connection = Connection, I = unknown, D = 
     at: ItemContext<C> & { fetchedAt: string },
   ): NormalizedInvoice;
   /**
+   * Control totals of one invoice as it lands: what its own parts say against each other (a total against
+   * the sum of its lines, a payment it should have). Each gap is recorded in the run and listed in its
+   * reconciliation; an invoice with gaps keeps no fingerprint, so the next run checks it again.
+   */
+  check?(item: I, enrichment: Enrichment<D>, invoice: NormalizedInvoice): Gap[];
+  /**
    * One invoice by id (a run's `invoiceId`, or an item of a page that does not fit but names its id): the
    * item as a listing would give it, unparsed, with the answer's bytes; undefined when the scope does
    * not know it.
@@ -218,4 +225,10 @@ export interface ProviderSpec<C extends Connection = Connection> {
   /** Scopes when the connection says "discover" (the call's answer is kept raw by the spec). */
   discoverScopes(ctx: ProviderContext<C>): Promise<string[]>;
   jobs: readonly JobSpec<C>[];
+  /**
+   * Control totals across the provider's views of a connection's run, once all its messages are done
+   * (shared/engine/reconcile-connection.ts): a report against the invoices that landed, an export against
+   * the listing. Gaps are streamed: a month of them is never held at once.
+   */
+  reconcile?(input: ReconcileInput<C>): AsyncIterable<Gap>;
 }

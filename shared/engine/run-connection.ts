@@ -58,7 +58,9 @@ export async function runConnection<C extends Connection>(
   }
 
   const messages: JobMessageInput[] = [];
-  const fetch = (job: JobSpec<C>, scope: string, window: Window, state: Record<string, unknown>) =>
+  const covered: Array<{ job: string; scope: string; window: Window }> = [];
+  const fetch = (job: JobSpec<C>, scope: string, window: Window, state: Record<string, unknown>) => {
+    covered.push({ job: job.name, scope, window });
     messages.push({
       v: 1,
       type: 'fetch',
@@ -73,6 +75,7 @@ export async function runConnection<C extends Connection>(
       continuation: 0,
       ...(message.full ? { full: true } : {}),
     });
+  };
 
   if (listings.length) {
     const scopes = await scopesOf(spec, message, ctx);
@@ -91,6 +94,8 @@ export async function runConnection<C extends Connection>(
     const scopes = job.scopes?.(ctx, message) ?? (await scopesOf(spec, message, ctx));
     for (const scope of scopes) fetch(job, scope, await windowOf(message, ctx, scope), {});
   }
+  // What the run covers, for its control totals (read back once its messages are done).
+  for (const c of covered) await ctx.state.addRunScope?.(ctx.runId, ctx.connection.id, c);
   if (messages.length) await ctx.queue.sendBatch(messages);
 
   // A run on the provider's main function starts its jobs that other functions run.

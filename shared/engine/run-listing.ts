@@ -201,6 +201,10 @@ async function landItems<C extends Connection>(
       await pending.settle(scope, p.id, p.issuedOn, []);
       return;
     }
+    // Control totals of the invoice's own parts; one with gaps is checked again by the next run too.
+    const gaps = job.check?.(p.item, enrichment, invoice) ?? [];
+    for (const gap of gaps) ctx.reportGap?.(gap);
+    if (gaps.length) troubled = true;
     store.add(withCurrencyDigits(invoice), p.item, troubled ? undefined : p.fingerprint);
     ctx.count('invoices');
     await pending.settle(scope, p.id, p.issuedOn, invoice.documents);

@@ -72,15 +72,29 @@ export const pollMessageSchema = z
   })
   .strict();
 
+/**
+ * Control totals for one connection of a run, sent once all its other messages are done (the run ledger
+ * sends it, shared/aws/run-ledger.ts): the provider's main function checks what landed against the
+ * provider's other views of the same money (shared/engine/reconcile-connection.ts).
+ */
+export const reconcileMessageSchema = z
+  .object({
+    ...base,
+    type: z.literal('reconcile'),
+  })
+  .strict();
+
 export const jobMessageSchema = z.discriminatedUnion('type', [
   runMessageSchema,
   fetchMessageSchema,
   pollMessageSchema,
+  reconcileMessageSchema,
 ]);
 
 export type RunMessage = z.infer<typeof runMessageSchema>;
 export type FetchMessage = z.infer<typeof fetchMessageSchema>;
 export type PollMessage = z.infer<typeof pollMessageSchema>;
+export type ReconcileMessage = z.infer<typeof reconcileMessageSchema>;
 export type JobMessage = z.infer<typeof jobMessageSchema>;
 export type JobMessageInput = z.input<typeof jobMessageSchema>;
 

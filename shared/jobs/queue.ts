@@ -6,9 +6,13 @@ import { type JobMessage, type JobMessageInput, jobMessageSchema } from './messa
 /** SQS caps DelaySeconds at 900; longer waits set notBefore and are re-enqueued by the frame until then. */
 export const MAX_DELAY_SECONDS = 900;
 
-/** The queue a message belongs on: polls go to the poller, runs and fetches to their provider job's queue. */
+/**
+ * The queue a message belongs on: polls go to the poller, a connection's control totals to its provider's
+ * main function, runs and fetches to their provider job's queue.
+ */
 export function queueFor(message: JobMessage): string {
   if (message.type === 'poll') return POLL_QUEUE;
+  if (message.type === 'reconcile') return functionForRun(message.provider).queue;
   return functionForRun(message.provider, message.job).queue;
 }
 

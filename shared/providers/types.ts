@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Connection, ProviderId } from '../config/schema.ts';
 import type { InvoiceTable } from '../engine/invoice-table.ts';
+import type { Gap, ReconciliationSummary, RunScope } from '../engine/reconciliation.ts';
 import type { InvoiceDocument } from '../invoice/model.ts';
 import type { JobMessageInput, Window } from '../jobs/messages.ts';
 
@@ -30,7 +31,9 @@ export type Counter =
   | 'failures'
   | 'rows'
   | 'exportsFailed'
-  | 'loopGuarded';
+  | 'loopGuarded'
+  /** Gaps a connection's control totals found (shared/engine/reconcile-connection.ts). */
+  | 'reconciliationGaps';
 
 export interface ObjectMeta {
   /** The provider operation the bytes came from, e.g. getInvoicesDocument. */
@@ -150,6 +153,19 @@ export interface StateStore {
   recordPendingDocument(miss: PendingDocumentMiss, runId: string): Promise<PendingDocument>;
   /** Forgets a pending document; false when there was none (someone else landed or gave it up first). */
   deletePendingDocument(id: PendingDocumentId): Promise<boolean>;
+  /** Control totals (shared/aws/run-controls.ts): a scope and window the run covers for a job. */
+  addRunScope?(runId: string, connection: string, scope: RunScope): Promise<void>;
+  runScopes?(runId: string, connection: string): Promise<RunScope[]>;
+  /** A gap an invoice showed as it landed (recorded once however often its page is worked). */
+  addGap?(runId: string, connection: string, gap: Gap): Promise<void>;
+  runGaps?(runId: string, connection: string): AsyncIterable<Gap>;
+  setReconciliation?(summary: ReconciliationSummary): Promise<void>;
+  /** A failure of the run that did not end in a DLQ (control totals configured to fail it): it settles FAILED. */
+  addFailure?(
+    runId: string,
+    failure: { at: string; connection: string; messageType: string; reason: string },
+    id: string,
+  ): Promise<void>;
 }
 
 export interface JobQueue {
@@ -240,6 +256,8 @@ export interface ProviderContext<C extends Connection = Connection> {
    * ends PARTIAL. `note: true` for a normal state worth knowing that left nothing out.
    */
   reportProblem(problem: { code: string; message: string; key?: string; note?: boolean }): void;
+  /** Records a control-totals gap of the run (ListingJob.check's), listed in the connection's reconciliation. */
+  reportGap?(gap: Gap): void;
   /**
    * Set by the engine while it lands a listing's invoices: copyDocument hands it each document it could
    * not land (instead of reporting it), and the engine records it pending, then reports it. Absent: the

@@ -21,6 +21,7 @@ import { MessageCounters } from './steps/message-counters.ts';
 import { parseOrReject } from './steps/parse-or-reject.ts';
 import { providerContext } from './steps/provider-context.ts';
 import { rejectToDlq } from './steps/reject-to-dlq.ts';
+import { startReconcile } from './steps/start-reconcile.ts';
 
 export type Processor = (message: JobMessage, ctx: ProviderContext, spec: ProviderSpec) => Promise<void>;
 
@@ -52,7 +53,9 @@ export function sqsHandler(options: FrameOptions) {
         env,
         logger,
         metrics,
-        state: new DynamoStateStore(dynamoClient(), env.table),
+        state: new DynamoStateStore(dynamoClient(), env.table, undefined, {
+          startReconcile: (run) => startReconcile(new SqsJobQueue(sqsClient(), process.env), run),
+        }),
         sqs: sqsClient(),
       };
     }

@@ -2,12 +2,13 @@ import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { expect } from 'vitest';
 import { localDynamoClient, localS3Client } from '../../infra/local/clients.ts';
 import { sandboxConfig } from '../../infra/local/sandbox-config.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../infra/sandbox/index.ts';
 import type { QueueFedFunction } from '../../shared/aws/resources.ts';
-import { DynamoStateStore } from '../../shared/aws/state-store.ts';
+import { DynamoStateStore, type RunRecord } from '../../shared/aws/state-store.ts';
 import type { Config } from '../../shared/config/schema.ts';
 
 /**
@@ -72,4 +73,14 @@ export async function startProviderStack(options: {
       rmSync(dirname(local.path), { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The bucket's keys after a rerun that should have written nothing new: the keys before, plus the
+ * rerun's own reconciliation file per connection (a run's control totals are a file of their own).
+ */
+export function keysAfterRerun(before: readonly string[], rerun: RunRecord): string[] {
+  const reconciled = Object.values(rerun.reconciliations ?? {}).map((r) => r.key);
+  expect(reconciled.length).toBeGreaterThan(0);
+  return [...before, ...reconciled].sort();
 }

@@ -61,7 +61,7 @@ async function objectExists(key: string): Promise<boolean> {
 }
 
 describe('handler frame on the local stack', () => {
-  it('a run fans out, its fetches land, and the run settles SUCCEEDED with its counts', async () => {
+  it('a run fans out, its fetches land, its control totals are checked, and it settles SUCCEEDED with its counts', async () => {
     await stack.send('cm360-invoices', { ...base, runId: 'fan', type: 'run' });
     await stack.waitForIdle({ timeoutMs: 60_000 });
     expect(await objectExists('raw/cm360/cm360-main/ok-1/x.json')).toBe(true);
@@ -69,6 +69,9 @@ describe('handler frame on the local stack', () => {
     const run = await state.getRun('fan');
     expect(run).toMatchObject({ status: 'SUCCEEDED', pending: 0, request: { source: 'schedule' } });
     expect(run?.connections['cm360-main']?.invoices).toBe(2);
+    // Settled only after the connection's control totals were checked (a message of its own).
+    expect(run?.reconciliations?.['cm360-main']).toMatchObject({ gaps: 0, runId: 'fan' });
+    expect(await objectExists(run!.reconciliations!['cm360-main']!.key)).toBe(true);
   });
 
   it('turns a defer into a delayed continuation that carries the cursor', async () => {

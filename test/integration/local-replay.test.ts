@@ -13,6 +13,12 @@ import { type CliSummaryRow, filesUnder, maskLinks, runCli, withoutFetchedAt } f
 
 const CLOCK = '2026-03-01T00:00:00Z';
 
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const RUN_FILE = new RegExp(`/${UUID}\\.jsonl$`);
+/** A reconciliation file with its run's id and time masked (the clock is fixed, the run ids are not). */
+const withoutRunIds = (text: string) =>
+  text.replace(new RegExp(UUID, 'g'), 'RUN').replace(/"reconciledAt":"[^"]*"/g, '"reconciledAt":"T"');
+
 const CONFIG = {
   providers: { 'amazon-ads': { maxConcurrency: 2 }, 'sp-api': { maxConcurrency: 2 } },
   connections: [
@@ -93,16 +99,27 @@ describe('npm start with one seed and clock, twice', () => {
     // The faults were met and retried through, in both runs.
     for (const row of [...a.rows, ...b.rows]) expect(row.retries).toBeGreaterThan(0);
 
-    const listed = await filesUnder(join(dir, 'a'));
-    expect(await filesUnder(join(dir, 'b'))).toEqual(listed);
+    // A run's reconciliation file is named by its run id, which is new on every run.
+    const byName = async (out: string) =>
+      new Map((await filesUnder(join(dir, out))).map((f) => [f.replace(RUN_FILE, '/RUN.jsonl'), f]));
+    const [inA, inB] = [await byName('a'), await byName('b')];
+    const listed = [...inA.keys()];
+    expect([...inB.keys()]).toEqual(listed);
+    expect(listed.filter((f) => f.startsWith('reconciliation/')).length).toBe(a.rows.length);
     expect(listed.filter((f) => f.startsWith('invoices/')).length).toBeGreaterThan(0);
     expect(listed.filter((f) => f.startsWith('documents/sp-api/')).length).toBeGreaterThan(0);
     expect(listed.filter((f) => f.startsWith('reports/amazon-ads/')).length).toBe(1);
 
     let masked = 0;
     for (const file of listed) {
-      const [x, y] = await Promise.all([readFile(join(dir, 'a', file)), readFile(join(dir, 'b', file))]);
-      if (file.startsWith('invoices/')) {
+      const [x, y] = await Promise.all([
+        readFile(join(dir, 'a', inA.get(file)!)),
+        readFile(join(dir, 'b', inB.get(file)!)),
+      ]);
+      if (file.startsWith('reconciliation/')) {
+        expect(withoutRunIds(y.toString('utf8')), file).toBe(withoutRunIds(x.toString('utf8')));
+        expect(x.toString('utf8')).toMatch(/"record":"summary".*"gaps":0,/);
+      } else if (file.startsWith('invoices/')) {
         expect(withoutFetchedAt(y.toString('utf8')), file).toBe(withoutFetchedAt(x.toString('utf8')));
       } else if (file.startsWith('raw/amazon-ads/') && x.includes('X-Amz-Signature=')) {
         masked++;

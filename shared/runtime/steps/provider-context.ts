@@ -78,6 +78,19 @@ export async function providerContext(
           }),
       );
     },
+    reportGap: (gap) => {
+      log.warn('control totals gap', {
+        code: gap.code,
+        scope: gap.scope,
+        invoiceId: gap.invoiceId,
+        field: gap.field,
+      });
+      problems.push(
+        deps.state.addGap(message.runId, message.connection, gap).catch((err: unknown) => {
+          problemError ??= err;
+        }),
+      );
+    },
     budget,
     now: () => new Date(),
   };
