@@ -1,6 +1,7 @@
 import type { RunRecord } from '../../shared/aws/state-store.ts';
 import type { Connection, ProviderId } from '../../shared/config/schema.ts';
 import type { Counter, PendingDocument } from '../../shared/providers/types.ts';
+import type { ReconciliationSummary } from '../../shared/engine/reconciliation.ts';
 import type { ReconcileReport } from '../../shared/runtime/reconcile-runs.ts';
 
 export interface SummaryRow {
@@ -22,6 +23,8 @@ export interface SummaryRow {
   problems: number;
   /** Documents of the connection still pending in the state table after the run (later runs retry them). */
   pendingDocuments: number;
+  /** Gaps the run's control totals found; absent when they were not checked (a failed run, one invoice). */
+  gaps?: number;
 }
 
 /**
@@ -64,6 +67,8 @@ export interface Summary {
   dlq: Array<{ queue: string; connection?: string; reason?: string }>;
   out?: { dir: string; files: number; bytes: number };
   landed: Record<string, number>;
+  /** Each connection's control totals, where they were checked (README "Control totals"). */
+  reconciliations: ReconciliationSummary[];
   /** What the run reconciler did, when a run was still RUNNING once every queue was empty. */
   reconciled?: ReconcileReport;
   /** The "Invoice run completed" events the local stack forwarded to its consumer. */
@@ -99,6 +104,7 @@ export function buildSummary(input: {
   const failures: Summary['failures'] = [];
   const problems: Summary['problems'] = [];
   const pendingDocuments: Summary['pendingDocuments'] = [];
+  const reconciliations: ReconciliationSummary[] = [];
   for (const c of input.connections) {
     const runId = input.runOf.get(c.id);
     const run = runId ? input.runs.get(runId) : undefined;
@@ -141,6 +147,11 @@ export function buildSummary(input: {
         });
       }
       row.problems = run.problems.filter((x) => x.connection === c.id).length;
+      const reconciliation = run.reconciliations?.[c.id];
+      if (reconciliation) {
+        reconciliations.push(reconciliation);
+        row.gaps = reconciliation.gaps;
+      }
       // A failure recorded in the run but not attributed to a connection still fails that run's rows.
       row.failures = Math.max(row.failures, run.failures.filter((x) => x.connection === c.id).length);
     }
@@ -152,7 +163,17 @@ export function buildSummary(input: {
   const done = (r: SummaryRow) => r.status === 'SUCCEEDED' || r.status === 'NOT_IMPLEMENTED';
   const ok = input.dlq.length === 0 && rows.every(done);
   const partial = !ok && input.dlq.length === 0 && rows.every((r) => done(r) || r.status === 'PARTIAL');
-  return { ok, partial, rows, failures, problems, pendingDocuments, dlq: input.dlq, landed: input.landed };
+  return {
+    ok,
+    partial,
+    rows,
+    failures,
+    problems,
+    pendingDocuments,
+    reconciliations,
+    dlq: input.dlq,
+    landed: input.landed,
+  };
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -176,6 +197,28 @@ function human(bytes: number): string {
     i++;
   }
   return `${v.toFixed(1)} ${units[i]}`;
+}
+
+/**
+ * One connection's control totals: a line with its gaps by code, its invoices and its file, then a line per
+ * currency with the invoices and total by status.
+ */
+export function formatReconciliation(r: ReconciliationSummary): string[] {
+  const codes = Object.entries(r.gapsByCode)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+  const gaps = r.gaps ? `${r.gaps} gap(s): ${codes}` : '0 gaps';
+  const out = [`${r.connection}: ${gaps}; ${r.invoices} invoice(s) in the window; ${r.key}`];
+  const byCurrency = new Map<string, string[]>();
+  for (const t of r.totals) {
+    const currency = t.currency ?? 'no currency';
+    byCurrency.set(currency, [
+      ...(byCurrency.get(currency) ?? []),
+      `${t.status ?? 'no status'} ${t.invoices} (${t.total})`,
+    ]);
+  }
+  for (const [currency, parts] of byCurrency) out.push(`  ${currency}: ${parts.join(', ')}`);
+  return out;
 }
 
 /** The reconciler's report: the runs it settled and why, each message it found unsettled in a DLQ. */
@@ -211,6 +254,7 @@ export function formatSummary(s: Summary): string {
     'defers',
     'failures',
     'DLQ',
+    'gaps',
   ];
   const body = s.rows.map((r) => [
     r.provider,
@@ -226,6 +270,7 @@ export function formatSummary(s: Summary): string {
     String(r.defers),
     String(r.failures),
     String(r.dlqMessages),
+    r.gaps === undefined ? '-' : String(r.gaps),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
@@ -252,6 +297,10 @@ export function formatSummary(s: Summary): string {
     s.problems.filter((p) => p.note),
     5,
   );
+  if (s.reconciliations.length) {
+    out.push('', 'control totals (reconciliation/ has every gap, one JSON line each):');
+    for (const r of s.reconciliations) out.push(...formatReconciliation(r).map((l) => `  ${l}`));
+  }
   if (s.pendingDocuments.length) {
     out.push(
       '',
@@ -290,7 +339,7 @@ export function formatSummary(s: Summary): string {
     s.ok
       ? 'result: ok'
       : s.partial
-        ? 'result: PARTIAL (something is pending or was kept raw: see problems above)'
+        ? 'result: PARTIAL (something is pending, was kept raw, or does not add up: see problems above)'
         : 'result: FAILED (see failures and dead-letter queues above)',
   );
   return out.join('\n');

@@ -366,7 +366,7 @@ export class RunLedger {
             code: 'reconciliation.not-started',
             message: `control totals were not checked: ${(err as Error).message}`,
           },
-          'reconcile',
+          `reconcile#${connection}`,
         );
       }
       await this.count(runId, -n);

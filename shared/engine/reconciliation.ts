@@ -95,11 +95,10 @@ export class Totals {
   }
 
   rows(): TotalsRow[] {
-    return [...this.#rows.values()].sort(
-      (a, b) =>
-        String(a.currency).localeCompare(String(b.currency)) ||
-        String(a.status).localeCompare(String(b.status)),
-    );
+    // Ordinal order, an empty currency or status last: the same rows in the same order on every run.
+    const key = (v: string | null) => (v === null ? '\uffff' : v);
+    const cmp = (a: string | null, b: string | null) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+    return [...this.#rows.values()].sort((a, b) => cmp(a.currency, b.currency) || cmp(a.status, b.status));
   }
 }
 

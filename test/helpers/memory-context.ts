@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Connection } from '../../shared/config/schema.ts';
+import type { Gap, ReconciliationSummary, RunScope } from '../../shared/engine/reconciliation.ts';
 import type { JobMessageInput } from '../../shared/jobs/messages.ts';
 import type {
   Counter,
@@ -117,6 +118,33 @@ export class MemoryState implements Partial<StateStore> {
   async getExport(key: string) {
     return this.exports.get(key);
   }
+
+  /** Control totals (shared/aws/run-controls.ts), keyed as the state table keys them. */
+  readonly scopes: Array<{ runId: string; connection: string } & RunScope> = [];
+  readonly gaps = new Map<string, Gap>();
+  readonly reconciliations: ReconciliationSummary[] = [];
+  readonly failures: Array<{ runId: string; connection: string; reason: string }> = [];
+
+  async addRunScope(runId: string, connection: string, scope: RunScope) {
+    this.scopes.push({ runId, connection, ...scope });
+  }
+  async runScopes(runId: string, connection: string) {
+    return this.scopes
+      .filter((s) => s.runId === runId && s.connection === connection)
+      .map(({ job, scope, window }) => ({ job, scope, window }));
+  }
+  async addGap(runId: string, connection: string, gap: Gap) {
+    this.gaps.set([runId, connection, gap.scope, gap.invoiceId, gap.code, gap.field].join('|'), gap);
+  }
+  async *runGaps(runId: string, connection: string): AsyncIterable<Gap> {
+    for (const [key, gap] of this.gaps) if (key.startsWith(`${runId}|${connection}|`)) yield gap;
+  }
+  async setReconciliation(summary: ReconciliationSummary) {
+    this.reconciliations.push(summary);
+  }
+  async addFailure(runId: string, failure: { connection: string; reason: string }) {
+    this.failures.push({ runId, connection: failure.connection, reason: failure.reason });
+  }
 }
 
 /** A test's own state object with the in-memory pending documents added (the engine asks for them on every listing). */
@@ -195,6 +223,9 @@ export function memoryContext<C extends Connection>(
     },
     reportProblem: (p) => {
       problems.push(p);
+    },
+    reportGap: (gap) => {
+      void state.addGap('run-test', connection.id, gap);
     },
     budget: { deadline: Date.now() + remaining(), remainingMs: remaining },
     now: () => now,

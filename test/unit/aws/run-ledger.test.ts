@@ -132,3 +132,65 @@ describe('stopRun', () => {
     expect(announced).toEqual([['s-3', 'FAILED']]);
   });
 });
+
+describe('control totals before a run settles', () => {
+  const started: string[] = [];
+  const withTotals = (send: (runId: string) => Promise<void>) =>
+    new RunLedger(
+      db.ddb,
+      db.table,
+      () => new Date(),
+      announce,
+      async (run) => send(run.runId),
+    );
+  const req = { provider: 'cm360' as const, connections: ['c1', 'c2'], source: 'local' as const };
+
+  it('sends one reconcile per connection when the last message is done, counts them, and settles only after them', async () => {
+    const l = withTotals(async (runId) => {
+      started.push(runId);
+    });
+    await l.ensureRun('t-1', req, 1);
+    await l.addPending('t-1', -1);
+    expect(started).toEqual(['t-1']);
+    expect(await l.getRunHead('t-1')).toMatchObject({ status: 'RUNNING', pending: 2 });
+    await l.addPending('t-1', -1);
+    expect((await l.getRunHead('t-1'))?.status).toBe('RUNNING');
+    await l.addPending('t-1', -1);
+    expect((await l.getRunHead('t-1'))?.status).toBe('SUCCEEDED');
+    // Late work reopens the run; when it settles again the totals are not asked for twice.
+    await l.addPending('t-1', 1);
+    await l.addPending('t-1', -1);
+    expect(started).toEqual(['t-1']);
+    expect((await l.getRunHead('t-1'))?.status).toBe('SUCCEEDED');
+  });
+
+  it('does not ask for totals of a run that failed, or of a run for one invoice', async () => {
+    const l = withTotals(async (runId) => {
+      started.push(runId);
+    });
+    await l.ensureRun('t-2', req, 1);
+    await l.recordDeadMessage('t-2', 'm-1', { connection: 'c1', messageType: 'fetch', reason: 'gone' });
+    await l.ensureRun('t-3', { ...req, invoiceId: 'INV-1' }, 1);
+    await l.addPending('t-3', -1);
+    expect(started).not.toContain('t-2');
+    expect(started).not.toContain('t-3');
+    expect((await l.getRunHead('t-2'))?.status).toBe('FAILED');
+    expect((await l.getRunHead('t-3'))?.status).toBe('SUCCEEDED');
+  });
+
+  it('settles PARTIAL, naming why, when the totals cannot be asked for', async () => {
+    const l = withTotals(async () => {
+      throw new Error('queue refused');
+    });
+    await l.ensureRun('t-4', req, 1);
+    await l.addPending('t-4', -1);
+    const run = await l.getRun('t-4');
+    expect(run?.status).toBe('PARTIAL');
+    expect(run?.pending).toBe(0);
+    expect(run?.problems.map((p) => [p.connection, p.code])).toEqual([
+      ['c1', 'reconciliation.not-started'],
+      ['c2', 'reconciliation.not-started'],
+    ]);
+    expect(run?.problems[0]?.message).toContain('queue refused');
+  });
+});

@@ -118,4 +118,43 @@ describe('local summary', () => {
     expect(summary.pendingDocuments).toEqual([]);
     expect(formatSummary(summary)).not.toContain('pending documents');
   });
+  it('prints each connection its control totals: gaps by code, invoices, money by currency and status, the file', () => {
+    const record = run('r-2', 'PARTIAL', []);
+    record.reconciliations = {
+      'ads-a': {
+        runId: 'r-2',
+        provider: 'amazon-ads',
+        connection: 'ads-a',
+        reconciledAt: '2026-03-15T12:01:00.000Z',
+        key: 'reconciliation/provider=amazon-ads/connection=ads-a/r-2.jsonl',
+        scopes: [],
+        invoices: 3,
+        totals: [
+          { currency: 'USD', status: 'PAID_IN_FULL', invoices: 2, total: '10.5', tax: '1', amountDue: '0' },
+          { currency: 'USD', status: 'ISSUED', invoices: 1, total: '3', tax: '0', amountDue: '3' },
+        ],
+        documentsMissing: 0,
+        gaps: 2,
+        gapsByCode: { 'not-in-api': 1, 'amount-differs': 1 },
+      },
+    };
+    const summary = buildSummary({
+      connections: [connection('ads-a'), connection('ads-b')],
+      runs: new Map([['r-2', record]]),
+      runOf: new Map([
+        ['ads-a', 'r-2'],
+        ['ads-b', 'r-2'],
+      ]),
+      notImplemented: new Set(),
+      dlq: [],
+      landed: {},
+    });
+    expect(summary.rows.map((r) => r.gaps)).toEqual([2, undefined]);
+    const text = formatSummary(summary);
+    expect(text).toContain(
+      'ads-a: 2 gap(s): not-in-api 1, amount-differs 1; 3 invoice(s) in the window; reconciliation/provider=amazon-ads/connection=ads-a/r-2.jsonl',
+    );
+    expect(text).toContain('    USD: PAID_IN_FULL 2 (10.5), ISSUED 1 (3)');
+    expect(summary.partial).toBe(true);
+  });
 });
