@@ -171,8 +171,8 @@ export class Monitoring extends Construct {
             `log group ${pollerLogs}, code DEADLINE, then the provider's status of that export. ${runbook(6)}.`,
         );
       }
-      // Emitted by the handler frame once it guards against loops and checks control totals; until then
-      // these alarms have no data (missing data is not breaching).
+      // Emitted by the handler frame (the loop guard) and by each connection's control totals (every checked
+      // run, 0 included); missing data is not breaching.
       alarm(
         `${provider}-loop-guarded`,
         metric(METRICS.names.loopGuarded, { [PROVIDER]: provider }),

@@ -1,7 +1,7 @@
 import type { RunRecord } from '../../shared/aws/state-store.ts';
 import type { Connection, ProviderId } from '../../shared/config/schema.ts';
-import type { Counter, PendingDocument } from '../../shared/providers/types.ts';
 import type { ReconciliationSummary } from '../../shared/engine/reconciliation.ts';
+import type { Counter, PendingDocument } from '../../shared/providers/types.ts';
 import type { ReconcileReport } from '../../shared/runtime/reconcile-runs.ts';
 
 export interface SummaryRow {

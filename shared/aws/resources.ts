@@ -221,7 +221,10 @@ export const METRICS = {
     runsReconciled: 'RunsReconciled',
     /** A message the frame stopped for looping (shared/runtime/steps/loop-guard.ts). */
     loopGuarded: 'LoopGuarded',
-    /** Not emitted yet: a run whose control totals disagree with what landed (the control totals issue). */
+    /**
+     * Gaps a connection's control totals found (shared/engine/reconcile-connection.ts), 0 included: one data
+     * point per checked run and connection.
+     */
     reconciliationGaps: 'ReconciliationGaps',
   },
 } as const;

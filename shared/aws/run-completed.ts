@@ -44,6 +44,8 @@ export interface RunCompletedDetail {
   problems: number;
   /** Keys of the month files the run published (invoices/provider=…/issue_month=…/<connection>-<scope>.jsonl). */
   monthFiles: string[];
+  /** Each connection's control totals: gaps by code and the reconciliation file that itemises them. */
+  reconciliations: Record<string, { gaps: number; gapsByCode: Record<string, number>; key: string }>;
 }
 
 export function runCompletedDetail(run: RunRecord, outcome: string, completedAt: Date): RunCompletedDetail {
@@ -69,6 +71,12 @@ export function runCompletedDetail(run: RunRecord, outcome: string, completedAt:
     failures: run.failures.length,
     problems: run.problems.length,
     monthFiles: run.monthFiles ?? [],
+    reconciliations: Object.fromEntries(
+      Object.entries(run.reconciliations ?? {}).map(([c, r]) => [
+        c,
+        { gaps: r.gaps, gapsByCode: r.gapsByCode, key: r.key },
+      ]),
+    ),
   };
 }
 

@@ -33,7 +33,11 @@ export class MessageCounters {
       metrics.addMetric(METRICS.names.records, MetricUnit.Count, 1);
       for (const [c, n] of Object.entries(this.counts)) {
         const name = METRICS.names[c as Counter];
-        if (name && n) metrics.addMetric(name, c === 'bytes' ? MetricUnit.Bytes : MetricUnit.Count, n);
+        // A connection's control totals count their gaps even when there are none: the alarm then has
+        // data for every checked run, and a run whose totals were not checked shows as missing data.
+        if (name && (n || c === 'reconciliationGaps')) {
+          metrics.addMetric(name, c === 'bytes' ? MetricUnit.Bytes : MetricUnit.Count, n);
+        }
       }
       if (message.type === 'poll') await this.#pollMetrics(deps, message, now);
       metrics.publishStoredMetrics();

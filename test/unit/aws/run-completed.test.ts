@@ -18,6 +18,21 @@ const run: RunRecord = {
   failures: [{ at: '2026-03-01T10:04:00.000Z', connection: 'sp-b', messageType: 'poll', reason: 'DEADLINE' }],
   problems: [],
   monthFiles: ['invoices/provider=sp-api/issue_month=2026-02/sp-a-M.jsonl'],
+  reconciliations: {
+    'sp-a': {
+      runId: 'r-1',
+      provider: 'sp-api',
+      connection: 'sp-a',
+      reconciledAt: '2026-03-01T10:04:30.000Z',
+      key: 'reconciliation/provider=sp-api/connection=sp-a/r-1.jsonl',
+      scopes: [],
+      invoices: 3,
+      totals: [],
+      documentsMissing: 0,
+      gaps: 1,
+      gapsByCode: { 'xml-missing': 1 },
+    },
+  },
 };
 
 /** EMF lines Powertools writes to stdout while `fn` runs. */
@@ -41,7 +56,7 @@ afterEach(() => {
 });
 
 describe('run-completed event', () => {
-  it('carries the run id, connections, window, outcome, counts per connection and summed, and an empty month-file list', () => {
+  it('carries the run id, connections, window, outcome, counts per connection and summed, month files and control totals', () => {
     expect(runCompletedDetail(run, 'FAILED', new Date('2026-03-01T10:05:01.000Z'))).toEqual({
       runId: 'r-1',
       outcome: 'FAILED',
@@ -56,6 +71,13 @@ describe('run-completed event', () => {
       failures: 1,
       problems: 0,
       monthFiles: ['invoices/provider=sp-api/issue_month=2026-02/sp-a-M.jsonl'],
+      reconciliations: {
+        'sp-a': {
+          gaps: 1,
+          gapsByCode: { 'xml-missing': 1 },
+          key: 'reconciliation/provider=sp-api/connection=sp-a/r-1.jsonl',
+        },
+      },
     });
   });
 
