@@ -9,6 +9,7 @@ import {
   PARTITION_COLUMNS,
   type TableColumn,
 } from '../../shared/invoice/table-columns.ts';
+import { reconciliationGlob, reconciliationViewsSql } from './reconciliation-views.ts';
 
 /**
  * The `invoices` table over a mirror of the bucket (`npm start` writes ./out), in DuckDB: the same name,
@@ -94,6 +95,12 @@ export async function openInvoiceTable(out: string): Promise<InvoiceTable> {
     }
     await connection.run(invoicesViewSql(dir));
     await connection.run(`CREATE VIEW ${LATEST_INVOICES} AS\n${latestInvoicesQuery()}`);
+    const reconciled = await connection.runAndReadAll(
+      `SELECT count(*) FROM glob(${literal(reconciliationGlob(dir))})`,
+    );
+    for (const sql of reconciliationViewsSql(dir, Number(reconciled.getRows()[0]?.[0] ?? 0) > 0)) {
+      await connection.run(sql);
+    }
   } catch (err) {
     close();
     throw err;

@@ -214,7 +214,7 @@ export function formatReconciliation(r: ReconciliationSummary): string[] {
     const currency = t.currency ?? 'no currency';
     byCurrency.set(currency, [
       ...(byCurrency.get(currency) ?? []),
-      `${t.status ?? 'no status'} ${t.invoices} (${t.total})`,
+      `${t.status ?? 'no status'} ${t.invoices} (${t.total ?? 'no amounts'})`,
     ]);
   }
   for (const [currency, parts] of byCurrency) out.push(`  ${currency}: ${parts.join(', ')}`);

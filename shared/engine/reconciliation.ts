@@ -43,9 +43,10 @@ export interface TotalsRow {
   currency: string | null;
   status: string | null;
   invoices: number;
-  total: string;
-  tax: string;
-  amountDue: string;
+  /** Sums over the invoices that state the amount; null when none does (SP-API's listing carries none). */
+  total: string | null;
+  tax: string | null;
+  amountDue: string | null;
 }
 
 /** A connection's control totals for one run: in the run record, the reconciliation file, the summary. */
@@ -78,15 +79,16 @@ export class Totals {
       currency: invoice.currency,
       status: invoice.status,
       invoices: 0,
-      total: '0',
-      tax: '0',
-      amountDue: '0',
+      total: null,
+      tax: null,
+      amountDue: null,
     };
     row.invoices++;
-    if (invoice.total !== null) row.total = addDecimals(row.total, invoice.total);
-    if (invoice.tax !== null) row.tax = addDecimals(row.tax, invoice.tax);
-    const due = invoice.remainingDue ?? invoice.amountDue;
-    if (due !== null) row.amountDue = addDecimals(row.amountDue, due);
+    const plus = (sum: string | null, value: string | null) =>
+      value === null ? sum : sum === null ? addDecimals(value) : addDecimals(sum, value);
+    row.total = plus(row.total, invoice.total);
+    row.tax = plus(row.tax, invoice.tax);
+    row.amountDue = plus(row.amountDue, invoice.remainingDue ?? invoice.amountDue);
     this.#rows.set(id, row);
   }
 

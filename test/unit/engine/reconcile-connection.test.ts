@@ -101,9 +101,9 @@ describe('reconcileConnection', () => {
     expect(summary).toMatchObject({ record: 'summary', gaps: 0, invoices: 4, documentsMissing: 0 });
     expect(summary!.totals).toEqual(
       [
-        { currency: 'EUR', status: 'PAID', invoices: 1, total: '7', tax: '0.1', amountDue: '0' },
-        { currency: 'USD', status: 'PAID', invoices: 2, total: '10.3', tax: '0.2', amountDue: '0' },
-        { currency: 'USD', status: 'null', invoices: 1, total: '5', tax: '0.1', amountDue: '0' },
+        { currency: 'EUR', status: 'PAID', invoices: 1, total: '7', tax: '0.1', amountDue: null },
+        { currency: 'USD', status: 'PAID', invoices: 2, total: '10.3', tax: '0.2', amountDue: null },
+        { currency: 'USD', status: 'null', invoices: 1, total: '5', tax: '0.1', amountDue: null },
       ].map((r) => ({ ...r, status: r.status === 'null' ? null : r.status })),
     );
     expect(m.state.reconciliations).toEqual([
