@@ -37,6 +37,8 @@ Options:
   --seed <n>            sandbox data seed (default 1)
   --time-scale <n>      sandbox simulated seconds per real second (default 60)
   --faults <file>       sandbox fault injection, JSON by simulator name
+  --simulate <file>     simulator settings, JSON by simulator name, over npm start's own (e.g. the
+                        switches that make control totals gaps: README "Control totals")
   --clock <ISO time>    sandbox start, pinned (e.g. 2026-03-01T00:00:00Z, a past day): with one --seed,
                         runs repeat byte for byte; run windows end on its day instead of today
   --quiet               no live progress line
@@ -67,6 +69,8 @@ export interface CliOptions {
   seed: number;
   timeScale: number;
   faults?: string;
+  /** --simulate: a JSON file of simulator settings by simulator name. */
+  simulate?: string;
   /** --clock as an ISO instant (UTC): the sandbox's simulated start, and "today" of the run windows. */
   clock?: string;
   quiet: boolean;
@@ -131,8 +135,10 @@ export function parseCliOptions(argv: string[], now = new Date()): CliOptions {
   if (v.port !== undefined && !v.serve) throw new UsageError('--port goes with --serve');
   const port = positiveNumber('port', v.port, 0, true);
   if (port > 65_535) throw new UsageError(`--port: expected a port up to 65535, got ${port}`);
-  if (v.live && (v.faults || v.seed || v['time-scale'] || v.clock)) {
-    throw new UsageError('--faults, --seed, --time-scale and --clock are for the sandbox, not --live');
+  if (v.live && (v.faults || v.simulate || v.seed || v['time-scale'] || v.clock)) {
+    throw new UsageError(
+      '--faults, --simulate, --seed, --time-scale and --clock are for the sandbox, not --live',
+    );
   }
   const clock = v.clock === undefined ? undefined : parseClock(v.clock, now);
   if (clock) {
@@ -172,6 +178,7 @@ export function parseCliOptions(argv: string[], now = new Date()): CliOptions {
     seed: positiveNumber('seed', v.seed, 1, true),
     timeScale,
     ...(v.faults ? { faults: v.faults } : {}),
+    ...(v.simulate ? { simulate: v.simulate } : {}),
     ...(clock ? { clock } : {}),
     quiet: Boolean(v.quiet),
     verbose: Boolean(v.verbose),
@@ -206,6 +213,7 @@ function parse(argv: string[]) {
       seed: { type: 'string' },
       'time-scale': { type: 'string' },
       faults: { type: 'string' },
+      simulate: { type: 'string' },
       clock: { type: 'string' },
       quiet: { type: 'boolean' },
       verbose: { type: 'boolean' },

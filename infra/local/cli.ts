@@ -80,6 +80,35 @@ async function readFaults(file: string): Promise<Record<string, FaultConfigInput
   return raw as Record<string, FaultConfigInput>;
 }
 
+/**
+ * Simulator settings from a JSON file, over npm start's own (LOCAL_SIMULATOR_OPTIONS); each simulator
+ * checks its own when it starts, and its error names the bad field.
+ */
+async function readSimulate(file: string): Promise<Record<string, Record<string, unknown>>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--simulate ${file}: ${(err as Error).message}`);
+  }
+  const isObject = (v: unknown) => !!v && typeof v === 'object' && !Array.isArray(v);
+  if (!isObject(raw) || !Object.values(raw as object).every(isObject)) {
+    throw new UsageError(`--simulate ${file}: expected an object of simulator name -> settings object`);
+  }
+  const names = SIMULATORS.map((f) => f.name);
+  const unknown = Object.keys(raw as object).filter((n) => !names.includes(n));
+  if (unknown.length) {
+    throw new UsageError(
+      `--simulate ${file}: no simulator "${unknown[0]}" (simulators: ${names.join(', ')})`,
+    );
+  }
+  const merged: Record<string, Record<string, unknown>> = { ...LOCAL_SIMULATOR_OPTIONS };
+  for (const [name, settings] of Object.entries(raw as Record<string, Record<string, unknown>>)) {
+    merged[name] = { ...(merged[name] ?? {}), ...settings };
+  }
+  return merged;
+}
+
 async function main(argv: string[]): Promise<number> {
   Object.assign(process.env, QUIET_SDK);
   const options = parseCliOptions(argv);
@@ -96,6 +125,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const faults = options.faults ? await readFaults(options.faults) : undefined;
+  const simulatorOptions = options.simulate ? await readSimulate(options.simulate) : LOCAL_SIMULATOR_OPTIONS;
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const secretsForLive = options.live
     ? await liveSecrets(resolve(options.secrets ?? 'config/secrets.local.json'), connections)
@@ -120,9 +150,15 @@ async function main(argv: string[]): Promise<number> {
           ...(options.clock ? { clock: options.clock } : {}),
           simulators: SIMULATORS,
           connections: userConfig.connections,
-          options: LOCAL_SIMULATOR_OPTIONS,
+          options: simulatorOptions,
           ...(faults ? { faults } : {}),
           log: options.verbose ? say : () => {},
+        }).catch((err: unknown) => {
+          // A setting a simulator refused is the --simulate file's: say so, without a stack trace.
+          if (options.simulate && /settings/.test((err as Error).message)) {
+            throw new UsageError(`--simulate ${options.simulate}: ${(err as Error).message}`);
+          }
+          throw err;
         });
     if (sandbox) cleanups.push(() => sandbox.close());
     const local = sandbox ? await sandboxConfig(userConfig, sandbox) : undefined;

@@ -60,8 +60,9 @@ describe('npm start --clock', () => {
 
   it('is for the sandbox only, and windows may not reach past its day', () => {
     expect(usage('--live', '--clock', '2026-03-01')).toBe(
-      '--faults, --seed, --time-scale and --clock are for the sandbox, not --live',
+      '--faults, --simulate, --seed, --time-scale and --clock are for the sandbox, not --live',
     );
+    expect(usage('--live', '--simulate', 'gaps.json')).toMatch(/for the sandbox, not --live/);
     expect(usage('--clock', '2026-03-01', '--from', '2026-03-02')).toBe(
       '--from 2026-03-02 is after the --clock day 2026-03-01',
     );
