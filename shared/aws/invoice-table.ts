@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   BatchGetCommand,
@@ -27,8 +27,11 @@ const WRITE_BATCH = 25;
 const UNPROCESSED_TRIES = 8;
 
 type Key = { pk: string; sk: string };
-/** An invoice's pointer: its month, the token of the write that put it there, its fingerprint. */
-type Pointer = { m: string; t: string; f?: string };
+/**
+ * An invoice's pointer: its month, the token of the write that put it there, its fingerprint, and a hash of
+ * the entry it holds (`h`, fetch time left out) so an upsert of the same entry writes nothing.
+ */
+type Pointer = { m: string; t: string; f?: string; h?: string };
 
 function identityPk(file: Omit<MonthFile, 'month'>): string {
   return `INVOICE#${[file.provider, file.connection, file.scope].map(encodeURIComponent).join('#')}`;
@@ -93,6 +96,15 @@ function pack(entry: TableEntry): Buffer {
   });
 }
 
+/** What an entry says, fetch time aside: the same invoice fetched again hashes the same. */
+function contentHash(entry: TableEntry): string {
+  const { fetchedAt: _f, ...invoice } = entry.invoice;
+  return createHash('sha256')
+    .update(JSON.stringify({ invoice, match: entry.match ?? null }))
+    .digest('base64url')
+    .slice(0, 22);
+}
+
 function unpack(d: Uint8Array): TableEntry {
   return JSON.parse(inflateRawSync(d, { dictionary: DICTIONARY }).toString('utf8')) as TableEntry;
 }
@@ -124,8 +136,19 @@ export class DynamoInvoiceTable implements InvoiceTable {
 
     const pointers = await this.pointers(list.map((e) => pointerKey(e.invoice)));
     const token = randomUUID().slice(0, 13);
+    // An entry the table already holds, in the same month, is not written again and touches no month file
+    // (only its pointer, when its fingerprint changed): a rerun over unchanged invoices republishes nothing.
+    const hashes = new Map(list.map((e) => [identity(e.invoice), contentHash(e)]));
+    const held = (e: TableEntry) => {
+      const before = pointers.get(identity(e.invoice));
+      return before?.m === monthOf(e.invoice) && before.h === hashes.get(identity(e.invoice));
+    };
+    const changed = list.filter((e) => !held(e));
+    const refingerprinted = list.filter(
+      (e) => held(e) && pointers.get(identity(e.invoice))?.f !== e.fingerprint,
+    );
     await this.writeAll(
-      list.map((e) => ({
+      changed.map((e) => ({
         PutRequest: {
           Item: {
             pk: monthPk(fileOf(e.invoice)),
@@ -136,16 +159,28 @@ export class DynamoInvoiceTable implements InvoiceTable {
         },
       })),
     );
-    await this.writeAll(
-      list.map((e) => ({
+    await this.writeAll([
+      ...changed.map((e) => ({
         PutRequest: {
-          Item: { ...pointerKey(e.invoice), m: monthOf(e.invoice), t: token, f: e.fingerprint },
+          Item: {
+            ...pointerKey(e.invoice),
+            m: monthOf(e.invoice),
+            t: token,
+            f: e.fingerprint,
+            h: hashes.get(identity(e.invoice)),
+          },
         },
       })),
-    );
+      // The month item keeps its token: the pointer must keep naming it.
+      ...refingerprinted.map((e) => ({
+        PutRequest: {
+          Item: { ...pointerKey(e.invoice), ...pointers.get(identity(e.invoice)), f: e.fingerprint },
+        },
+      })),
+    ]);
 
     const touched = new Map<string, MonthFile>();
-    for (const e of list) {
+    for (const e of changed) {
       const file = fileOf(e.invoice);
       touched.set(fileId(file), file);
       const before = pointers.get(identity(e.invoice));
@@ -301,11 +336,12 @@ export class DynamoInvoiceTable implements InvoiceTable {
       else byPk.set(k.pk, [k]);
     }
     for (const [pk, group] of byPk) {
-      for (const item of await this.batchGet(group, ['sk', 'm', 't', 'f'], 'pointers')) {
+      for (const item of await this.batchGet(group, ['sk', 'm', 't', 'f', 'h'], 'pointers')) {
         out.set(pk + String(item.sk), {
           m: String(item.m),
           t: String(item.t),
           ...(item.f ? { f: String(item.f) } : {}),
+          ...(item.h ? { h: String(item.h) } : {}),
         });
       }
     }

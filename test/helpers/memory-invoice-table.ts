@@ -20,6 +20,15 @@ export class MemoryInvoiceTable implements InvoiceTable {
       const file = fileOf(entry.invoice);
       const id = `${fileId({ ...file, month: '' })}${entry.invoice.invoiceId}`;
       const before = this.byIdentity.get(id);
+      if (before && sameEntry(before, entry)) {
+        // As DynamoInvoiceTable: an entry held as it is touches no month; only its fingerprint is kept.
+        this.byIdentity.set(id, {
+          ...before,
+          ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}),
+        });
+        if (!entry.fingerprint) delete this.byIdentity.get(id)!.fingerprint;
+        continue;
+      }
       if (before) touched.set(fileId(fileOf(before.invoice)), fileOf(before.invoice));
       touched.set(fileId(file), file);
       this.byIdentity.set(id, structuredClone(entry));
@@ -58,6 +67,12 @@ export class MemoryInvoiceTable implements InvoiceTable {
     await write();
     return true;
   }
+}
+
+/** The same invoice in the same month, fetch time aside. */
+function sameEntry(a: TableEntry, b: TableEntry): boolean {
+  const strip = (e: TableEntry) => JSON.stringify({ ...e.invoice, fetchedAt: null, match: e.match ?? null });
+  return fileId(fileOf(a.invoice)) === fileId(fileOf(b.invoice)) && strip(a) === strip(b);
 }
 
 const tables = new WeakMap<object, MemoryInvoiceTable>();

@@ -54,6 +54,22 @@ describe('DynamoInvoiceTable', () => {
     ]);
   });
 
+  it('writes nothing and touches no month for an invoice it holds as it is, fetch time aside; a new fingerprint is kept', async () => {
+    const { table, invoice, read } = fresh();
+    await table.upsert([{ invoice: invoice('a', '2026-03-01'), fingerprint: 'f1' }]);
+    const later = { ...invoice('a', '2026-03-01'), fetchedAt: '2026-03-02T00:00:00.000Z' };
+    expect(await table.upsert([{ invoice: later, fingerprint: 'f1' }])).toEqual([]);
+    expect(await table.upsert([{ invoice: later, fingerprint: 'f2' }])).toEqual([]);
+    expect(
+      await table.fingerprints({ provider: 'cm360', connection: 'c1', scope: later.account }, ['a']),
+    ).toEqual(new Map([['a', 'f2']]));
+    // The line keeps the fetch time of the version that landed; a changed amount lands and touches its month.
+    expect((await read('2026-03'))[0]?.invoice.fetchedAt).toBe('2026-03-01T00:00:00.000Z');
+    const touched = await table.upsert([{ invoice: { ...later, total: '2.00' }, fingerprint: 'f3' }]);
+    expect(touched.map((f) => f.month)).toEqual(['2026-03']);
+    expect((await read('2026-03'))[0]?.invoice.total).toBe('2.00');
+  });
+
   it('moves an invoice whose issue date changed month: it leaves the old month, and both months are touched', async () => {
     const { table, invoice, read } = fresh();
     await table.upsert([{ invoice: invoice('x', '2026-01-31') }, { invoice: invoice('y', '2026-01-15') }]);
