@@ -57,6 +57,7 @@ const MAX_SINGLE_PUT = 5 * 1024 * MiB;
 function metadata(meta: ObjectMeta, sha256?: string): Record<string, string> {
   return {
     ...(sha256 ? { sha256 } : {}),
+    ...(meta.sameAs ? { 'same-as': meta.sameAs } : {}),
     'source-operation': meta.sourceOperation,
     'run-id': meta.runId,
     'fetched-at': meta.fetchedAt,
@@ -146,10 +147,12 @@ export class S3Sink implements Sink {
     return { key, sha256, bytes: body.length };
   }
 
-  async holds(key: string, sha256: string): Promise<boolean> {
+  async holds(key: string, sha256: string, sameAs?: string): Promise<boolean> {
     try {
       const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return head.Metadata?.sha256 === sha256;
+      return (
+        head.Metadata?.sha256 === sha256 || (sameAs !== undefined && head.Metadata?.['same-as'] === sameAs)
+      );
     } catch (err) {
       if (isMissing(err)) return false;
       throw err;

@@ -216,6 +216,25 @@ async function landItems<C extends Connection>(
   await Promise.all(Array.from({ length: Math.min(job.concurrency ?? 1, parsed.length) }, worker));
 }
 
+/**
+ * A page whose items differ only in what the spec's fingerprint leaves out (CM360's signed PDF links, new on
+ * every call) is the same page: it is not written again, and the stored one keeps the links it had.
+ */
+function pageSameAs<C extends Connection>(job: Job<C>, page: ListingPage): string | undefined {
+  const fingerprint = job.item.fingerprint;
+  if (!fingerprint) return undefined;
+  const items = page.items.map((item) => {
+    try {
+      return fingerprint(item);
+    } catch {
+      return item;
+    }
+  });
+  return createHash('sha256')
+    .update(JSON.stringify({ items, next: page.next ?? null }))
+    .digest('hex');
+}
+
 /** What an item was when it landed: its bytes as sent (or what the spec says tells a change), hashed. */
 function fingerprintOf<C extends Connection>(job: Job<C>, item: unknown, raw: RawAnswer | undefined): string {
   const what = job.item.fingerprint
@@ -328,7 +347,9 @@ export async function runListing<C extends Connection>(
       return giveBack(err);
     }
     const pageKey = rawPayloadKey(provider, ctx.connection.id, scope, pageName());
-    await (message.full ? storeRaw(ctx, pageKey, page.raw) : storeRawOnce(ctx, pageKey, page.raw));
+    await (message.full
+      ? storeRaw(ctx, pageKey, page.raw)
+      : storeRawOnce(ctx, pageKey, page.raw, pageSameAs(job, page)));
 
     for (let i = at.skip; i < page.items.length; i += chunk) {
       at.skip = i;

@@ -17,12 +17,18 @@ export function storeRaw(ctx: ProviderContext, key: string, raw: RawAnswer): Pro
  * Stores an answer unless the object at its key already holds these bytes (one HEAD instead of a PUT, a
  * version and an event): for pages and discovery answers a rerun over unchanged data asks for again.
  */
-export async function storeRawOnce(ctx: ProviderContext, key: string, raw: RawAnswer): Promise<StoredObject> {
+export async function storeRawOnce(
+  ctx: ProviderContext,
+  key: string,
+  raw: RawAnswer,
+  sameAs?: string,
+): Promise<StoredObject> {
   return storeBytesOnce(ctx, key, Buffer.from(raw.body, 'utf8'), {
     sourceOperation: raw.operation,
     runId: ctx.runId,
     fetchedAt: ctx.now().toISOString(),
     contentType: raw.contentType ?? 'application/json',
+    ...(sameAs ? { sameAs } : {}),
   });
 }
 
@@ -34,7 +40,8 @@ export async function storeBytesOnce(
   meta: ObjectMeta,
 ): Promise<StoredObject & { written: boolean }> {
   const sha256 = createHash('sha256').update(body).digest('hex');
-  if (await ctx.sink.holds?.(key, sha256)) return { key, sha256, bytes: body.length, written: false };
+  if (await ctx.sink.holds?.(key, sha256, meta.sameAs))
+    return { key, sha256, bytes: body.length, written: false };
   const stored = await ctx.sink.putStream(key, Readable.from([body]), {
     ...meta,
     expectedBytes: body.length,

@@ -41,6 +41,11 @@ export interface ObjectMeta {
   runId: string;
   fetchedAt: string;
   contentType?: string;
+  /**
+   * What tells this object changed, when its bytes also carry what changes on every call (CM360's signed
+   * PDF links in a page): kept as metadata `same-as`, and `holds` takes an object with the same as held.
+   */
+  sameAs?: string;
 }
 
 export interface StoredObject {
@@ -65,8 +70,11 @@ export interface Sink {
     meta: ObjectMeta & { expectedBytes?: number; onChunk?: (chunk: Buffer) => void },
   ): Promise<StoredObject>;
   getText(key: string): Promise<string | undefined>;
-  /** Whether the object at key holds exactly these bytes (its recorded sha256; objects held whole carry it). */
-  holds?(key: string, sha256: string): Promise<boolean>;
+  /**
+   * Whether the object at key holds exactly these bytes (its recorded sha256; objects held whole carry it),
+   * or, given `sameAs`, was written with that same `sameAs` (ObjectMeta.sameAs).
+   */
+  holds?(key: string, sha256: string, sameAs?: string): Promise<boolean>;
 }
 
 export type ExportState = 'CREATING' | 'PENDING' | 'DONE' | 'FAILED' | 'EXPIRED';

@@ -41,17 +41,27 @@ export class MemorySink implements Sink {
     for (const r of records) byId.set(String(r[idField]), JSON.stringify(r));
     return this.store(key, Buffer.from(`${[...byId.values()].join('\n')}\n`));
   }
-  async putStream(key: string, body: Readable, meta?: { onChunk?: (chunk: Buffer) => void }) {
+  async putStream(
+    key: string,
+    body: Readable,
+    meta?: { onChunk?: (chunk: Buffer) => void; sameAs?: string },
+  ) {
     const chunks: Buffer[] = [];
     for await (const c of body) {
       chunks.push(c as Buffer);
       meta?.onChunk?.(c as Buffer);
     }
+    if (meta?.sameAs) this.sameAs.set(key, meta.sameAs);
+    else this.sameAs.delete(key);
     return this.store(key, Buffer.concat(chunks));
   }
-  async holds(key: string, sha256: string) {
+  /** ObjectMeta.sameAs of each object written with one. */
+  readonly sameAs = new Map<string, string>();
+  async holds(key: string, sha256: string, sameAs?: string) {
     const body = this.objects.get(key);
-    return body !== undefined && createHash('sha256').update(body).digest('hex') === sha256;
+    if (body === undefined) return false;
+    if (sameAs !== undefined && this.sameAs.get(key) === sameAs) return true;
+    return createHash('sha256').update(body).digest('hex') === sha256;
   }
   async getText(key: string) {
     return this.objects.get(key)?.toString();

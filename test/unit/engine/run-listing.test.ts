@@ -251,6 +251,30 @@ describe('runListing', () => {
       expect(sink.puts).toBe(puts);
     });
 
+    it('does not write again a page whose items differ only in what their fingerprint leaves out (signed links)', async () => {
+      const sink = new MemorySink();
+      const signed = (n: number, sig: string) => ({
+        ...paid(n),
+        pdfUrl: `https://files.example.com/${n}?sig=${sig}`,
+      });
+      const withLinks = (sig: string, amount?: string) =>
+        job(fakeApi([[signed(1, sig), { ...signed(2, sig), ...(amount ? { amount } : {}) }]]), {
+          item: {
+            ...job(fakeApi([])).item,
+            isFinal: (i) => i.status === 'PAID',
+            fingerprint: ({ pdfUrl: _u, ...rest }) => rest,
+          },
+        });
+      await drain(withLinks('a'), { sink });
+      const puts = sink.puts;
+      const again = await drain(withLinks('b'), { sink });
+      expect(again.unchanged).toBe(2);
+      expect(sink.puts).toBe(puts);
+      // A change the fingerprint keeps is a new page.
+      await drain(withLinks('c', '9.99'), { sink });
+      expect(sink.puts).toBeGreaterThan(puts);
+    });
+
     it('works again an invoice whose amount or status changed, one still open, and every one on a full run', async () => {
       const sink = new MemorySink();
       await drain(counted([[paid(1), paid(2), item(3), paid(4)]]).listing, { sink });
