@@ -197,7 +197,6 @@ describe('amazon-business on the local stack', () => {
       'NULL_INVOICE_DETAILS',
       'NOT_INVOICED_YET',
       'CONSOLIDATION_PENDING',
-      'PAYMENT_DETAILS',
     ]) {
       expect(codes.has(code), code).toBe(true);
     }

@@ -31,8 +31,11 @@ export const businessSimSettingsSchema = z
     nullDetailsDays: z.number().int().min(1).max(30).default(3),
     /** Share of the last week's shipments with no invoice yet (issued 1 to 4 days after the data's end). */
     uninvoicedShare: share.default(0.3),
-    /** Share of invoice ids getBatchInvoicePaymentDetails answers with a per-invoice ERROR result. */
-    paymentErrorShare: share.default(0.1),
+    /**
+     * Share of invoice ids getBatchInvoicePaymentDetails answers with a per-invoice ERROR result: each such
+     * invoice is a control-totals gap (payment-missing), so the default is none.
+     */
+    paymentErrorShare: share.default(0),
     /** Regions whose credit memos carry associatedInvoiceNumber/Date (the model: "Available for JP region only"). */
     associatedInvoiceRegions: z.array(z.enum(['NA', 'EU', 'JP'])).default(['JP']),
   })
