@@ -39,10 +39,15 @@ function firstListings(
   return out;
 }
 
+const dateOf = (t: ListedTransaction) => t.tx.transactionDate || t.tx.feedDate || undefined;
+
 /**
  * Splits the line items no invoice lists yet into the pending and the overdue, by the age of the
- * transaction that lists them (transactionDate, else feedDate) at `now`. A line's gap names it by its
- * three ids (the field: no invoice to name), expects an invoice for its totalAmount and finds none.
+ * transaction that lists them (transactionDate, else feedDate). Age is counted to `now`, or to the newest
+ * transaction of the feed when that is later: a feed cannot list what has not happened yet, so then the
+ * provider's clock is ahead of ours (a simulator's), and the invoice lag runs on the provider's. A line's
+ * gap names it by its three ids (the field: no invoice to name), expects an invoice for its totalAmount
+ * and finds none.
  */
 export function uninvoicedLines(
   scope: string,
@@ -53,11 +58,15 @@ export function uninvoicedLines(
   const out: UninvoicedLines = { pending: [], gaps: [] };
   if (uninvoiced.length === 0) return out;
   const listings = firstListings(ledger);
+  const newest = Math.max(
+    ...ledger.transactions.map((t) => Date.parse(dateOf(t) ?? '')).filter((ms) => !Number.isNaN(ms)),
+  );
+  const reference = Math.max(now.getTime(), newest);
   for (const item of uninvoiced) {
     const listed = listings.get(lineKey(item));
-    const date = listed?.t.tx.transactionDate || listed?.t.tx.feedDate;
+    const date = listed && dateOf(listed.t);
     const at = date ? Date.parse(date) : Number.NaN;
-    const days = Math.floor((now.getTime() - at) / DAY_MS);
+    const days = Math.floor((reference - at) / DAY_MS);
     if (!listed || Number.isNaN(at) || days <= INVOICE_GRACE_DAYS) {
       out.pending.push(item);
       continue;

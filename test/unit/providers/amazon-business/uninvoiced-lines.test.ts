@@ -56,6 +56,19 @@ describe('amazon-business line items without an invoice', () => {
     ]);
   });
 
+  it("counts the age to the feed's newest transaction when our clock is behind the provider's", () => {
+    const behind = new Date(NOW.getTime() - 365 * DAY);
+    const out = uninvoicedLines('default', ledger, ['L1', 'L2', 'L3'].map(item), behind);
+    // The newest transaction (LATER, a day before NOW) stands for the provider's now: OLD is 14 days older.
+    expect(out.pending.map((l) => l.orderLineItemId)).toEqual(['L1', 'L2']);
+    expect(out.gaps).toEqual([
+      expect.objectContaining({
+        field: 'orderLineItem O-1/L3/S1',
+        message: expect.stringContaining('29 days ago'),
+      }),
+    ]);
+  });
+
   it('finds nothing when every line has an invoice', () => {
     expect(uninvoicedLines('default', ledger, [], NOW)).toEqual({ pending: [], gaps: [] });
   });
