@@ -30,6 +30,7 @@ const WINDOW = { from: day(END - 60 * DAY), to: day(END - DAY) };
 const NA = 'biz-na';
 const JP = 'biz-jp';
 const FAULTY = 'biz-faults';
+const GAPS = 'biz-gaps';
 const FUNCTION = 'amazon-business-invoices';
 
 interface Expected {
@@ -40,6 +41,8 @@ interface Expected {
   subtotal: string;
   tax: string;
   total: string;
+  statedTotal?: string;
+  payment: { resultType: string };
   associatedInvoiceNumber: string | null;
   consolidatedInvoiceNumber: string | null;
   detailsAvailable: boolean;
@@ -49,6 +52,7 @@ interface Truth {
   currency: string;
   invoices: Expected[];
   uninvoiced: unknown[];
+  withoutInvoice: Array<{ orderId: string; orderLineItemId: string; shipmentId: string; total: string }>;
 }
 type Line = ReturnType<typeof normalizedInvoiceSchema.parse> & {
   consolidatedInvoiceNumber: string | null;
@@ -161,7 +165,12 @@ describe('amazon-business on the local stack', () => {
     });
     provider = await startProviderStack({
       config: parseConfig({
-        connections: [connection(NA, 'NA'), connection(JP, 'JP'), connection(FAULTY, 'NA')],
+        connections: [
+          connection(NA, 'NA'),
+          connection(JP, 'JP'),
+          connection(FAULTY, 'NA'),
+          connection(GAPS, 'NA'),
+        ],
       }),
       sandbox: {
         seed: 31,
@@ -192,13 +201,10 @@ describe('amazon-business on the local stack', () => {
     const lines = await expectLanded(NA, expected, 'USD');
     expect(record.connections[NA]?.invoices).toBe(lines.length);
     expect(lines.some((l) => l.kind === 'CREDIT_NOTE' && l.correctsInvoiceId)).toBe(true);
+    // What is still to come is noted or reported, not a gap: every invoice adds up and has its payment details.
+    expect(record.reconciliations?.[NA]).toMatchObject({ invoices: lines.length, gaps: 0, gapsByCode: {} });
     const codes = new Set(record.problems.map((p) => p.code));
-    for (const code of [
-      'NULL_INVOICE_DETAILS',
-      'NOT_INVOICED_YET',
-      'CONSOLIDATION_PENDING',
-      'PAYMENT_DETAILS',
-    ]) {
+    for (const code of ['NULL_INVOICE_DETAILS', 'NOT_INVOICED_YET', 'CONSOLIDATION_PENDING']) {
       expect(codes.has(code), code).toBe(true);
     }
     const waiting = before.invoices.filter((i) => i.detailsAvailable && !feed.has(i.transactionId));
@@ -229,6 +235,8 @@ describe('amazon-business on the local stack', () => {
     expect(record.failures).toEqual([]);
     const expected = before.invoices.filter((i) => i.detailsAvailable);
     const lines = await expectLanded(JP, expected, 'JPY');
+    // JP's own invoiceTotal against its transactions' line items, credit memos printed positive included.
+    expect(record.reconciliations?.[JP]).toMatchObject({ gaps: 0, gapsByCode: {} });
     for (const memo of expected.filter((i) => i.invoiceType === 'CREDIT_MEMO')) {
       expect(lines.find((l) => l.invoiceId === memo.invoiceNumber)?.correctsInvoiceId).toBe(
         memo.associatedInvoiceNumber,
@@ -262,6 +270,68 @@ describe('amazon-business on the local stack', () => {
     expect(await stack.runner.dlqMessages()).toEqual([]);
   });
 
+  it('names each gap the simulator is switched to serve, itemised in the reconciliation file', async () => {
+    const flaws = { invoiceTotalOff: 1, lineWithoutInvoice: 1, paymentErrorShare: 0.1 };
+    await admin('POST', '/settings', { ...flaws, nullDetailsShare: 0 });
+    let before: Truth;
+    let record: RunRecord;
+    try {
+      before = await truth(GAPS);
+      record = await run(GAPS);
+    } finally {
+      await admin('POST', '/settings', {
+        invoiceTotalOff: 0,
+        lineWithoutInvoice: 0,
+        paymentErrorShare: 0,
+        nullDetailsShare: 0.06,
+      });
+    }
+    expect(record.failures).toEqual([]);
+    const feed = await listed(GAPS);
+    const landed = before.invoices.filter((i) => i.detailsAvailable && feed.has(i.transactionId));
+    // The flawed invoices land whole all the same, their money the line items'.
+    await expectLanded(GAPS, landed, 'USD');
+    const totalOff = landed.filter((i) => i.statedTotal);
+    const paymentless = landed.filter((i) => i.payment.resultType === 'ERROR');
+    expect(totalOff).toHaveLength(1);
+    expect(paymentless.length).toBeGreaterThan(0);
+    expect(before.withoutInvoice).toHaveLength(1);
+
+    expect(record.status).toBe('PARTIAL');
+    const summary = record.reconciliations?.[GAPS];
+    expect(summary?.gapsByCode).toEqual({
+      'line-sum-differs': 1,
+      'payment-missing': paymentless.length,
+      'line-without-invoice': 1,
+    });
+    const gaps = (await getText(summary!.key))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, string | null>)
+      .filter((l) => l.record === 'gap');
+    const sum = gaps.find((g) => g.code === 'line-sum-differs')!;
+    expect(sum).toMatchObject({ scope: 'default', invoiceId: totalOff[0]!.invoiceNumber, field: 'amount' });
+    expect(sameDecimal(sum.expected!, totalOff[0]!.statedTotal!), `${sum.expected}`).toBe(true);
+    expect(sameDecimal(sum.found!, totalOff[0]!.total), `${sum.found}`).toBe(true);
+    const payments = gaps.filter((g) => g.code === 'payment-missing');
+    expect(payments.map((g) => g.invoiceId).sort()).toEqual(paymentless.map((i) => i.invoiceNumber).sort());
+    for (const g of payments) {
+      expect(g).toMatchObject({
+        field: 'paymentDetails',
+        expected: 'SUCCESS',
+        found: 'PAYMENT_DETAILS_UNAVAILABLE',
+      });
+    }
+    const line = before.withoutInvoice[0]!;
+    const uninvoiced = gaps.find((g) => g.code === 'line-without-invoice')!;
+    expect(uninvoiced).toMatchObject({
+      scope: 'default',
+      field: `orderLineItem ${line.orderId}/${line.orderLineItemId}/${line.shipmentId}`,
+      found: null,
+    });
+    expect(sameDecimal(uninvoiced.expected!, line.total)).toBe(true);
+  });
+
   it('a later run picks up what was pending: null details, new invoices, final consolidated numbers', async () => {
     // Past the month's consolidation (the next month's 3rd) and every late detail and invoice; the window
     // now also reaches the refunds fed after the data's end.
@@ -273,6 +343,8 @@ describe('amazon-business on the local stack', () => {
     expect(record.failures).toEqual([]);
     const lines = await expectLanded(NA, after.invoices, 'USD');
     expect(lines.every((l) => !l.consolidationPending)).toBe(true);
+    expect(record.status).toBe('SUCCEEDED');
+    expect(record.reconciliations?.[NA]).toMatchObject({ gaps: 0, gapsByCode: {} });
     const codes = record.problems.map((p) => p.code);
     for (const code of [
       'NULL_INVOICE_DETAILS',

@@ -18,13 +18,14 @@ import { keysAfterRerun, type ProviderStack, startProviderStack } from '../helpe
  * CM360 end to end on the local stack: the real cm360-invoices handler in a worker thread, the
  * S3/SQS/DynamoDB stand-ins, the CM360 simulator and the sandbox Google token server. Three connections:
  * a service account discovering its advertisers, a refresh-token client naming its advertisers, and a
- * service account run under faults. Data is small (three advertisers, one billed at a consolidated
+ * service account run under faults, and one served with control-totals gaps. Data is small (three advertisers, one billed at a consolidated
  * level, three issue months) and pages hold two invoices, so months page in a few calls.
  */
 
 const SA = 'cm-sa';
 const RT = 'cm-rt';
 const FAULTY = 'cm-faulty';
+const GAPS = 'cm-gaps';
 const WINDOW = { from: '2024-03-01', to: '2024-05-31' };
 /**
  * Calls are paced at Google's rate (1 request/s per operation): a run takes seconds of wall time whatever
@@ -143,6 +144,7 @@ describe('cm360 on the local stack', () => {
         connection(SA, 'discover', '7000001'),
         connection(RT, 'discover', '7000002'),
         connection(FAULTY, 'discover', '7000003'),
+        connection(GAPS, 'discover', '7000004'),
       ],
     });
     provider = await startProviderStack({
@@ -159,7 +161,7 @@ describe('cm360 on the local stack', () => {
     });
     ({ sandbox, stack, s3, state } = provider);
     sim = sandbox.endpoints.cm360!;
-    for (const id of [SA, RT, FAULTY]) {
+    for (const id of [SA, RT, FAULTY, GAPS]) {
       truth[id] = await admin<Cm360GroundTruth>('GET', `/cm360/ground-truth?connection=${id}`);
     }
   }, SLOW_MS);
@@ -197,8 +199,14 @@ describe('cm360 on the local stack', () => {
             note: true,
           },
         ]);
-        // A normal state, not a gap: the run is complete.
+        // A normal state, not a gap: the run is complete, and its control totals find nothing missing.
         expect(record.status).toBe('SUCCEEDED');
+        expect(record.reconciliations?.[id]).toMatchObject({
+          invoices: expected.length,
+          documentsMissing: 0,
+          gaps: 0,
+          gapsByCode: {},
+        });
         expect(await listKeys(`raw/cm360/${id}/${consolidated}/2`)).toEqual([]);
       }
       expect(await listKeys(`raw/cm360/${SA}/_discovery/_payloads/`)).toEqual([
@@ -266,6 +274,67 @@ describe('cm360 on the local stack', () => {
       expect(record.connections[FAULTY]?.invoices).toBe(expected.length);
       expect(record.problems.map((p) => p.code)).toEqual([CONSOLIDATED_BILLING]);
       expect(await stack.runner.dlqMessages()).toEqual([]);
+    },
+    SLOW_MS,
+  );
+
+  it(
+    'names each gap the simulator is switched to serve, itemised in the reconciliation file, and a run without them reconciles to none',
+    async () => {
+      await admin('POST', '/settings', { campaignSumOff: 1, pdfMissing: 1 });
+      let record: RunRecord;
+      let flawed: Cm360GroundTruth;
+      try {
+        flawed = await admin<Cm360GroundTruth>('GET', `/cm360/ground-truth?connection=${GAPS}`);
+        record = await run(GAPS);
+      } finally {
+        await admin('POST', '/settings', { campaignSumOff: 0, pdfMissing: 0 });
+      }
+      const invoices = flawed.advertisers.flatMap((a) =>
+        Object.values(a.invoices ?? {})
+          .flat()
+          .map((e) => ({ ...e, advertiserId: a.advertiserId })),
+      );
+      const sumOff = invoices.find((e) => e.flaw === 'campaign-sum-off')!;
+      const noPdf = invoices.find((e) => e.flaw === 'pdf-missing')!;
+      expect(record.failures).toEqual([]);
+      expect(record.status).toBe('PARTIAL');
+      const summary = record.reconciliations?.[GAPS];
+      expect(summary).toMatchObject({
+        gaps: 2,
+        documentsMissing: 1,
+        gapsByCode: { 'campaign-sum-differs': 1, 'document-missing': 1 },
+      });
+      const lines = (await getText(summary!.key))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { record: string } & Record<string, unknown>);
+      expect(lines.filter((l) => l.record === 'gap')).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            code: 'campaign-sum-differs',
+            scope: sumOff.advertiserId,
+            invoiceId: sumOff.id,
+            field: 'totalAmountMicros',
+            expected: sumOff.totalAmountMicros,
+            found: (BigInt(sumOff.totalAmountMicros) + 1n).toString(),
+          }),
+          expect.objectContaining({
+            code: 'document-missing',
+            scope: noPdf.advertiserId,
+            invoiceId: noPdf.id,
+            field: 'INVOICE_PDF',
+            expected: `documents/cm360/${GAPS}/${noPdf.advertiserId}/${noPdf.id}/invoice.pdf`,
+            found: null,
+          }),
+        ]),
+      );
+      expect(lines.at(-1)).toMatchObject({ record: 'summary', gaps: 2 });
+      // The invoice with a gap is worked again and the pending PDF tried again: both land right now.
+      const again = await run(GAPS);
+      expect(again.status).toBe('SUCCEEDED');
+      expect(again.reconciliations?.[GAPS]).toMatchObject({ gaps: 0, documentsMissing: 0, gapsByCode: {} });
+      await expectLanded(GAPS);
     },
     SLOW_MS,
   );

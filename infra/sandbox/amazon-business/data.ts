@@ -145,6 +145,8 @@ export interface SimInvoice {
   nullUntil?: number;
   merchant: string;
   transactionId: string;
+  /** Says it comes to one minor unit more than its lines (settings invoiceTotalOff). */
+  totalOff?: boolean;
 }
 
 export interface SimTransaction {
@@ -182,6 +184,8 @@ export interface ConnectionData {
   /** Consolidated number of a month ("2025-07") and back. */
   consolidatedNumbers: Map<string, string>;
   consolidatedMonths: Map<string, string>;
+  /** Line items no invoice lists (settings lineWithoutInvoice), with the invoice that left them out. */
+  linesWithoutInvoice: Array<{ line: SimLine; invoice: SimInvoice }>;
 }
 
 export interface GenerateOptions {
@@ -198,6 +202,9 @@ export interface GenerateOptions {
   nullDetailsDays: number;
   uninvoicedShare: number;
   associatedInvoiceNumbers: boolean;
+  /** Control-totals gaps served (see settings.ts); default none. */
+  invoiceTotalOff?: number;
+  lineWithoutInvoice?: number;
 }
 
 export const lineKey = (l: { orderId: string; orderLineItemId: string; shipmentId: string }) =>
@@ -516,7 +523,7 @@ export function generateConnectionData(o: GenerateOptions): ConnectionData {
     consolidatedNumbers.set(month, number);
     consolidatedMonths.set(number, month);
   }
-  return {
+  const data: ConnectionData = {
     connection: o.connection,
     region: o.region,
     marketplaceId: region.marketplaceId,
@@ -532,7 +539,33 @@ export function generateConnectionData(o: GenerateOptions): ConnectionData {
     byLineItem,
     consolidatedNumbers,
     consolidatedMonths,
+    linesWithoutInvoice: [],
   };
+  markFlaws(data, o.invoiceTotalOff ?? 0, o.lineWithoutInvoice ?? 0);
+  return data;
+}
+
+/**
+ * Invoices and line items served with a control-totals gap, the oldest first among those a run of the
+ * data's window lands whole (invoiced, details not null, no credit memo of their own), each invoice with
+ * one flaw at most. Marked after the data is drawn, so switching a flaw on changes nothing else.
+ */
+function markFlaws(data: ConnectionData, totalOff: number, withoutInvoice: number): void {
+  const credited = new Set(data.invoices.map((i) => i.associated?.invoiceNumber).filter(Boolean));
+  const plain = data.invoices.filter(
+    (i) =>
+      i.invoiceType === 'STANDARD' &&
+      i.nullUntil === undefined &&
+      !credited.has(i.invoiceNumber) &&
+      i.issuedAt < data.end - 21 * DAY_MS,
+  );
+  const split = plain.filter((i) => i.lines.length > 1).slice(0, withoutInvoice);
+  for (const invoice of split) {
+    const line = invoice.lines.at(-1)!;
+    data.byLineItem.delete(lineKey(line.item));
+    data.linesWithoutInvoice.push({ line, invoice });
+  }
+  for (const invoice of plain.filter((i) => !split.includes(i)).slice(0, totalOff)) invoice.totalOff = true;
 }
 
 function capitalize(word: string): string {

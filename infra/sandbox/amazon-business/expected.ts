@@ -8,7 +8,7 @@ import {
   type SimInvoice,
   sumOf,
 } from './data.ts';
-import { type PaymentResult, paymentResult } from './payloads.ts';
+import { offBy, type PaymentResult, paymentResult } from './payloads.ts';
 
 /** One invoice or credit memo a client should end up with, totals exact (BigInt micros summed, never floats). */
 export interface ExpectedInvoice {
@@ -35,6 +35,8 @@ export interface ExpectedInvoice {
   transactionId: string;
   lineItems: Array<{ orderId: string; orderLineItemId: string; shipmentId: string; total: string }>;
   payment: PaymentResult;
+  /** What its own total says (invoiceTotalOff): the total plus one minor unit, as a client sums it. */
+  statedTotal?: string;
 }
 
 export interface ExpectedWindow {
@@ -66,6 +68,14 @@ export function expectedInvoices(
     shipmentId: string;
     invoiceExpectedAt: string;
   }>;
+  /** Line items of the window's transactions that no invoice lists, ever (lineWithoutInvoice). */
+  withoutInvoice: Array<{
+    orderId: string;
+    orderLineItemId: string;
+    shipmentId: string;
+    total: string;
+    transactionId: string;
+  }>;
 } {
   const listed = data.transactions.filter(
     (t) => t.feedDate >= window.from && t.feedDate < window.to && t.feedDate <= window.at,
@@ -85,8 +95,19 @@ export function expectedInvoices(
         invoiceExpectedAt: new Date(inv.issuedAt).toISOString(),
       })),
     );
+  const listedIds = new Set(listed.map((t) => t.transactionId));
+  const withoutInvoice = data.linesWithoutInvoice
+    .filter(({ invoice }) => listedIds.has(invoice.transactionId))
+    .map(({ line, invoice }) => ({
+      orderId: line.item.orderId,
+      orderLineItemId: line.item.orderLineItemId,
+      shipmentId: line.item.shipmentId,
+      total: decimal(line.amounts.total),
+      transactionId: invoice.transactionId,
+    }));
   return {
     transactions: listed.length,
+    withoutInvoice,
     invoices: unique
       .filter((inv) => inv.issuedAt <= window.at)
       .map((inv) => expectedInvoice(data, inv, window.at, seed, paymentErrorShare)),
@@ -130,5 +151,6 @@ function expectedInvoice(
       total: decimal(l.amounts.total),
     })),
     payment: paymentResult(data, inv.invoiceNumber, at, seed, paymentErrorShare),
+    ...(inv.totalOff ? { statedTotal: decimal(total + offBy(data, inv)) } : {}),
   };
 }

@@ -19,6 +19,9 @@ import { type BusinessSimSettings, parseBusinessSimSettings } from './settings.t
  * region comes from settings.regions, else from its config region (FE is JP), else NA. It decides the
  * marketplace, the currency and the JP-only invoice fields.
  *
+ * Switched on in settings, some invoices and line items come with a control-totals gap: a total one minor
+ * unit off its lines, a line item no invoice lists, payment details that answer ERROR.
+ *
  * Admin (below /__sandbox/): GET /amazon-business/invoices?connection=&feedStartDate=&feedEndDate=[&at=]
  * (the ground truth: what a client should end up with, see expected.ts), GET /amazon-business/data?connection=
  * (region and data window), POST /settings (see settings.ts).
@@ -129,6 +132,8 @@ export async function startAmazonBusinessSimulator(ctx: SimulatorContext): Promi
         nullDetailsDays: settings.nullDetailsDays,
         uninvoicedShare: settings.uninvoicedShare,
         associatedInvoiceNumbers: settings.associatedInvoiceRegions.includes(region),
+        invoiceTotalOff: settings.invoiceTotalOff,
+        lineWithoutInvoice: settings.lineWithoutInvoice,
       });
       cache.set(connection, data);
     }

@@ -40,6 +40,12 @@ function moneyOf(data: ConnectionData) {
   };
 }
 
+/** What an invoice switched to invoiceTotalOff adds to its own total: one minor unit of its currency. */
+export function offBy(data: ConnectionData, inv: SimInvoice): bigint {
+  if (!inv.totalOff) return 0n;
+  return data.region === 'JP' ? 1_000_000n : 10_000n;
+}
+
 function lineItemPayload(data: ConnectionData, tx: SimTransaction, line: SimLine): Record<string, unknown> {
   const m = moneyOf(data);
   const a = line.amounts;
@@ -93,7 +99,7 @@ export function transactionPayload(
     legalEntityName: data.legalEntityName,
     purchasingCustomerGroupName: tx.purchasingCustomerGroupName,
     ...(inv.issuedAt <= at ? { invoiceNumber: inv.invoiceNumber } : {}),
-    amount: m.total(sumOf(inv.lines, (a) => a.total)),
+    amount: m.total(sumOf(inv.lines, (a) => a.total) + (data.region === 'JP' ? 0n : offBy(data, inv))),
     paymentInstrumentType: tx.paymentInstrumentType,
     ...(tx.paymentInstrumentLast4Digits
       ? { paymentInstrumentLast4Digits: tx.paymentInstrumentLast4Digits }
@@ -180,7 +186,7 @@ function jpFields(data: ConnectionData, inv: SimInvoice): Record<string, unknown
     sellerInformation: party,
     orderDate: isoSeconds(inv.orderDate),
     currencyCode: data.currency,
-    invoiceTotal: amountText(abs(sumOf(inv.lines, (a) => a.total)), 1),
+    invoiceTotal: amountText(abs(sumOf(inv.lines, (a) => a.total)) + offBy(data, inv), 1),
     tax: [...byRate.entries()]
       .sort(([a], [b]) => b - a)
       .map(([bp, t]) => ({

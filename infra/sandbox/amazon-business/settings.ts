@@ -31,8 +31,22 @@ export const businessSimSettingsSchema = z
     nullDetailsDays: z.number().int().min(1).max(30).default(3),
     /** Share of the last week's shipments with no invoice yet (issued 1 to 4 days after the data's end). */
     uninvoicedShare: share.default(0.3),
-    /** Share of invoice ids getBatchInvoicePaymentDetails answers with a per-invoice ERROR result. */
-    paymentErrorShare: share.default(0.1),
+    /**
+     * Share of invoice ids getBatchInvoicePaymentDetails answers with a per-invoice ERROR result: each such
+     * invoice is a control-totals gap (payment-missing), so the default is none.
+     */
+    paymentErrorShare: share.default(0),
+    /**
+     * Control-totals gaps: this many invoices per connection say they come to one minor unit (a cent, a
+     * yen) more than their line items: the CHARGE transaction's amount, or JP's invoiceTotal.
+     */
+    invoiceTotalOff: z.number().int().min(0).max(50).default(0),
+    /**
+     * Control-totals gaps: this many line items per connection (of shipments at least three weeks before the
+     * data's end) that no invoice ever lists: their invoice details stay empty, the rest of the shipment is
+     * invoiced.
+     */
+    lineWithoutInvoice: z.number().int().min(0).max(50).default(0),
     /** Regions whose credit memos carry associatedInvoiceNumber/Date (the model: "Available for JP region only"). */
     associatedInvoiceRegions: z.array(z.enum(['NA', 'EU', 'JP'])).default(['JP']),
   })

@@ -42,7 +42,12 @@ export interface SimInvoice {
   campaigns: SimCampaignSummary[];
   /** Amounts beyond 2^53 micros (a double would round them). */
   huge: boolean;
+  /** A gap it is served with when switched on (settings campaignSumOff, pdfMissing). */
+  flaw?: InvoiceFlaw;
 }
+
+/** `campaign-sum-off`: a summary's total one micro over; `pdf-missing`: its pdfUrl answers 404. */
+export type InvoiceFlaw = 'campaign-sum-off' | 'pdf-missing';
 
 export interface SimAdvertiser {
   id: string;
@@ -81,6 +86,9 @@ export interface ProfileOptions {
   /** YYYYMM */
   lastIssueMonth: string;
   hugeAmounts: boolean;
+  /** Invoices served with each flaw (see InvoiceFlaw); default none. */
+  campaignSumOff?: number;
+  pdfMissing?: number;
 }
 
 /** Micros: 1 currency unit is 1,000,000. */
@@ -304,7 +312,25 @@ export function generateProfile(opts: ProfileOptions): SimProfile {
       history.push(...invoices);
     });
   }
+  markFlaws(profile, opts.campaignSumOff ?? 0, opts.pdfMissing ?? 0);
   return profile;
+}
+
+/**
+ * Flawed invoices, newest issue month first (so any window that reaches back a month meets them), advertiser
+ * and list order within: the sums first, then the PDFs, each invoice with one flaw at most. Marked after the
+ * data is drawn, so switching a flaw on changes nothing else.
+ */
+function markFlaws(profile: SimProfile, campaignSumOff: number, pdfMissing: number): void {
+  const order = [...profile.issueMonths]
+    .reverse()
+    .flatMap((month) => profile.advertisers.flatMap((a) => a.invoices.get(month) ?? []));
+  order.slice(0, campaignSumOff).forEach((inv) => {
+    inv.flaw = 'campaign-sum-off';
+  });
+  order.slice(campaignSumOff, campaignSumOff + pdfMissing).forEach((inv) => {
+    inv.flaw = 'pdf-missing';
+  });
 }
 
 export interface ExpectedInvoice {
@@ -325,6 +351,8 @@ export interface ExpectedInvoice {
   replacedInvoiceIds?: string[];
   campaignCount: number;
   pdf: { sha256: string; bytes: number };
+  /** The gap this invoice is served with (settings campaignSumOff, pdfMissing). */
+  flaw?: InvoiceFlaw;
 }
 
 /** What a client should end up with for one invoice. */
@@ -348,6 +376,7 @@ export function expectedInvoice(profile: SimProfile, inv: SimInvoice): ExpectedI
     ...(inv.correctedInvoiceId ? { correctedInvoiceId: inv.correctedInvoiceId } : {}),
     ...(inv.replacedInvoiceIds ? { replacedInvoiceIds: inv.replacedInvoiceIds } : {}),
     campaignCount: inv.campaigns.length,
+    ...(inv.flaw ? { flaw: inv.flaw } : {}),
     pdf: { sha256: createHash('sha256').update(pdf).digest('hex'), bytes: pdf.length },
   };
 }

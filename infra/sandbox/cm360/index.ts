@@ -30,7 +30,8 @@ import { type Cm360SimSettings, parseCm360SimSettings } from './settings.ts';
  * campaign_summaries that add up to the micro, and a user-specific pdfUrl that needs the bearer token and
  * works for 7 simulated days. One advertiser per connection is billed on a consolidated invoice and its
  * invoices call fails. Quotas: 429 from the per-profile rate limit, 403 userRateLimitExceeded per user and
- * 403 rateLimitExceeded for the whole project, all in Google's error shape.
+ * 403 rateLimitExceeded for the whole project, all in Google's error shape. Switched on in settings, some
+ * invoices come with a control-totals gap: a campaign sum one micro off, a pdfUrl that answers 404.
  *
  * Admin (below /__sandbox/): GET /cm360/ground-truth?connection= (what a client should end up with),
  * GET /cm360/invoices?connection=&advertiserId=&issueMonth=, POST /settings (see settings.ts).
@@ -147,12 +148,16 @@ function invoicePayload(inv: SimInvoice, pdfUrl: string): Record<string, unknown
     totalTaxAmountMicros: tax.toString(),
     totalAmountMicros: (sub + tax).toString(),
     pdfUrl,
-    campaign_summaries: inv.campaigns.map((c) => ({
+    campaign_summaries: inv.campaigns.map((c, i) => ({
       campaignId: c.campaignId,
       ...(c.billingInvoiceCode ? { billingInvoiceCode: c.billingInvoiceCode } : {}),
       preTaxAmountMicros: c.preTaxMicros.toString(),
       taxAmountMicros: c.taxMicros.toString(),
-      totalAmountMicros: (c.preTaxMicros + c.taxMicros).toString(),
+      totalAmountMicros: (
+        c.preTaxMicros +
+        c.taxMicros +
+        (i === 0 && inv.flaw === 'campaign-sum-off' ? 1n : 0n)
+      ).toString(),
     })),
   };
 }
@@ -195,6 +200,8 @@ export async function startCm360Simulator(ctx: SimulatorContext): Promise<Cm360S
         months: settings.months,
         lastIssueMonth: settings.lastIssueMonth ?? defaultLastMonth,
         hugeAmounts: settings.hugeAmounts,
+        campaignSumOff: settings.campaignSumOff,
+        pdfMissing: settings.pdfMissing,
       });
       const invoices = new Map<string, SimInvoice>();
       for (const adv of profile.advertisers)
@@ -344,6 +351,9 @@ export async function startCm360Simulator(ctx: SimulatorContext): Promise<Cm360S
     // The signature covers the user: another user's token, or an edited link, is refused.
     if (!inv || given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw googleError(403, 'forbidden', 'The current user cannot download this invoice.');
+    }
+    if (inv.flaw === 'pdf-missing') {
+      throw googleError(404, 'notFound', `Invoice PDF ${id} was not found.`);
     }
     if (sim.clock.simNow() > Number(issued) + settings.pdfUrlTtlSeconds * 1000) {
       throw googleError(

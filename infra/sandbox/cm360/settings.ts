@@ -30,6 +30,13 @@ export const cm360SimSettingsSchema = z
       .default(7 * 86_400),
     /** One invoice per connection whose micros a double cannot hold. */
     hugeAmounts: z.boolean().default(true),
+    /**
+     * Control-totals gaps: this many invoices per connection list a campaign summary whose
+     * totalAmountMicros is one micro more than its share (the invoice's own amounts stay right).
+     */
+    campaignSumOff: z.number().int().min(0).max(50).default(0),
+    /** Control-totals gaps: this many other invoices per connection promise a pdfUrl that answers 404. */
+    pdfMissing: z.number().int().min(0).max(50).default(0),
     /** Per profile and operation, answered 429 (read once, when the simulator starts). */
     rateLimit: rate.default({ rate: 5, burst: 20 }),
     /** Per user (connection) over every operation, answered 403 userRateLimitExceeded. */

@@ -94,6 +94,8 @@ export type TransactionLineItem = z.infer<typeof transactionLineItemSchema>;
 export const transactionSchema = z.looseObject({
   transactionId: z.string().min(1),
   transactionType: text,
+  transactionDate: text,
+  feedDate: text,
   invoiceNumber: text,
   amount: moneySchema.nullish(),
   transactionLineItems: z.array(transactionLineItemSchema).nullish(),

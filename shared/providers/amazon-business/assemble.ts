@@ -1,7 +1,6 @@
 import { describeIssues } from '../../engine/issues.ts';
 import { rawItems } from '../../engine/raw-items.ts';
 import { PayloadError } from '../../http/errors.ts';
-import { addDecimals, toDecimal } from '../../invoice/money.ts';
 import { parseExactJson } from '../amazon-ads/exact-json.ts';
 import {
   type InvoiceDetail,
@@ -44,8 +43,6 @@ export interface Unresolved {
   notInDetails: string[];
   /** Transactions without an invoiceNumber whose invoice the details do not single out. */
   unmatched: string[];
-  /** Transactions whose amount is not the sum of their line items' totalAmount. */
-  amountMismatch: string[];
 }
 
 export interface Assembly {
@@ -88,10 +85,6 @@ export function readDetails(answers: readonly string[]): Map<string, DetailEntry
   return out;
 }
 
-function isSameAmount(a: string, b: string): boolean {
-  return addDecimals(a, b.startsWith('-') ? b.slice(1) : `-${b}`) === '0';
-}
-
 /**
  * The window's invoices, one per invoice number, from its transactions and its line items' invoice
  * details. An invoice's amounts come from its own totals (JP) or from the line items of the window's
@@ -111,7 +104,6 @@ export function assembleInvoices(
     notInFeed: [],
     notInDetails: [],
     unmatched: [],
-    amountMismatch: [],
   };
   const known = new Map<string, { entry: DetailEntry; lines: OrderLineItem[] }>();
   const halfNull = new Set<string>();
@@ -159,16 +151,6 @@ export function assembleInvoices(
 
   const byInvoice = new Map<string, ListedTransaction[]>();
   for (const t of ledger.transactions) {
-    const lines = t.tx.transactionLineItems ?? [];
-    const totals = lines.map((l) => l.totalAmount?.amount);
-    if (t.tx.amount && lines.length > 0 && totals.every((a) => a !== undefined)) {
-      try {
-        if (!isSameAmount(addDecimals(...totals.map((a) => toDecimal(a!))), toDecimal(t.tx.amount.amount)))
-          unresolved.amountMismatch.push(t.tx.transactionId);
-      } catch {
-        // Not decimal amounts: the invoice's normalization reports them.
-      }
-    }
     const number = t.tx.invoiceNumber || inferred(t);
     if (!number) continue;
     byInvoice.set(number, [...(byInvoice.get(number) ?? []), t]);

@@ -2,6 +2,7 @@ import type { ProviderContext } from '../types.ts';
 import type { OrderLineItem } from './api.ts';
 import { type Assembly, consolidatedOf } from './assemble.ts';
 import type { TransactionLedger } from './transactions.ts';
+import { INVOICE_GRACE_DAYS, uninvoicedLines } from './uninvoiced-lines.ts';
 
 const EXAMPLES = 5;
 
@@ -18,9 +19,12 @@ const AGAIN = 'kept raw in the listing pages, asked again on the next run (the l
  * What a window's answers left open, reported once per listing with counts and a few examples, so the run
  * record says what is still to come: a later run's window reads the same transactions again and picks up
  * invoices whose details were null, line items invoiced since, consolidated numbers no longer "Pending".
+ * A line item without an invoice past INVOICE_GRACE_DAYS is no longer "still to come": it is a gap of the
+ * run's control totals, one per line (a page done twice records it once).
  */
 export function reportUnresolved(
   ctx: ProviderContext,
+  scope: string,
   ledger: TransactionLedger,
   assembly: Assembly | undefined,
   key?: string,
@@ -50,10 +54,12 @@ export function reportUnresolved(
       `${u.nullDetailLines.length} order line items answered invoice details with null invoiceNumber/invoiceDate${named}; ${AGAIN}`,
     );
   }
-  if (u.uninvoiced.length) {
+  const uninvoiced = uninvoicedLines(scope, ledger, u.uninvoiced, ctx.now());
+  for (const gap of uninvoiced.gaps) ctx.reportGap?.(gap);
+  if (uninvoiced.pending.length) {
     report(
       'NOT_INVOICED_YET',
-      `${u.uninvoiced.length} order line items have no invoice yet (${some(u.uninvoiced.map(lineText))}); ${AGAIN}`,
+      `${uninvoiced.pending.length} order line items have no invoice yet (${some(uninvoiced.pending.map(lineText))}); pending for ${INVOICE_GRACE_DAYS} days after their transaction, ${AGAIN}`,
       true,
     );
   }
@@ -73,12 +79,6 @@ export function reportUnresolved(
     report(
       'TRANSACTION_UNMATCHED',
       `${u.unmatched.length} transactions carry no invoiceNumber and their line items' details do not single one out (${some(u.unmatched)}); ${AGAIN}`,
-    );
-  }
-  if (u.amountMismatch.length) {
-    report(
-      'AMOUNT_MISMATCH',
-      `${u.amountMismatch.length} transactions' amount is not the sum of their line items' totalAmount (${some(u.amountMismatch)}); invoices use the line items`,
     );
   }
   const pending = assembly.invoices

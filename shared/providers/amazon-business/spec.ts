@@ -20,9 +20,10 @@ import {
   transactionsQuery,
 } from './api.ts';
 import { type BusinessInvoice, consolidatedOf, readDetails } from './assemble.ts';
+import { invoiceGaps } from './invoice-gaps.ts';
 import { decodeCursor, encodeCursor, type ListingCursor } from './listing-cursor.ts';
 import { ListingPages, listingPageKey } from './listing-pages.ts';
-import { normalizeInvoice } from './normalize.ts';
+import { type BusinessNormalized, normalizeInvoice } from './normalize.ts';
 import { reportUnresolved } from './report-unresolved.ts';
 import { parseTransactionsPage } from './transactions.ts';
 
@@ -62,7 +63,7 @@ async function transactionsPage(req: Req, at: { n: number; token?: string }, pag
     const ledger = await pages.ledger(t);
     if (ledger.lineItems.length > 0) next = encodeCursor({ phase: 'details', t, j: 0 });
     else {
-      reportUnresolved(req.ctx, ledger, undefined);
+      reportUnresolved(req.ctx, req.scope, ledger, undefined);
       next = null;
     }
   }
@@ -87,7 +88,13 @@ async function detailsPage(req: Req, at: { t: number; j: number }, pages: Listin
   else {
     // Every answer is in: the window's invoices are known, once, whatever continuations come after.
     const assembly = await pages.assembly(at.t, d);
-    reportUnresolved(req.ctx, ledger, assembly, listingPageKey(req.ctx, req.scope, JOB, req.window, at.t));
+    reportUnresolved(
+      req.ctx,
+      req.scope,
+      ledger,
+      assembly,
+      listingPageKey(req.ctx, req.scope, JOB, req.window, at.t),
+    );
     if (assembly.invoices.length > 0) next = encodeCursor({ phase: 'payments', t: at.t, d, k: 0 });
   }
   return { raw: rawOf(res, OP.details), items: [], next };
@@ -174,25 +181,15 @@ const invoices: ListingJob<BusinessConnection, BusinessInvoice> = {
       return closed && !consolidatedOf(inv.detail).pending;
     },
   },
-  normalize(inv, _enrichment, at) {
-    const line = normalizeInvoice({
+  normalize: (inv, _enrichment, at) =>
+    normalizeInvoice({
       connection: at.ctx.connection.id,
       scope: at.scope,
       invoice: inv,
       rawKey: at.rawKey,
       fetchedAt: at.fetchedAt,
-    });
-    if (line.paymentError) {
-      at.ctx.reportProblem({
-        code: 'PAYMENT_DETAILS',
-        // Recorded on the invoice (paymentError), which landed: not a gap of the run.
-        note: true,
-        message: `invoice ${inv.invoiceNumber}: payment details not available (${line.paymentError.code}: ${line.paymentError.message}); status and dueOn left empty, asked again on the next run`,
-        key: at.rawKey,
-      });
-    }
-    return line;
-  },
+    }),
+  check: (inv, _enrichment, line) => invoiceGaps(inv, line as BusinessNormalized),
 };
 
 /** Amazon Business Reconciliation 2021-01-08: transactions -> line items' invoice details -> payment details. */

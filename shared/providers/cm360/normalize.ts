@@ -1,7 +1,7 @@
 import type { InvoiceDocument, NormalizedInvoice } from '../../invoice/model.ts';
 import { toIsoDate } from '../../invoice/model.ts';
 import { MoneyError, microsToDecimal } from '../../invoice/money.ts';
-import type { CampaignSummary, Cm360Invoice, Int64 } from './api.ts';
+import type { Cm360Invoice, Int64 } from './api.ts';
 
 /**
  * CM360 invoices to the normalized model. Amounts are int64 micros (strings, negative on credits, beyond
@@ -69,33 +69,4 @@ export function normalizeInvoice(input: NormalizeInput): NormalizedInvoice {
     rawKey: input.rawKey,
     fetchedAt: input.fetchedAt,
   };
-}
-
-const SUMS: ReadonlyArray<{ campaign: keyof CampaignSummary; invoice: keyof Cm360Invoice }> = [
-  { campaign: 'preTaxAmountMicros', invoice: 'subtotalAmountMicros' },
-  { campaign: 'taxAmountMicros', invoice: 'totalTaxAmountMicros' },
-  { campaign: 'totalAmountMicros', invoice: 'totalAmountMicros' },
-];
-
-/**
- * Where the campaign summaries do not add up to the invoice's amounts, to the micro (BigInt), one line
- * per amount: `subtotalAmountMicros 12.5 but its campaign summaries add up to 12.4`. An amount the
- * invoice or one of its summaries does not state is not checked; neither is an invoice without summaries.
- */
-export function campaignSumMismatches(inv: Cm360Invoice): string[] {
-  const summaries = inv.campaign_summaries ?? [];
-  if (summaries.length === 0) return [];
-  const out: string[] = [];
-  for (const { campaign, invoice } of SUMS) {
-    const stated = inv[invoice] as Int64 | undefined;
-    const parts = summaries.map((s) => s[campaign] as Int64 | undefined);
-    if (stated === undefined || parts.some((p) => p === undefined)) continue;
-    const sum = parts.reduce<bigint>((n, p) => n + BigInt(p!), 0n);
-    if (sum !== BigInt(stated)) {
-      out.push(
-        `${invoice} ${microsToDecimal(String(stated))} but its ${summaries.length} campaign summaries add up to ${microsToDecimal(sum.toString())}`,
-      );
-    }
-  }
-  return out;
 }

@@ -22,17 +22,17 @@ import {
   OPERATIONS,
   PAGE_SIZE,
 } from './api.ts';
+import { campaignSumGaps } from './campaign-sum-gaps.ts';
 import { findInvoice } from './find-invoice.ts';
 import { copyInvoicePdf } from './invoice-pdf.ts';
 import { decodeCursor, issueMonths, nextCursor } from './issue-months.ts';
-import { campaignSumMismatches, normalizeInvoice } from './normalize.ts';
+import { normalizeInvoice } from './normalize.ts';
 import { isQuotaError } from './quota.ts';
 
 export type Cm360Connection = ConnectionOf<'cm360'>;
 
 /** Problem code of an advertiser whose invoices the API does not serve (consolidated billing). */
 export const CONSOLIDATED_BILLING = 'CM360_CONSOLIDATED_BILLING';
-export const CAMPAIGN_SUMS_MISMATCH = 'CM360_CAMPAIGN_SUMS_MISMATCH';
 
 const DISCOVERY_SCOPE = '_discovery';
 
@@ -71,7 +71,8 @@ function consolidatedPage(
 /**
  * advertiserInvoices.list for every issue month the window touches, each month's pages in turn. Every
  * invoice of a touched month lands (the API's filter is the month, not the day). Each invoice's PDF is
- * copied, and its campaign summaries are checked against its amounts.
+ * copied (one that cannot be is recorded pending, and so listed as missing by the run's control totals),
+ * and its campaign summaries are checked against its amounts.
  */
 const invoices: ListingJob<Cm360Connection, Cm360Invoice> = {
   kind: 'listing',
@@ -108,14 +109,6 @@ const invoices: ListingJob<Cm360Connection, Cm360Invoice> = {
     fingerprint: ({ pdfUrl: _pdf, ...rest }) => rest,
   },
   async enrich(invoice, at) {
-    const mismatches = campaignSumMismatches(invoice);
-    if (mismatches.length) {
-      at.ctx.reportProblem({
-        code: CAMPAIGN_SUMS_MISMATCH,
-        message: `invoice ${invoice.id}: ${mismatches.join('; ')}`,
-        key: at.rawKey,
-      });
-    }
     const pdf = await copyInvoicePdf(at.ctx, at.scope, invoice.id, invoice.pdfUrl);
     return { documents: pdf ? [pdf] : [] };
   },
@@ -128,6 +121,7 @@ const invoices: ListingJob<Cm360Connection, Cm360Invoice> = {
       rawKey: at.rawKey,
       fetchedAt: at.fetchedAt,
     }),
+  check: (invoice, _enrichment, line) => campaignSumGaps(line.account, invoice),
   // No call by id (so no fetchById, and no run for one invoice): a PDF still pending is tried again from
   // its invoice's issue month.
   refetch: (ctx, advertiserId, invoiceId, known) => findInvoice(ctx, advertiserId, invoiceId, known.issuedOn),

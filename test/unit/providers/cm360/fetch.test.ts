@@ -7,6 +7,7 @@ import { type Sandbox, startSandbox } from '../../../../infra/sandbox/index.ts';
 import { parseSecret } from '../../../../shared/aws/secrets.ts';
 import { cm360ConnectionSchema } from '../../../../shared/config/schema.ts';
 import { processMessage } from '../../../../shared/engine/process-message.ts';
+import type { Gap } from '../../../../shared/engine/reconciliation.ts';
 import { specHttp } from '../../../../shared/engine/spec-http.ts';
 import { addDecimals } from '../../../../shared/invoice/money.ts';
 import {
@@ -16,8 +17,8 @@ import {
   jobMessageSchema,
 } from '../../../../shared/jobs/messages.ts';
 import { OPERATIONS } from '../../../../shared/providers/cm360/api.ts';
+import { CAMPAIGN_SUM_DIFFERS } from '../../../../shared/providers/cm360/campaign-sum-gaps.ts';
 import {
-  CAMPAIGN_SUMS_MISMATCH,
   type Cm360Connection,
   CONSOLIDATED_BILLING,
   cm360Spec,
@@ -73,6 +74,7 @@ function context(connection: Cm360Connection, rawSecret: unknown) {
   const counts: Partial<Record<Counter, number>> = {};
   const watermarks = new Map<string, string>();
   const problems: Array<{ code: string; message: string; key?: string }> = [];
+  const gaps: Gap[] = [];
   const state = withMemoryPendingDocuments({
     getWatermark: async (_p: string, _c: string, scope: string) => watermarks.get(scope),
     setWatermark: async (_p: string, _c: string, scope: string, date: string) => {
@@ -120,10 +122,11 @@ function context(connection: Cm360Connection, rawSecret: unknown) {
       counts[c] = (counts[c] ?? 0) + n;
     },
     reportProblem: (p) => problems.push(p),
+    reportGap: (g) => gaps.push(g),
     budget,
     now: () => new Date(),
   };
-  return { ctx, sink, sent, counts, watermarks, problems };
+  return { ctx, sink, sent, counts, watermarks, problems, gaps };
 }
 
 type Ctx = ReturnType<typeof context>;
@@ -443,7 +446,7 @@ describe('cm360 fetch: what does not add up or does not come from an allowed hos
     await sandbox?.close();
   });
 
-  it('reports a campaign breakdown that misses the total, a link off the allowlist and bytes that are not a PDF, and lands every invoice', async () => {
+  it('itemises a campaign breakdown that misses the totals as gaps, reports a link off the allowlist and bytes that are not a PDF, and lands every invoice', async () => {
     const connection = connectionOf(SA, server.url, sandbox.tokenUrls.google);
     const c = context(connection, sandbox.credentials[SA]);
     await run(c, fetchOf(SA, '12345', { from: '2024-05-01', to: '2024-05-31' }));
@@ -453,15 +456,24 @@ describe('cm360 fetch: what does not add up or does not come from an allowed hos
         .map((l) => l.invoiceId)
         .sort(),
     ).toEqual(['1001', '1002', '1003']);
-    expect(c.problems.map((p) => p.code).sort()).toEqual([
-      CAMPAIGN_SUMS_MISMATCH,
-      'DOCUMENT_LINK_REFUSED',
-      'DOCUMENT_NOT_PDF',
+    expect(c.problems.map((p) => p.code).sort()).toEqual(['DOCUMENT_LINK_REFUSED', 'DOCUMENT_NOT_PDF']);
+    expect(c.gaps).toEqual([
+      {
+        code: CAMPAIGN_SUM_DIFFERS,
+        scope: '12345',
+        invoiceId: '1001',
+        field: 'subtotalAmountMicros',
+        expected: '2000000',
+        found: '1999999',
+        message: "subtotalAmountMicros 2 but its 2 campaign summaries' preTaxAmountMicros add up to 1.999999",
+      },
+      expect.objectContaining({
+        invoiceId: '1001',
+        field: 'totalAmountMicros',
+        expected: '2000000',
+        found: '1999999',
+      }),
     ]);
-    const mismatch = c.problems.find((p) => p.code === CAMPAIGN_SUMS_MISMATCH)!;
-    expect(mismatch.message).toBe(
-      'invoice 1001: subtotalAmountMicros 2 but its 2 campaign summaries add up to 1.999999; totalAmountMicros 2 but its 2 campaign summaries add up to 1.999999',
-    );
     expect(c.problems.find((p) => p.code === 'DOCUMENT_LINK_REFUSED')!.message).toContain(
       'files.example.com',
     );
