@@ -9,7 +9,7 @@ import { spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
 import type { DynamoStateStore, RunRecord } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { type NormalizedInvoice, normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
-import { toDecimal } from '../../shared/invoice/money.ts';
+import { addDecimals, toDecimal } from '../../shared/invoice/money.ts';
 import { brazilDay } from '../../shared/providers/sp-api/normalize.ts';
 import { listKeys as bucketKeys, getText as bucketText } from '../helpers/bucket.ts';
 import { keysAfterRerun, type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
@@ -218,10 +218,18 @@ describe('sp-api on the local stack', () => {
     expect(record.status).toBe('SUCCEEDED');
     const recon = record.reconciliations?.[MAIN];
     expect(recon).toMatchObject({ invoices: 60, gaps: 0, gapsByCode: {}, documentsMissing: 0 });
-    const byStatus = new Map<string, number>();
-    for (const i of expected) byStatus.set(i.status, (byStatus.get(i.status) ?? 0) + 1);
+    // Money as the month files have it (the NF-e's vNF): the listing itself carries none.
+    const byStatus = new Map<string, { invoices: number; cents: number }>();
+    for (const i of expected) {
+      const row = byStatus.get(i.status) ?? { invoices: 0, cents: 0 };
+      byStatus.set(i.status, { invoices: row.invoices + 1, cents: row.cents + i.vNFCents });
+    }
     expect([...byStatus.keys()].sort()).toEqual(['AUTHORIZED', 'CANCELED', 'REJECTED']);
-    expect(recon!.totals.map((r) => [r.status, r.invoices])).toEqual([...byStatus].sort());
+    expect(recon!.totals.map((r) => [r.currency, r.status, r.invoices, r.total])).toEqual(
+      [...byStatus]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([status, row]) => ['BRL', status, row.invoices, addDecimals(formatMinorUnits(row.cents))]),
+    );
     expect(
       (await getText(recon!.key))
         .trim()
