@@ -28,7 +28,9 @@ const WITH_XML = new Set(['AUTHORIZED', 'CANCELED', 'CANCELLED']);
  *   landed line whose own total is not the NF-e's (field `total`; the model's listing carries no money, so
  *   only a line that came with a total of its own is compared).
  * - `not-listed`: an XML of this export, dated within the window, that no listed invoice matches.
- * - `export-not-done`: the export of the window did not finish: its XMLs could not be checked.
+ * - `export-not-done`: the window's export has no record or is not DONE, so its XMLs could not be
+ *   checked. A run whose export failed is not reconciled at all (it settles FAILED), so this is what is
+ *   left: a record lost or still pending when the run's messages were done.
  *
  * The window's edges are not judged where the two views may differ without anything being lost: the
  * export's dates go without a zone (bounds.ts) and it holds what existed when it was made, while the
