@@ -2,8 +2,10 @@ import { Readable } from 'node:stream';
 import { reconciliationKey } from '../aws/keys.ts';
 import { exportKey } from '../aws/state-store.ts';
 import type { Connection } from '../config/schema.ts';
+import type { NormalizedInvoice } from '../invoice/model.ts';
 import type { ReconcileMessage, Window } from '../jobs/messages.ts';
 import type { ProviderContext } from '../providers/types.ts';
+import type { Decorate } from './invoice-store.ts';
 import type { TableEntry } from './invoice-table.ts';
 import type { ProviderSpec } from './provider-spec.ts';
 import {
@@ -71,7 +73,8 @@ export async function reconcileConnection<C extends Connection>(
     }
     if (spec.reconcile) for await (const g of spec.reconcile(input)) yield gap(g);
     for (const s of listingScopes(spec, scopes)) {
-      for await (const entry of input.invoices(s.scope, s.window)) totals.add(entry.invoice);
+      const landed = landedLine(spec, ctx, s);
+      for await (const entry of input.invoices(s.scope, s.window)) totals.add(await landed(entry));
     }
     summary = {
       runId,
@@ -142,6 +145,31 @@ function listingScopes(spec: ProviderSpec, scopes: readonly RunScope[]): RunScop
     seen.add(id);
     return true;
   });
+}
+
+/**
+ * An invoice as its month file has it: the listing's publish decoration applied, a month at a time, so
+ * the totals count the money a decoration brings (SP-API's comes from its NF-e XMLs, not its listing).
+ */
+function landedLine<C extends Connection>(
+  spec: ProviderSpec<C>,
+  ctx: ProviderContext<C>,
+  s: RunScope,
+): (entry: TableEntry) => Promise<NormalizedInvoice> {
+  const job = spec.jobs.find((j) => j.name === s.job);
+  const decorateFor = job?.kind === 'listing' ? job.publish?.decorate : undefined;
+  if (!decorateFor) return async (entry) => entry.invoice;
+  const { provider, id: connection } = ctx.connection;
+  let month: string | undefined;
+  let decorate: Decorate | undefined;
+  return async (entry) => {
+    const m = entry.invoice.issuedOn.slice(0, 7);
+    if (m !== month) {
+      month = m;
+      decorate = await decorateFor(ctx, { provider, connection, scope: s.scope, month: m });
+    }
+    return decorate ? decorate(entry) : entry.invoice;
+  };
 }
 
 function reconcileInput<C extends Connection>(

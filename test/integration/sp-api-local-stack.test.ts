@@ -9,7 +9,7 @@ import { spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
 import type { DynamoStateStore, RunRecord } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { type NormalizedInvoice, normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
-import { toDecimal } from '../../shared/invoice/money.ts';
+import { addDecimals, toDecimal } from '../../shared/invoice/money.ts';
 import { brazilDay } from '../../shared/providers/sp-api/normalize.ts';
 import { listKeys as bucketKeys, getText as bucketText } from '../helpers/bucket.ts';
 import { keysAfterRerun, type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
@@ -26,6 +26,7 @@ const MP = 'A2Q3Y263D00KWC';
 const MAIN = 'sp-main';
 const FAST = 'sp-fast';
 const BAD = 'sp-bad-filter';
+const GAPS = 'sp-gaps';
 const TODAY = new Date().toISOString().slice(0, 10);
 const ALL_TIME = { from: '2000-01-01', to: TODAY };
 
@@ -128,6 +129,7 @@ describe('sp-api on the local stack', () => {
         connection(MAIN, { pageSize: 2 }),
         connection(FAST, { pageSize: 100 }),
         connection(BAD, { filters: { statuses: ['AUTHORIZED', 'PAID'] } }),
+        connection(GAPS, { pageSize: 100 }),
       ],
     });
     provider = await startProviderStack({
@@ -211,6 +213,29 @@ describe('sp-api on the local stack', () => {
     }
     expect(lines.some((l) => l.kind === 'CREDIT_NOTE')).toBe(true);
     expect(lines.some((l) => l.kind === 'INVOICE')).toBe(true);
+
+    // Control totals: every listed NF-e has its XML, every XML its invoice; rejected and cancelled apart.
+    expect(record.status).toBe('SUCCEEDED');
+    const recon = record.reconciliations?.[MAIN];
+    expect(recon).toMatchObject({ invoices: 60, gaps: 0, gapsByCode: {}, documentsMissing: 0 });
+    // Money as the month files have it (the NF-e's vNF): the listing itself carries none.
+    const byStatus = new Map<string, { invoices: number; cents: number }>();
+    for (const i of expected) {
+      const row = byStatus.get(i.status) ?? { invoices: 0, cents: 0 };
+      byStatus.set(i.status, { invoices: row.invoices + 1, cents: row.cents + i.vNFCents });
+    }
+    expect([...byStatus.keys()].sort()).toEqual(['AUTHORIZED', 'CANCELED', 'REJECTED']);
+    expect(recon!.totals.map((r) => [r.currency, r.status, r.invoices, r.total])).toEqual(
+      [...byStatus]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([status, row]) => ['BRL', status, row.invoices, addDecimals(formatMinorUnits(row.cents))]),
+    );
+    expect(
+      (await getText(recon!.key))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).record),
+    ).toEqual(['summary']);
 
     // One export, its three ZIPs copied to exports/ (one document a minute: the polls were deferred).
     const exports = await simExports(MAIN);
@@ -327,6 +352,76 @@ describe('sp-api on the local stack', () => {
     );
     expect(await listKeys(`raw/sp-api/${BAD}/${MP}/2`)).toEqual([]);
     expect(await simExports(BAD)).toEqual([]);
+  });
+
+  it('names each gap the simulator makes in the control totals, invoice by invoice, and the run is PARTIAL', async () => {
+    await admin('POST', '/settings', { gaps: { missingXml: 2, nfeTotalOff: 2, unlisted: 2 } });
+    let record: RunRecord;
+    try {
+      record = await run(GAPS, { window: ALL_TIME });
+    } finally {
+      await admin('POST', '/settings', { gaps: { missingXml: 0, nfeTotalOff: 0, unlisted: 0 } });
+    }
+    expect(record.failures).toEqual([]);
+    expect(record.status).toBe('PARTIAL');
+    const recon = record.reconciliations?.[GAPS];
+    expect(recon).toMatchObject({
+      invoices: 58,
+      gaps: 6,
+      gapsByCode: { 'xml-missing': 2, 'nfe-total-differs': 2, 'not-listed': 2 },
+    });
+    // The simulator takes them from the oldest authorized invoices, two of each kind in this order.
+    const [m1, m2, t1, t2, u1, u2] = (await simInvoices(GAPS)).filter((i) => i.status === 'AUTHORIZED');
+    const money = (cents: number) => toDecimal(formatMinorUnits(cents));
+    const gaps = (await getText(recon!.key))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.record === 'gap')
+      .map(({ record: _r, runId: _i, provider: _p, connection: _c, message: _m, ...g }) => g);
+    expect(gaps).toEqual(
+      expect.arrayContaining([
+        ...[m1!, m2!].map((i) => ({
+          code: 'xml-missing',
+          scope: MP,
+          invoiceId: i.id,
+          field: 'nfe-xml',
+          expected: String(i.number),
+          found: null,
+        })),
+        ...[t1!, t2!].map((i) => ({
+          code: 'nfe-total-differs',
+          scope: MP,
+          invoiceId: i.id,
+          field: 'vNF',
+          expected: money(i.vNFCents),
+          found: money(i.vNFCents + 1),
+        })),
+        ...[u1!, u2!].map((i) => ({
+          code: 'not-listed',
+          scope: MP,
+          invoiceId: i.accessKey,
+          field: 'invoice',
+          expected: `documents/sp-api/${GAPS}/${MP}/${i.accessKey}/${i.accessKey}-nfe.xml`,
+          found: null,
+        })),
+      ]),
+    );
+    expect(gaps).toHaveLength(6);
+    // Each is named in the run's problems too.
+    expect(
+      record.problems
+        .filter((p) => p.code.startsWith('gap.'))
+        .map((p) => p.code)
+        .sort(),
+    ).toEqual([
+      'gap.nfe-total-differs',
+      'gap.nfe-total-differs',
+      'gap.not-listed',
+      'gap.not-listed',
+      'gap.xml-missing',
+      'gap.xml-missing',
+    ]);
   });
 
   it('keeps access tokens and URL signatures out of the run records', async () => {

@@ -185,8 +185,11 @@ export function invoicePayload(inv: SimInvoice): Record<string, unknown> {
 
 const money = (cents: number) => formatMinorUnits(cents, 2);
 
-/** The invoice's NF-e in its nfeProc envelope (authorization protocol included). */
-export function nfeXml(inv: SimInvoice, cnpj: string): string {
+/**
+ * The invoice's NF-e in its nfeProc envelope (authorization protocol included). `vNFOffCents` states a
+ * vNF that many cents off what its parts add up to (settings.gaps.nfeTotalOff).
+ */
+export function nfeXml(inv: SimInvoice, cnpj: string, vNFOffCents = 0): string {
   const credit = /RETURN/.test(inv.invoiceType);
   const det = inv.items
     .map(
@@ -206,7 +209,7 @@ export function nfeXml(inv: SimInvoice, cnpj: string): string {
     `<emit><CNPJ>${cnpj}</CNPJ><xNome>Vendedor Sandbox Ltda</xNome><enderEmit><UF>SP</UF></enderEmit></emit>` +
     `<dest><CPF>00000000191</CPF><xNome>NF-E EMITIDA EM AMBIENTE DE HOMOLOGACAO</xNome></dest>${det}` +
     `<total><ICMSTot><vBC>0.00</vBC><vICMS>0.00</vICMS><vProd>${money(inv.vProdCents)}</vProd>` +
-    `<vFrete>${money(inv.freightCents)}</vFrete><vDesc>0.00</vDesc><vNF>${money(inv.vNFCents)}</vNF></ICMSTot></total>` +
+    `<vFrete>${money(inv.freightCents)}</vFrete><vDesc>0.00</vDesc><vNF>${money(inv.vNFCents + vNFOffCents)}</vNF></ICMSTot></total>` +
     `<infAdic><infCpl>Pedido Amazon ${inv.transactionIds[0]?.id ?? ''}</infCpl></infAdic>` +
     '</infNFe></NFe>' +
     `<protNFe versao="4.00"><infProt><tpAmb>2</tpAmb><chNFe>${inv.accessKey}</chNFe>` +

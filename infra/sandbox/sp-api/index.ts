@@ -6,6 +6,7 @@ import type { DownloadSource } from '../framework/signed-url.ts';
 import { StableIds } from '../framework/stable-ids.ts';
 import type { SimulatorContext, SimulatorFactory, StartedSimulator } from '../index.ts';
 import { ATTRIBUTES, generateInvoices, invoicePayload, nfeXml, type SimInvoice, sellerCnpj } from './data.ts';
+import { type GapKind, planGaps } from './gaps.ts';
 import { parseSpSimSettings, type SpSimSettings } from './settings.ts';
 import { measure, type ZipSourceEntry, zipStream } from './zip.ts';
 
@@ -58,6 +59,8 @@ interface SimDocument {
   connection: string;
   invoiceIds: string[];
   unsafe: SpSimSettings['unsafeZip'];
+  /** The gaps its XMLs carry, fixed when the export was made (its length is measured once). */
+  gaps: Map<string, GapKind>;
   length?: number;
 }
 
@@ -304,7 +307,9 @@ export async function startSpApiSimulator(ctx: SimulatorContext): Promise<SpApiS
             : {}),
         };
         if (filters.dateStart > filters.dateEnd) throw invalid('dateStart must be before dateEnd.');
-        let list = invoicesOf(who, marketplaceId).filter((inv) => matches(inv, filters));
+        const all = invoicesOf(who, marketplaceId);
+        const gaps = planGaps(all, settings.gaps);
+        let list = all.filter((inv) => matches(inv, filters) && gaps.get(inv.id) !== 'unlisted');
         if (q.sortOrder !== 'ASC') list = [...list].reverse();
         const offset = token?.o ?? 0;
         const page = token?.p ?? 0;
@@ -391,9 +396,9 @@ export async function startSpApiSimulator(ctx: SimulatorContext): Promise<SpApiS
         };
         // Keyed by seller and request, not by arrival: sellers exporting at once keep their ids (and fates).
         const exportId = ids.uuid('export', who, req.identity ?? req.rawBody.toString('utf8'));
-        const invoiceIds = invoicesOf(who, marketplaceId)
-          .filter((inv) => matches(inv, filters))
-          .map((inv) => inv.id);
+        const all = invoicesOf(who, marketplaceId);
+        const gaps = planGaps(all, settings.gaps);
+        const invoiceIds = all.filter((inv) => matches(inv, filters)).map((inv) => inv.id);
         const documentIds: string[] = [];
         for (let i = 0; i < Math.max(1, invoiceIds.length); i += settings.invoicesPerDocument) {
           if (invoiceIds.length === 0) break;
@@ -405,6 +410,7 @@ export async function startSpApiSimulator(ctx: SimulatorContext): Promise<SpApiS
             connection: who,
             invoiceIds: invoiceIds.slice(i, i + settings.invoicesPerDocument),
             unsafe: settings.unsafeZip,
+            gaps,
           });
         }
         exportsById.set(exportId, {
@@ -508,7 +514,14 @@ export async function startSpApiSimulator(ctx: SimulatorContext): Promise<SpApiS
         if (doc.unsafe === 'bomb' && n === 3) {
           yield { name: 'bomb.xml', data: () => new Uint8Array(settings.bombBytes).fill(0x20) };
         }
-        yield { name: `${inv.accessKey}-nfe.xml`, data: () => new TextEncoder().encode(nfeXml(inv, cnpj)) };
+        const gap = doc.gaps.get(id);
+        if (gap !== 'missingXml') {
+          const off = gap === 'nfeTotalOff' ? 1 : 0;
+          yield {
+            name: `${inv.accessKey}-nfe.xml`,
+            data: () => new TextEncoder().encode(nfeXml(inv, cnpj, off)),
+          };
+        }
         n += 1;
       }
       if (doc.unsafe === 'entries') {

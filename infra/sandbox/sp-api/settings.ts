@@ -31,6 +31,18 @@ export const spSimSettingsSchema = z
       .int()
       .min(1)
       .default(32 * 1024 * 1024),
+    /** Gaps the control totals must name (gaps.ts): authorized invoices, taken from the oldest. Off by default. */
+    gaps: z
+      .object({
+        /** This many have no XML in the exports. */
+        missingXml: z.number().int().min(0).default(0),
+        /** The next this many have an XML whose vNF is one cent more than its parts. */
+        nfeTotalOff: z.number().int().min(0).default(0),
+        /** The next this many are in the exports but never listed by getInvoices. */
+        unlisted: z.number().int().min(0).default(0),
+      })
+      .strict()
+      .default({ missingXml: 0, nfeTotalOff: 0, unlisted: 0 }),
   })
   .strict();
 

@@ -189,6 +189,8 @@ export async function openDocument(
       month,
       ...(nfe?.vProd ? { vProd: nfe.vProd } : {}),
       ...(nfe?.vNF ? { vNF: nfe.vNF } : {}),
+      ...(nfe?.vNFParts ? { vNFParts: nfe.vNFParts } : {}),
+      ...(nfe?.vICMSDeson ? { vICMSDeson: nfe.vICMSDeson } : {}),
       document: {
         type: nfe ? 'nfe-xml' : 'xml',
         key: stored.key,

@@ -1,4 +1,4 @@
-import { toDecimal } from '../../invoice/money.ts';
+import { addDecimals, toDecimal } from '../../invoice/money.ts';
 
 /**
  * The few NF-e (Brazilian electronic invoice, layout 4.00) fields the ingest needs, read from the XML
@@ -14,7 +14,22 @@ export interface NfeFields {
   vProd?: string;
   /** Invoice total (ICMSTot/vNF), exact decimal. */
   vNF?: string;
+  /**
+   * What vNF is made of by the layout's rule 610: vProd − vDesc + vST + vFCPST + vFrete + vSeg + vOutro +
+   * vII + vIPI + vIPIDevol (+ ISSQNtot/vServ). An authorized NF-e adds up to it, so a vNF that does not
+   * is a document that was altered or misread (reconcile.ts).
+   */
+  vNFParts?: string;
+  /**
+   * ICMSTot/vICMSDeson when not zero: since NT 2023.004 each item says whether its exempted ICMS is
+   * deducted from vNF (indDeduzDeson), so vNF may lie anywhere from vNFParts − vICMSDeson to vNFParts.
+   */
+  vICMSDeson?: string;
 }
+
+const ADDED = ['vST', 'vFCPST', 'vFrete', 'vSeg', 'vOutro', 'vII', 'vIPI', 'vIPIDevol'] as const;
+
+const negated = (d: string) => (d.startsWith('-') ? d.slice(1) : `-${d}`);
 
 const P = '(?:[A-Za-z_][\\w.-]*:)?';
 
@@ -59,6 +74,21 @@ export function readNfe(xmlText: string): NfeFields | undefined {
     const vNF = element(totals, 'vNF');
     if (vProd) out.vProd = toDecimal(vProd, 'ICMSTot/vProd');
     if (vNF) out.vNF = toDecimal(vNF, 'ICMSTot/vNF');
+    if (out.vProd) {
+      const amount = (from: string, name: string) => {
+        const v = element(from, name);
+        return v ? toDecimal(v, `${name === 'vServ' ? 'ISSQNtot' : 'ICMSTot'}/${name}`) : '0';
+      };
+      const services = block(xml, 'ISSQNtot');
+      out.vNFParts = addDecimals(
+        out.vProd,
+        negated(amount(totals, 'vDesc')),
+        ...ADDED.map((name) => amount(totals, name)),
+        services ? amount(services, 'vServ') : '0',
+      );
+      const deson = amount(totals, 'vICMSDeson');
+      if (addDecimals(deson) !== '0') out.vICMSDeson = deson;
+    }
   }
   return out;
 }

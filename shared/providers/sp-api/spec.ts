@@ -19,6 +19,7 @@ import { checkExport, createExport, deadlineMs, findStrayExport, openDocument } 
 import { checkFilters, invoiceFilters } from './filters.ts';
 import { send } from './http.ts';
 import { brazilDay, normalizeInvoice } from './normalize.ts';
+import { reconcileXmls } from './reconcile-xmls.ts';
 import {
   invoiceResponseSchema,
   invoiceSchema,
@@ -161,4 +162,5 @@ export const spApiSpec: ProviderSpec<SpApiConnection> = {
   secret: lwaSecretSchema,
   discoverScopes: async () => [BRAZIL_MARKETPLACE],
   jobs: [invoices, exportsJob],
+  reconcile: (input) => reconcileXmls(input, invoices.name, exportsJob.name),
 };

@@ -26,6 +26,9 @@ export type XmlIndexEntry = {
   month: string;
   vProd?: string;
   vNF?: string;
+  /** NfeFields.vNFParts and vICMSDeson, for the control totals (absent in entries indexed before them). */
+  vNFParts?: string;
+  vICMSDeson?: string;
   document: InvoiceDocument;
   exportId: string;
   documentId: string;

@@ -66,8 +66,10 @@ describe('NF-e fields', () => {
       issuedAt: expect.stringMatching(/-03:00$/),
       vProd: expect.any(String),
       vNF: expect.any(String),
+      vNFParts: expect.any(String),
     });
     const fields = readNfe(xml)!;
+    expect(fields.vNFParts).toBe(fields.vNF);
     expect(fields.vProd).toBe((inv!.vProdCents / 100).toFixed(2).replace(/\.?0+$/, ''));
     expect(fields.vNF).toBe((inv!.vNFCents / 100).toFixed(2).replace(/\.?0+$/, ''));
   });
@@ -89,8 +91,23 @@ describe('NF-e fields', () => {
       series: '1',
       vProd: '10.50',
       vNF: '12.00',
+      vNFParts: '10.5',
     });
     expect(readNfe('<invoice><total>10</total></invoice>')).toBeUndefined();
+  });
+
+  it('adds up what vNF is made of (rule 610): charges and taxes added, discount taken off, services in', () => {
+    const totals =
+      '<ICMSTot><vBC>0</vBC><vICMS>18.00</vICMS><vICMSDeson>2.50</vICMSDeson><vBCST>0</vBCST><vST>1.10</vST>' +
+      '<vFCPST>0.20</vFCPST><vFCPSTRet>9.99</vFCPSTRet><vProd>100.00</vProd><vFrete>10.00</vFrete><vSeg>1.00</vSeg>' +
+      '<vDesc>5.00</vDesc><vII>0.30</vII><vIPI>4.00</vIPI><vIPIDevol>0.40</vIPIDevol><vPIS>1.65</vPIS>' +
+      '<vCOFINS>7.60</vCOFINS><vOutro>2.00</vOutro><vNF>111.00</vNF><vTotTrib>30.00</vTotTrib></ICMSTot>' +
+      '<ISSQNtot><vServ>3.00</vServ></ISSQNtot>';
+    const fields = readNfe(xml.replace(/<total>[\s\S]*<\/total>/, `<total>${totals}</total>`))!;
+    // 100 - 5 + 1.10 + 0.20 + 10 + 1 + 2 + 0.30 + 4 + 0.40 + 3: taxes inside the price (ICMS, PIS, COFINS) and retained ones stay out.
+    expect(fields.vNFParts).toBe('117');
+    expect(fields.vICMSDeson).toBe('2.50');
+    expect(readNfe(xml)!.vICMSDeson).toBeUndefined();
   });
 
   it('a total that is not a decimal is an error naming the field', () => {
