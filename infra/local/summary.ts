@@ -288,7 +288,7 @@ export function formatSummary(s: Summary): string {
     if (items.length > max) out.push(`  ... and ${items.length - max} more`);
   };
   list(
-    'pending or kept raw (the run is PARTIAL until a later run lands them):',
+    'pending, kept raw or not adding up (the run is PARTIAL until a later run clears them):',
     s.problems.filter((p) => !p.note),
     20,
   );
