@@ -22,6 +22,7 @@ import {
 import { parseExactJson } from './exact-json.ts';
 import { type AdsEnrichment, enrichInvoice, getDetail } from './invoice-detail.ts';
 import { normalizeInvoice } from './normalize.ts';
+import { reconcileAds } from './reconcile.ts';
 import {
   accountOf,
   checkStatement,
@@ -185,4 +186,5 @@ export const amazonAdsSpec: ProviderSpec<AdsConnection> = {
     return parsed.data.map((p) => String(p.profileId));
   },
   jobs: [invoices, billingStatements],
+  reconcile: reconcileAds,
 };
