@@ -22,6 +22,7 @@ import {
 import { parseExactJson } from './exact-json.ts';
 import { type AdsEnrichment, enrichInvoice, getDetail } from './invoice-detail.ts';
 import { normalizeInvoice } from './normalize.ts';
+import { promisedDocumentGaps } from './promised-document-gaps.ts';
 import { reconcileAds } from './reconcile.ts';
 import {
   accountOf,
@@ -109,6 +110,7 @@ const invoices: ListingJob<AdsConnection, InvoiceSummary, AdsEnrichment> = {
       rawKey: at.rawKey,
       fetchedAt: at.fetchedAt,
     }),
+  check: promisedDocumentGaps,
   async fetchById(ctx, scope, invoiceId) {
     let res: Awaited<ReturnType<typeof getDetail>>;
     try {
