@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { parse } from 'csv-parse';
+import { type Info, parse } from 'csv-parse';
 import { type Gap, sameAmount } from '../../engine/reconciliation.ts';
 import { toDecimal } from '../../invoice/money.ts';
 
@@ -76,7 +76,8 @@ export async function* readStatementInvoices(
   options: ReadStatementOptions,
 ): AsyncGenerator<Gap, { complete: boolean }> {
   const { scope, key, countries } = options;
-  const parser = parse({ bom: true, skip_empty_lines: true, relax_column_count: true });
+  // `info`: each record with the line it ended on (the parser's own counter runs ahead of the reader).
+  const parser = parse({ bom: true, skip_empty_lines: true, relax_column_count: true, info: true });
   source.on('error', (err) => parser.destroy(err));
   source.pipe(parser);
   let columns: Partial<Record<Column, number>> | undefined;
@@ -87,8 +88,8 @@ export async function* readStatementInvoices(
     ...extra,
   });
   try {
-    for await (const record of parser as AsyncIterable<string[]>) {
-      const line = parser.info.lines;
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
+      const line = info.lines;
       if (!columns) {
         columns = {};
         for (const [i, name] of record.entries()) {

@@ -345,6 +345,8 @@ describe('amazon-ads reconcile: billing statement against landed invoices', () =
         found: '1,000.00',
       },
     ]);
+    // Lines as the file has them: the quoted line break before makes the third US01 row line 8.
+    expect(gaps.map((g) => /line (\d+)/.exec(g.message)?.[1])).toEqual(['8', '9']);
   });
 });
 
