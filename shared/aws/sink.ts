@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -165,6 +165,17 @@ export class S3Sink implements Sink {
 
   async getText(key: string): Promise<string | undefined> {
     return (await this.getWithEtag(key))?.text;
+  }
+
+  async getStream(key: string): Promise<Readable | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      // In Node the SDK's body is an http.IncomingMessage, a Readable; an empty object may come without one.
+      return (out.Body as Readable | undefined) ?? Readable.from([]);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
   }
 
   private async getWithEtag(key: string): Promise<{ text: string; etag?: string } | undefined> {

@@ -70,6 +70,8 @@ export interface Sink {
     meta: ObjectMeta & { expectedBytes?: number; onChunk?: (chunk: Buffer) => void },
   ): Promise<StoredObject>;
   getText(key: string): Promise<string | undefined>;
+  /** The object's bytes as a stream (undefined when there is none): a report read back is never held whole. */
+  getStream?(key: string): Promise<Readable | undefined>;
   /**
    * Whether the object at key holds exactly these bytes (its recorded sha256; objects held whole carry it),
    * or, given `sameAs`, was written with that same `sameAs` (ObjectMeta.sameAs).

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Connection } from '../../shared/config/schema.ts';
 import type { Gap, ReconciliationSummary, RunScope } from '../../shared/engine/reconciliation.ts';
 import type { JobMessageInput } from '../../shared/jobs/messages.ts';
@@ -65,6 +65,14 @@ export class MemorySink implements Sink {
   }
   async getText(key: string) {
     return this.objects.get(key)?.toString();
+  }
+  /** In small chunks, so a reader meets records cut across chunk boundaries as it does from S3. */
+  async getStream(key: string) {
+    const body = this.objects.get(key);
+    if (!body) return undefined;
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < body.length; at += 7) chunks.push(body.subarray(at, at + 7));
+    return Readable.from(chunks);
   }
   text(key: string): string | undefined {
     return this.objects.get(key)?.toString();

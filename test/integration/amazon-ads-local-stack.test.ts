@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/stack.ts';
@@ -9,7 +9,7 @@ import type { DynamoStateStore, RunRecord } from '../../shared/aws/state-store.t
 import { parseConfig } from '../../shared/config/load.ts';
 import type { NormalizedInvoice } from '../../shared/invoice/model.ts';
 import { normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
-import { withMinorUnits } from '../../shared/invoice/money.ts';
+import { addDecimals, minorUnits, withMinorUnits } from '../../shared/invoice/money.ts';
 import { listKeys as bucketKeys, getText as bucketText } from '../helpers/bucket.ts';
 import { keysAfterRerun, type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
 
@@ -209,6 +209,14 @@ describe('amazon-ads on the local stack', () => {
     expect(st.rows).toBeGreaterThan(expected.length);
     expect(record.connections[CONNECTION]?.rows).toBe(st.rows);
     expect(record.connections[CONNECTION]?.reports).toBe(1);
+
+    // The default simulator reconciles: the statement and the invoices agree, every promised PDF landed.
+    expect(record.reconciliations?.[CONNECTION]).toMatchObject({
+      invoices: expected.length,
+      gaps: 0,
+      gapsByCode: {},
+    });
+    expect(record.status).toBe('SUCCEEDED');
   });
 
   it('a rerun of the same window overwrites: same objects, same lines, no second statement', async () => {
@@ -447,5 +455,252 @@ describe('amazon-ads on the local stack', () => {
     expect(
       await listKeys(`reports/amazon-ads/${CONNECTION}/billing-statements/${window.from}_${window.to}/`),
     ).toEqual([]);
+  });
+});
+
+/**
+ * Control totals on the local stack: each simulator gap switch makes the gap it should, named and itemised
+ * in the run's reconciliation file, and the run PARTIAL; with them off the next run reconciles to zero.
+ * A connection of its own, so that an invoice kept from the API has never landed before.
+ */
+describe('amazon-ads control totals on the local stack', () => {
+  const GAPS = 'ads-gaps';
+  let provider: ProviderStack;
+  let sim: string;
+
+  const admin = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+    const res = await request(`${sim}/__sandbox${path}`, {
+      method,
+      ...(body !== undefined
+        ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+        : {}),
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`admin ${method} ${path}: ${res.statusCode} ${text}`);
+    return JSON.parse(text.replace(/("amount"\s*:\s*)(-?\d+(?:\.\d+)?)/g, '$1"$2"')) as T;
+  };
+  const run = async (window: { from: string; to: string }): Promise<RunRecord> => {
+    const runId = `test-${randomUUID()}`;
+    await provider.stack.send('amazon-ads-invoices', {
+      v: 1,
+      type: 'run',
+      runId,
+      provider: 'amazon-ads',
+      connection: GAPS,
+      window,
+    });
+    await provider.stack.waitForIdle({ timeoutMs: 180_000 });
+    const record = await provider.state.getRun(runId);
+    if (!record) throw new Error(`no run record for ${runId}`);
+    return record;
+  };
+  /** The gaps the run's reconciliation file itemises, one per line. */
+  const gapLines = async (record: RunRecord) => {
+    const key = record.reconciliations?.[GAPS]?.key;
+    if (!key) throw new Error('the run has no reconciliation');
+    return (await bucketText(provider.s3, provider.stack.bucket, key))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { record: string; code?: string; invoiceId?: string })
+      .filter((l) => l.record === 'gap')
+      .map(({ code, invoiceId, field, expected, found }: Record<string, unknown>) => ({
+        code,
+        invoiceId,
+        field,
+        expected,
+        found,
+      }));
+  };
+  /** One minor unit of the currency, as a decimal. */
+  const unit = (currency: string) => {
+    const n = minorUnits(currency);
+    return n === 0 ? '1' : `0.${'0'.repeat(n - 1)}1`;
+  };
+
+  beforeAll(async () => {
+    const config = parseConfig({
+      connections: [
+        {
+          id: GAPS,
+          provider: 'amazon-ads',
+          region: 'NA',
+          secretName: `test/amazon-ads/${GAPS}`,
+          scopes: 'discover',
+          schedule: 'rate(1 day)',
+          lookbackDays: LOOKBACK_DAYS,
+          globalAccountId: ACCOUNT,
+          locale: 'en_US',
+        },
+      ],
+    });
+    provider = await startProviderStack({
+      config,
+      sandbox: {
+        seed: 12,
+        timeScale: 60,
+        size: 0.1,
+        simulators: [amazonAdsSimulator],
+        options: { 'amazon-ads': { pageSize: 20, statementSeconds: 60 } },
+      },
+      functions: ['amazon-ads-invoices', 'amazon-ads-billing-statements', 'export-poller'],
+    });
+    sim = provider.sandbox.endpoints['amazon-ads']!;
+  });
+  afterAll(async () => {
+    await provider?.close();
+  });
+
+  it('names each gap a switch makes: which invoice, which field, what the report says and what landed; the run is PARTIAL', async () => {
+    const data = await admin<SimData>('GET', `/data?connection=${GAPS}`);
+    const issued = data.profiles
+      .filter((p) => p.billing)
+      .flatMap((p) => p.invoices)
+      // Issued: a PDF is promised, and the statement must list it.
+      .filter((i) => i.documents.some((d) => !d.type.startsWith('GOVERNMENT')));
+    expect(issued.length).toBeGreaterThanOrEqual(7);
+    const [notInApi, notInReport, amountOff, taxOff, currencyOff, missingPdf, unofferedPdf] = issued.map(
+      (i) => i as SimInvoiceView & { taxAmountDue: { amount: string } },
+    );
+    await admin('POST', '/settings', {
+      gaps: {
+        notInApi: [notInApi!.id],
+        notInReport: [notInReport!.id],
+        amountOff: [amountOff!.id],
+        taxOff: [taxOff!.id],
+        currencyOff: [currencyOff!.id],
+        missingPdf: [missingPdf!.id],
+        unofferedPdf: [unofferedPdf!.id],
+      },
+    });
+    let record: RunRecord;
+    try {
+      record = await run(ALL_TIME);
+    } finally {
+      await admin('POST', '/settings', { gaps: {} });
+    }
+    expect(record.failures).toEqual([]);
+    expect(record.status).toBe('PARTIAL');
+    const summary = record.reconciliations?.[GAPS];
+    expect(summary?.gapsByCode).toEqual({
+      'not-in-api': 1,
+      'not-in-report': 1,
+      'amount-differs': 3,
+      'document-missing': 1,
+      'document-not-offered': 1,
+    });
+    expect(summary?.gaps).toBe(7);
+
+    const money = (i: SimInvoiceView, amount: string) => withMinorUnits(amount, i.amountDue.currencyCode);
+    const other = (c: string) => (c === 'USD' ? 'EUR' : 'USD');
+    const billingDoc = (i: SimInvoiceView) => i.documents.find((d) => !d.type.startsWith('GOVERNMENT'))!;
+    const missingDoc = billingDoc(missingPdf!);
+    const promised = billingDoc(unofferedPdf!).type === 'CREDIT_MEMO' ? 'CREDIT_NOTE' : 'INVOICE';
+    const gaps = await gapLines(record);
+    expect(gaps).toEqual(
+      expect.arrayContaining([
+        {
+          code: 'not-in-api',
+          invoiceId: notInApi!.id,
+          field: 'invoiceId',
+          expected: notInApi!.id,
+          found: null,
+        },
+        {
+          code: 'not-in-report',
+          invoiceId: notInReport!.id,
+          field: 'invoiceId',
+          expected: null,
+          found: notInReport!.id,
+        },
+        {
+          code: 'amount-differs',
+          invoiceId: amountOff!.id,
+          field: 'total',
+          expected: expect.anything(),
+          found: money(amountOff!, String(amountOff!.amountDue.amount)),
+        },
+        {
+          code: 'amount-differs',
+          invoiceId: taxOff!.id,
+          field: 'tax',
+          expected: expect.anything(),
+          found: money(taxOff!, taxOff!.taxAmountDue.amount),
+        },
+        {
+          code: 'amount-differs',
+          invoiceId: currencyOff!.id,
+          field: 'currency',
+          expected: other(currencyOff!.amountDue.currencyCode),
+          found: currencyOff!.amountDue.currencyCode,
+        },
+        {
+          code: 'document-missing',
+          invoiceId: missingPdf!.id,
+          field: missingDoc.type,
+          expected: expect.stringMatching(new RegExp(`^documents/amazon-ads/${GAPS}/.+/${missingPdf!.id}/`)),
+          found: null,
+        },
+        {
+          code: 'document-not-offered',
+          invoiceId: unofferedPdf!.id,
+          field: promised,
+          expected: promised,
+          found: null,
+        },
+      ]),
+    );
+    // The report's figures are one minor unit off what landed: exact decimals, no float in between.
+    const total = gaps.find((g) => g.field === 'total')!;
+    expect(total.expected).toBe(
+      withMinorUnits(
+        addDecimals(String(total.found), unit(amountOff!.amountDue.currencyCode)),
+        amountOff!.amountDue.currencyCode,
+      ),
+    );
+    const tax = gaps.find((g) => g.field === 'tax')!;
+    expect(tax.expected).toBe(
+      withMinorUnits(
+        addDecimals(String(tax.found), unit(taxOff!.amountDue.currencyCode)),
+        taxOff!.amountDue.currencyCode,
+      ),
+    );
+    // Named in the run's problems too, readable, without links.
+    expect(record.problems.filter((p) => p.code.startsWith('gap.')).map((p) => p.code)).toEqual(
+      expect.arrayContaining(['gap.not-in-api', 'gap.amount-differs', 'gap.document-not-offered']),
+    );
+    expect(JSON.stringify(record.problems)).not.toMatch(/X-Amz-Signature|https?:/);
+  });
+
+  it('with the switches off, the next run lands what was missing and reconciles to zero gaps: SUCCEEDED', async () => {
+    // Another window, so another statement: the one the first run copied keeps its wrong figures.
+    const record = await run({ from: '2000-01-02', to: TODAY });
+    expect(record.failures).toEqual([]);
+    expect(record.reconciliations?.[GAPS]).toMatchObject({ gaps: 0, gapsByCode: {}, documentsMissing: 0 });
+    expect(record.status).toBe('SUCCEEDED');
+  });
+
+  it('a rerun whose statement CSV is gone from the bucket says the report was not available: PARTIAL', async () => {
+    // A statement that FAILED fails its run, which settles FAILED without control totals (the core's rule);
+    // what is left to see here is a statement registered DONE whose copy is no longer there.
+    const window = { from: '2000-01-02', to: TODAY };
+    const [csvKey] = await bucketKeys(
+      provider.s3,
+      provider.stack.bucket,
+      `reports/amazon-ads/${GAPS}/billing-statements/${window.from}_${window.to}/`,
+    );
+    expect(csvKey).toBeDefined();
+    await provider.s3.send(new DeleteObjectCommand({ Bucket: provider.stack.bucket, Key: csvKey }));
+    const record = await run(window);
+    expect(record.failures).toEqual([]);
+    expect(record.reconciliations?.[GAPS]?.gapsByCode).toEqual({ 'report-missing': 1 });
+    const [gap] = await gapLines(record);
+    expect(gap).toEqual({
+      code: 'report-missing',
+      invoiceId: undefined,
+      field: 'billingStatement',
+      expected: `${window.from}..${window.to}`,
+      found: 'DONE',
+    });
+    expect(record.status).toBe('PARTIAL');
   });
 });

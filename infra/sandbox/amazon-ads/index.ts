@@ -15,6 +15,7 @@ import {
   type SimInvoice,
   sha256,
 } from './data.ts';
+import { type GapInvoices, gapInvoices } from './gaps.ts';
 import { exactJson } from './json-number.ts';
 import { detailPayload, profilePayloads, statementCsv, summaryPayload } from './payloads.ts';
 import { type AdsSimSettings, parseAdsSimSettings } from './settings.ts';
@@ -181,6 +182,17 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
     return d;
   };
 
+  // Which invoices the gap switches apply to, per connection: worked out once per settings.
+  const gapMemo = new Map<string, GapInvoices>();
+  const gapsFor = (d: ConnectionData): GapInvoices => {
+    let g = gapMemo.get(d.connection);
+    if (!g) {
+      g = gapInvoices(d, settings.gaps);
+      gapMemo.set(d.connection, g);
+    }
+    return g;
+  };
+
   const authorize = (req: SimRequest): ConnectionData => {
     const check = ctx.lwa.check(req.bearerToken());
     if (!check.ok) {
@@ -289,8 +301,10 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
           filter = JSON.stringify({ start, end, statuses });
         }
         const f = JSON.parse(filter) as { start?: string; end?: string; statuses: string[] };
+        const hidden = gapsFor(d).notInApi;
         const matching = profile.invoices.filter(
           (inv) =>
+            !hidden.has(inv.id) &&
             (!f.start || inv.invoiceDate >= f.start) &&
             (!f.end || inv.invoiceDate <= f.end) &&
             (f.statuses.length === 0 || f.statuses.includes(inv.status)),
@@ -328,7 +342,7 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
         const d = authorize(req);
         const profile = profileOf(d, req, ['amazon-advertising-api-scope']);
         const inv = d.byInvoiceId.get(req.params.invoiceId!);
-        if (!inv || inv.profileId !== profile.profileId) {
+        if (!inv || inv.profileId !== profile.profileId || gapsFor(d).notInApi.has(inv.id)) {
           throw new SimHttpError(404, 'NOT_FOUND', `Invoice ${req.params.invoiceId} was not found`);
         }
         const detail = detailPayload(inv, inv.government ? governmentLinks(sim, inv) : undefined);
@@ -355,10 +369,10 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
         if (requested.length > 6) throw bad('docType: at most 6 values');
         for (const t of requested) if (!DOC_TYPES.has(t)) throw bad(`docType: unknown document type ${t}`);
         const inv = d.byInvoiceId.get(req.params.documentId!);
-        if (!inv || inv.profileId !== profile.profileId) {
+        if (!inv || inv.profileId !== profile.profileId || gapsFor(d).notInApi.has(inv.id)) {
           throw new SimHttpError(404, 'NOT_FOUND', `Document ${req.params.documentId} was not found`);
         }
-        const offered = new Set(billingDocTypes(inv));
+        const offered = new Set(gapsFor(d).unofferedPdf.has(inv.id) ? [] : billingDocTypes(inv));
         const available = requested.filter((t) => offered.has(t));
         return json(
           200,
@@ -476,8 +490,10 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
     },
   ];
 
-  const statementFile = (s: Statement) =>
-    statementCsv(dataFor(s.connection), s.startDate, s.endDate, s.countryCodes);
+  const statementFile = (s: Statement) => {
+    const d = dataFor(s.connection);
+    return statementCsv(d, s.startDate, s.endDate, s.countryCodes, gapsFor(d));
+  };
 
   const server = await createSimServer({
     ...ctx.server,
@@ -507,8 +523,11 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
             filename = `billing-statement-${s.id}.csv`;
           }
         } else {
-          const inv = [...data.values()].map((d) => d.byInvoiceId.get(id ?? '')).find(Boolean);
-          if (inv && kind === 'doc') {
+          const owner = [...data.values()].find((d) => d.byInvoiceId.has(id ?? ''));
+          const inv = owner?.byInvoiceId.get(id ?? '');
+          // A missing PDF: the link was issued, the object behind it is not there (404 NoSuchKey).
+          const missing = inv !== undefined && gapsFor(owner!).missingPdf.has(inv.id);
+          if (inv && kind === 'doc' && !missing) {
             bytes = pdfBytes(inv, part ?? 'INVOICE');
             filename = `${inv.id}_${part}.pdf`;
           } else if (inv && kind === 'gov') {
@@ -568,6 +587,7 @@ export async function startAmazonAdsSimulator(ctx: SimulatorContext): Promise<Ad
             const next = parseAdsSimSettings(req.body, settings);
             if (next.profiles !== settings.profiles || next.hugeAmount !== settings.hugeAmount) data.clear();
             settings = next;
+            gapMemo.clear();
             return json(200, { settings });
           } catch (err) {
             return json(400, { error: (err as Error).message });

@@ -1,4 +1,5 @@
 import { type ConnectionData, decimal, type SimInvoice, total } from './data.ts';
+import type { GapInvoices } from './gaps.ts';
 import { JsonNumber } from './json-number.ts';
 
 /** Model payloads (invoiceSummary, invoice, Profile) built from the seeded data. */
@@ -141,6 +142,7 @@ export function statementCsv(
   startDate: string,
   endDate: string,
   countryCodes: readonly string[],
+  gaps?: GapInvoices,
 ): { csv: Buffer; rows: number } {
   const header = [
     'Invoice ID',
@@ -152,6 +154,7 @@ export function statementCsv(
     'Program',
     'Cost',
     'Invoice total',
+    'Tax',
     'Remaining',
   ];
   const lines = [header.join(',')];
@@ -159,6 +162,15 @@ export function statementCsv(
     if (!p.billing || (countryCodes.length && !countryCodes.includes(p.countryCode))) continue;
     for (const inv of p.invoices) {
       if (inv.invoiceDate < startDate || inv.invoiceDate > endDate) continue;
+      if (gaps?.notInReport.has(inv.id)) continue;
+      // One minor unit off, or another currency: what the switches ask the statement to get wrong.
+      const invoiceTotal = total(inv) + (gaps?.amountOff.has(inv.id) ? 1n : 0n);
+      const tax = inv.tax + (gaps?.taxOff.has(inv.id) ? 1n : 0n);
+      const currency = gaps?.currencyOff.has(inv.id)
+        ? inv.currency === 'USD'
+          ? 'EUR'
+          : 'USD'
+        : inv.currency;
       for (const [i, l] of inv.lines.entries()) {
         const campaign = i === 1 ? `${l.campaignName}\n(continued)` : l.campaignName;
         lines.push(
@@ -167,11 +179,12 @@ export function statementCsv(
             inv.invoiceDate,
             inv.country,
             inv.status,
-            inv.currency,
+            currency,
             campaign,
             l.program,
             decimal(l.units, inv.scale),
-            decimal(total(inv), inv.scale),
+            decimal(invoiceTotal, inv.scale),
+            decimal(tax, inv.scale),
             decimal(inv.remaining, inv.scale),
           ]
             .map(csvField)

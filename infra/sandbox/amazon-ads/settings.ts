@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** Invoice ids, or how many of the latest issued invoices. */
+const gapPick = z.union([z.number().int().min(0).max(1000), z.array(z.string().min(1))]).optional();
+
 /** Behaviour switches of the Amazon Ads simulator: startSandbox options, or POST /__sandbox/settings. */
 export const adsSimSettingsSchema = z
   .object({
@@ -29,6 +32,29 @@ export const adsSimSettingsSchema = z
     profiles: z.number().int().min(1).max(20).default(3),
     /** One invoice per connection whose amount a double cannot hold. */
     hugeAmount: z.boolean().default(true),
+    /**
+     * Disagreements between the API and the billing statement, for control totals (all off by default):
+     * each names invoices by id, or asks for that many of the connection's latest issued ones (see gaps.ts).
+     */
+    gaps: z
+      .object({
+        /** In the statement, left out of /invoices (and answered 404 by id). */
+        notInApi: gapPick,
+        /** Listed by /invoices, left out of the statement. */
+        notInReport: gapPick,
+        /** The statement's invoice total one minor unit more than the API's amountDue. */
+        amountOff: gapPick,
+        /** The statement's tax one minor unit more than the API's taxAmountDue. */
+        taxOff: gapPick,
+        /** The statement's currency another than the API's. */
+        currencyOff: gapPick,
+        /** The promised PDF is offered by GetDocument, and its link answers 404. */
+        missingPdf: gapPick,
+        /** The promised PDF is not offered by GetDocument (listed unavailable). */
+        unofferedPdf: gapPick,
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

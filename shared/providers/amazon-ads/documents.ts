@@ -64,11 +64,16 @@ export interface InvoiceDocumentsInput {
 export async function copyInvoiceDocuments(
   ctx: Ctx,
   input: InvoiceDocumentsInput,
-): Promise<{ documents: InvoiceDocument[]; availableDocTypes: string[] }> {
+): Promise<{
+  documents: InvoiceDocument[];
+  availableDocTypes: string[];
+  unavailable: Array<{ docType?: string; reason?: string }>;
+}> {
   const { profileId, summary } = input;
   const invoiceId = summary.id;
   const documents: InvoiceDocument[] = [];
   const availableDocTypes: string[] = [];
+  const unavailable: Array<{ docType?: string; reason?: string }> = [];
   const docKey = (name: string, ext: Ext) =>
     documentKey('amazon-ads', ctx.connection.id, profileId, invoiceId, name, ext);
 
@@ -96,6 +101,10 @@ export async function copyInvoiceDocuments(
       if (copied) documents.push(copied);
     }
     for (const missing of listing?.unavailableDocuments ?? []) {
+      unavailable.push({
+        ...(missing.docType ? { docType: missing.docType } : {}),
+        ...(missing.reason ? { reason: missing.reason } : {}),
+      });
       ctx.log.info('billing document not available', {
         invoiceId,
         docType: missing.docType,
@@ -125,5 +134,5 @@ export async function copyInvoiceDocuments(
     });
     if (copied) documents.push(copied);
   }
-  return { documents, availableDocTypes };
+  return { documents, availableDocTypes, unavailable };
 }

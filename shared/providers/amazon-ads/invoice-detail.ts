@@ -20,6 +20,8 @@ export interface AdsEnrichment {
   detail?: InvoiceDetail;
   documents: InvoiceDocument[];
   availableDocTypes: string[];
+  /** What GetDocument said it could not give, and why. */
+  unavailable?: Array<{ docType?: string; reason?: string }>;
 }
 
 export function getDetail(ctx: ProviderContext<AdsConnection>, profileId: string, invoiceId: string) {
@@ -77,7 +79,7 @@ export async function enrichInvoice(
     } else throw err;
   }
 
-  const { documents, availableDocTypes } = await copyInvoiceDocuments(ctx, {
+  const { documents, availableDocTypes, unavailable } = await copyInvoiceDocuments(ctx, {
     profileId,
     summary: detail?.invoiceSummary ?? summary,
     detail,
@@ -86,5 +88,8 @@ export async function enrichInvoice(
       return parsed.success ? parsed.data : undefined;
     },
   });
-  return { ...(raw ? { raw } : {}), detail: { ...(detail ? { detail } : {}), documents, availableDocTypes } };
+  return {
+    ...(raw ? { raw } : {}),
+    detail: { ...(detail ? { detail } : {}), documents, availableDocTypes, unavailable },
+  };
 }

@@ -22,6 +22,8 @@ import {
 import { parseExactJson } from './exact-json.ts';
 import { type AdsEnrichment, enrichInvoice, getDetail } from './invoice-detail.ts';
 import { normalizeInvoice } from './normalize.ts';
+import { promisedDocumentGaps } from './promised-document-gaps.ts';
+import { reconcileAds } from './reconcile.ts';
 import {
   accountOf,
   checkStatement,
@@ -108,6 +110,7 @@ const invoices: ListingJob<AdsConnection, InvoiceSummary, AdsEnrichment> = {
       rawKey: at.rawKey,
       fetchedAt: at.fetchedAt,
     }),
+  check: promisedDocumentGaps,
   async fetchById(ctx, scope, invoiceId) {
     let res: Awaited<ReturnType<typeof getDetail>>;
     try {
@@ -185,4 +188,5 @@ export const amazonAdsSpec: ProviderSpec<AdsConnection> = {
     return parsed.data.map((p) => String(p.profileId));
   },
   jobs: [invoices, billingStatements],
+  reconcile: reconcileAds,
 };

@@ -11,6 +11,7 @@ import {
 import { CsvRowCounter } from '../../../../shared/providers/amazon-ads/csv-rows.ts';
 import { docTypesFor } from '../../../../shared/providers/amazon-ads/documents.ts';
 import { invoiceKind, normalizeInvoice } from '../../../../shared/providers/amazon-ads/normalize.ts';
+import { promisedDocumentGaps } from '../../../../shared/providers/amazon-ads/promised-document-gaps.ts';
 import { amazonAdsSpec } from '../../../../shared/providers/amazon-ads/spec.ts';
 import { compactDate } from '../../../../shared/providers/amazon-ads/statements.ts';
 
@@ -215,5 +216,61 @@ describe('amazon-ads window, secret and dates', () => {
 
   it('compact dates are yyyyMMdd', () => {
     expect(compactDate('2023-11-24')).toBe('20231124');
+  });
+});
+
+describe('amazon-ads promised documents', () => {
+  const landed = (over: Record<string, unknown> = {}) => {
+    const s = summary({ status: 'ISSUED', ...over });
+    return {
+      s,
+      invoice: normalizeInvoice({
+        connection: 'c',
+        profileId: '1',
+        summary: s,
+        documents: [],
+        rawKey: 'raw/amazon-ads/c/1/2025/02/US1.json',
+        fetchedAt: '2025-02-15T00:00:00.000Z',
+      }),
+    };
+  };
+
+  it('no gap when GetDocument offered what the summary promises (a copy that failed is pending, not this)', () => {
+    const { s, invoice } = landed();
+    const enrichment = { detail: { documents: [], availableDocTypes: ['INVOICE'] } };
+    expect(promisedDocumentGaps(s, enrichment, invoice)).toEqual([]);
+    // Nothing promised, nothing owed.
+    const none = landed({ downloadableDocuments: [] });
+    expect(
+      promisedDocumentGaps(none.s, { detail: { documents: [], availableDocTypes: [] } }, none.invoice),
+    ).toEqual([]);
+  });
+
+  it('a promised document GetDocument did not offer is a gap naming the invoice, the document and why', () => {
+    const { s, invoice } = landed({ downloadableDocuments: ['INVOICE', 'CREDIT_NOTE'] });
+    const enrichment = {
+      detail: {
+        documents: [],
+        availableDocTypes: ['INVOICE'],
+        unavailable: [{ docType: 'CREDIT_MEMO', reason: 'DOCUMENT_NOT_GENERATED' }],
+      },
+    };
+    const gaps = promisedDocumentGaps(s, enrichment, invoice);
+    expect(gaps).toEqual([
+      {
+        code: 'document-not-offered',
+        scope: '1',
+        invoiceId: 'US1',
+        field: 'CREDIT_NOTE',
+        expected: 'CREDIT_NOTE',
+        found: null,
+        message:
+          'downloadableDocuments promises CREDIT_NOTE; GetDocument did not offer CREDIT_MEMO (DOCUMENT_NOT_GENERATED)',
+      },
+    ]);
+    // GetDocument's answer did not fit (nothing offered): every promise is a gap.
+    expect(
+      promisedDocumentGaps(s, { detail: { documents: [], availableDocTypes: [] } }, invoice),
+    ).toHaveLength(2);
   });
 });
