@@ -94,7 +94,8 @@ async function businessSandbox(seed: number, timeScale = 1): Promise<Sandbox> {
       { id: 'biz-na', provider: 'amazon-business', region: 'NA' },
       { id: 'biz-jp', provider: 'amazon-business', region: 'FE' },
     ],
-    options: { 'amazon-business': { end: iso(END), pageSize: 40 } },
+    // Payment details refused for some invoices (off by default: each is a control-totals gap).
+    options: { 'amazon-business': { end: iso(END), pageSize: 40, paymentErrorShare: 0.1 } },
     log: () => {},
   });
   sandbox.clock.advance(END + 2 * HOUR - sandbox.clock.simNow());
