@@ -26,6 +26,7 @@ export type S3Kind =
   | 'month-file'
   | 'report'
   | 'export'
+  | 'reconciliation'
   | 'other';
 
 export interface AwsCalls {
@@ -90,6 +91,7 @@ export function kindOf(key: string): S3Kind {
   }
   if (key.startsWith('documents/')) return 'document';
   if (key.startsWith('invoices/')) return 'month-file';
+  if (key.startsWith('reconciliation/')) return 'reconciliation';
   if (key.startsWith('reports/')) return 'report';
   if (key.startsWith('exports/')) return 'export';
   return 'other';
