@@ -1,12 +1,7 @@
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ProviderId } from '../config/schema.ts';
 import type { PendingDocument, PendingDocumentId, PendingDocumentMiss } from '../providers/types.ts';
-import { isConditionFailure, ttl } from './state-table.ts';
+import { isConditionFailure, queryAll, ttl } from './state-table.ts';
 
 /**
  * Housekeeping only: every run of a scope tries its pending documents again (each attempt rewrites the
@@ -35,24 +30,9 @@ export class PendingDocuments {
     connection: string,
     scope?: string,
   ): Promise<PendingDocument[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: scope === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :scope)',
-          ExpressionAttributeValues: {
-            ':pk': pk(provider, connection),
-            ...(scope === undefined ? {} : { ':scope': `${scope}#` }),
-          },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(out.Items ?? []));
-      start = out.LastEvaluatedKey;
-    } while (start);
+    const items = await queryAll(this.ddb, this.table, pk(provider, connection), {
+      ...(scope === undefined ? {} : { prefix: `${scope}#` }),
+    });
     return (
       items
         .map(toPending)

@@ -1,6 +1,6 @@
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Gap, ReconciliationSummary, RunScope } from '../engine/reconciliation.ts';
-import { ttl } from './state-table.ts';
+import { queryAll, queryItems, ttl } from './state-table.ts';
 
 const RUN_TTL_DAYS = 90;
 
@@ -36,7 +36,7 @@ export class RunControls {
   }
 
   async scopes(runId: string, connection: string): Promise<RunScope[]> {
-    const items = await this.queryAll(`RUN#${runId}`, `SCOPE#${connection}#`);
+    const items = await queryAll(this.ddb, this.table, `RUN#${runId}`, { prefix: `SCOPE#${connection}#` });
     return items
       .filter((i) => i.connection === connection)
       .map((i) => ({ job: String(i.job), scope: String(i.scope), window: i.window as RunScope['window'] }));
@@ -58,23 +58,10 @@ export class RunControls {
 
   /** The gaps recorded as invoices landed, a page of the table at a time. */
   async *gaps(runId: string, connection: string): AsyncIterable<Gap> {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': gapPk(runId, connection) },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        const { pk: _p, sk: _s, expiresAt: _e, ...gap } = item;
-        yield gap as Gap;
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for await (const item of queryItems(this.ddb, this.table, gapPk(runId, connection))) {
+      const { pk: _p, sk: _s, expiresAt: _e, ...gap } = item;
+      yield gap as unknown as Gap;
+    }
   }
 
   async setReconciliation(summary: ReconciliationSummary): Promise<void> {
@@ -89,24 +76,5 @@ export class RunControls {
         },
       }),
     );
-  }
-
-  private async queryAll(pk: string, prefix: string): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': pk, ':prefix': prefix },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(out.Items ?? []));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
   }
 }

@@ -1,16 +1,10 @@
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ProviderId } from '../config/schema.ts';
 import type { ReconciliationSummary } from '../engine/reconciliation.ts';
 import type { Counter } from '../providers/types.ts';
 import { announceRunCompleted } from './run-completed.ts';
 import { type RunningMarker, RunningRuns } from './running-runs.ts';
-import { isConditionFailure, ttl } from './state-table.ts';
+import { isConditionFailure, queryAll, ttl } from './state-table.ts';
 
 /**
  * SUCCEEDED: everything landed. PARTIAL: something is pending, or was kept raw for not fitting (the run's
@@ -634,21 +628,7 @@ export class RunLedger {
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `RUN#${runId}` },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(out.Items ?? []));
-      start = out.LastEvaluatedKey;
-    } while (start);
+    const items = await queryAll(this.ddb, this.table, `RUN#${runId}`);
     const item = items.find((i) => i.sk === 'RUN');
     if (!item) return undefined;
     const head = headOf(runId, item);

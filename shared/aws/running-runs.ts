@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, ttl } from './state-table.ts';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure, queryItems, ttl } from './state-table.ts';
 
 /** The one partition that lists RUNNING runs: a Query over it is the reconciler's whole search. */
 export const RUNNING_RUNS_PK = 'RUNS#RUNNING';
@@ -70,21 +70,10 @@ export class RunningRuns {
 
   async list(): Promise<RunningMarker[]> {
     const out: RunningMarker[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': RUNNING_RUNS_PK },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        out.push({ runId: String(item.runId), mark: String(item.mark), markedAt: String(item.markedAt) });
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
+    // Eventually consistent: the reconciler reads each run's own record before it acts on a marker.
+    for await (const item of queryItems(this.ddb, this.table, RUNNING_RUNS_PK, { consistent: false })) {
+      out.push({ runId: String(item.runId), mark: String(item.mark), markedAt: String(item.markedAt) });
+    }
     return out;
   }
 }

@@ -1,4 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 
 /**
  * One DynamoDB table (pk, sk) holds the state, each part owned by one class:
@@ -14,6 +15,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
  *   INVOICE#<prov>#<conn>#<scope>          / ID#<invoiceId>  DynamoInvoiceTable: which month an invoice is in
  *   INVMONTH#<prov>#<conn>#<scope>#<month> / ID#<invoiceId>  DynamoInvoiceTable: the normalized invoice
  *   PUBLISH#<prov>#<conn>#<scope>#<month>  / PUBLISH         DynamoInvoiceTable: who writes the month file
+ *   RUN#<runId>             / SCOPE#<conn>#<job>#<scope>, RECON#<conn>   RunControls: what a run covered, its control totals
+ *   RUNGAP#<runId>#<conn>   / <scope>#<invoiceId>#<code>#<field>          RunControls: gaps invoices showed as they landed
  */
 
 /** Epoch seconds `days` from now, for the table's TTL attribute. */
@@ -26,4 +29,43 @@ export function isConditionFailure(err: unknown): boolean {
     err instanceof ConditionalCheckFailedException ||
     (err as Error)?.name === 'ConditionalCheckFailedException'
   );
+}
+
+/**
+ * The items of one partition (those whose sort key starts with `prefix`, if given), a page of the table at
+ * a time, consistent reads unless told otherwise: what every part of the state reads a list with.
+ */
+export async function* queryItems(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  pk: string,
+  options: { prefix?: string; consistent?: boolean } = {},
+): AsyncIterable<Record<string, unknown>> {
+  const { prefix, consistent = true } = options;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: prefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': pk, ...(prefix === undefined ? {} : { ':prefix': prefix }) },
+        ConsistentRead: consistent,
+        ExclusiveStartKey: start,
+      }),
+    );
+    yield* out.Items ?? [];
+    start = out.LastEvaluatedKey;
+  } while (start);
+}
+
+/** queryItems, gathered: for lists the caller needs whole (a run's record, a connection's few scopes). */
+export async function queryAll(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  pk: string,
+  options: { prefix?: string; consistent?: boolean } = {},
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  for await (const item of queryItems(ddb, table, pk, options)) items.push(item);
+  return items;
 }
