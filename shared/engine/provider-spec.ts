@@ -159,6 +159,12 @@ export interface ListingJob<C extends Connection = Connection, I = unknown, D = 
     invoiceId: string,
     known: { issuedOn?: string },
   ): Promise<{ item: unknown; raw: RawAnswer } | undefined>;
+  /**
+   * What a page's stored name says it answers instead of the window's dates, when the API's query does not
+   * follow them (CM360 lists whole issue months): the same page then keeps its key as the daily window
+   * moves, and is not written again while it holds the same invoices.
+   */
+  pageWindow?(window: Window): { from: string; to: string };
   /** How long a throttled listing waits before it comes back (to earn back more of the burst). */
   throttledWaitMs?(ctx: ProviderContext<C>, operation: string): number;
   /** Items of a page worked on at once (default 1); batched enrichment works a batch at a time. */

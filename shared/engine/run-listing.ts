@@ -328,7 +328,8 @@ export async function runListing<C extends Connection>(
       log: ctx.log,
     });
   };
-  const pageName = () => listingPageName(job.name, message.window, at.page);
+  const pageName = () =>
+    listingPageName(job.name, job.pageWindow?.(message.window) ?? message.window, at.page);
   const chunk = job.enrichBatch?.size ?? Math.max(1, job.concurrency ?? 1);
 
   while (!state.publishing) {

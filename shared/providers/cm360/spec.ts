@@ -99,6 +99,11 @@ const invoices: ListingJob<Cm360Connection, Cm360Invoice> = {
       next: nextCursor(months, month, res.data.nextPageToken || undefined),
     };
   },
+  // Its pages answer whole issue months: named by the first and last month, not the window's days.
+  pageWindow: (window) => {
+    const months = issueMonths(window);
+    return { from: months[0]!, to: months.at(-1)! };
+  },
   item: {
     schema: invoiceSchema,
     id: (i) => i.id,
