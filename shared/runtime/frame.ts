@@ -147,11 +147,15 @@ export function sqsHandler(options: FrameOptions) {
       await settle();
     } catch (err) {
       counters.count('failures');
+      const redelivered = !(isPermanent(err) || finalAttempt);
+      // What this receive landed is landed again, and counted, by the receive SQS delivers next (its writes
+      // are idempotent): counted now too, a redelivered page would count its invoices twice.
+      if (redelivered) counters.forgetLanded();
       await counters.record(d, message).catch(() => undefined);
       const reason = describeError(err);
       // No retry fixes it, or this is the last receive SQS allows: the frame moves it to the DLQ itself, with
       // the real cause as the reason (a redrive would carry none), and the run learns why now.
-      if (isPermanent(err) || finalAttempt) {
+      if (!redelivered) {
         const receives = record.attributes?.ApproximateReceiveCount;
         const why = isPermanent(err) ? reason : `after ${receives} receives: ${reason}`;
         await rejectToDlq(d, record, message, why, settle);

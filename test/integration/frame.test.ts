@@ -131,4 +131,13 @@ describe('handler frame on the local stack', () => {
     expect(run?.failures[0]?.reason).toMatch(/transient failure of flaky-1/);
     expect(run?.connections['cm360-main']?.failures).toBe(5);
   });
+
+  it('counts what a redelivered message landed once: the failed receive counts its failure, not its invoices', async () => {
+    await state.ensureRun('once', { connections: ['cm360-main'], source: 'local' }, 1);
+    await stack.send('cm360-invoices', fetch('once', 'once-1'));
+    await stack.waitForIdle({ timeoutMs: 60_000 });
+    const run = await state.getRun('once');
+    expect(run?.connections['cm360-main']).toMatchObject({ invoices: 1, failures: 1 });
+    expect(run?.status).toBe('SUCCEEDED');
+  });
 });

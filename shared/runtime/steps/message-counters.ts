@@ -6,6 +6,9 @@ import type { FrameDeps } from './frame-deps.ts';
 
 const { provider: PROVIDER, connection: CONNECTION } = METRICS.dimensions;
 
+/** Counters of what a receive landed, as opposed to how it went (retries, throttles, failures). */
+const LANDED: readonly Counter[] = ['invoices', 'unchanged', 'documents', 'reports', 'bytes', 'rows'];
+
 /** One message's counters: added to its run's record and emitted as metrics once, when the message ends. */
 export class MessageCounters {
   readonly counts: Partial<Record<Counter, number>> = {};
@@ -14,6 +17,11 @@ export class MessageCounters {
   count = (counter: Counter, n = 1): void => {
     this.counts[counter] = (this.counts[counter] ?? 0) + n;
   };
+
+  /** Drops the counts of what was landed (the receive failed and SQS delivers the message again). */
+  forgetLanded(): void {
+    for (const c of LANDED) delete this.counts[c];
+  }
 
   /**
    * Records the counters in the run and as metrics; a second call (after a late failure) does nothing. The
