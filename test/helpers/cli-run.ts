@@ -69,3 +69,17 @@ export const withoutFetchedAt = (text: string) =>
       return JSON.stringify(rest);
     })
     .join('\n');
+
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+/** A run's reconciliation file is named by its run id, new on every run: the name with it masked. */
+export const withoutRunFile = (file: string) => file.replace(new RegExp(`/${UUID}\\.jsonl$`), '/RUN.jsonl');
+
+/** A reconciliation file with its run's id and time masked (what two runs of one seed and clock share). */
+export const withoutRunIds = (text: string) =>
+  text.replace(new RegExp(UUID, 'g'), 'RUN').replace(/"reconciledAt":"[^"]*"/g, '"reconciledAt":"T"');
+
+/** The files under a mirror by their name with the run id masked (see withoutRunFile). */
+export async function filesByName(dir: string): Promise<Map<string, string>> {
+  return new Map((await filesUnder(dir)).map((f) => [withoutRunFile(f), f]));
+}

@@ -2,7 +2,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CliSummaryRow, filesUnder, maskLinks, runCli, withoutFetchedAt } from '../helpers/cli-run.ts';
+import {
+  type CliSummaryRow,
+  filesByName,
+  maskLinks,
+  runCli,
+  withoutFetchedAt,
+  withoutRunIds,
+} from '../helpers/cli-run.ts';
 
 /**
  * `npm start -- --seed --clock --faults` twice (each with fresh state): the same objects land, byte for byte, but for what
@@ -12,12 +19,6 @@ import { type CliSummaryRow, filesUnder, maskLinks, runCli, withoutFetchedAt } f
  */
 
 const CLOCK = '2026-03-01T00:00:00Z';
-
-const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const RUN_FILE = new RegExp(`/${UUID}\\.jsonl$`);
-/** A reconciliation file with its run's id and time masked (the clock is fixed, the run ids are not). */
-const withoutRunIds = (text: string) =>
-  text.replace(new RegExp(UUID, 'g'), 'RUN').replace(/"reconciledAt":"[^"]*"/g, '"reconciledAt":"T"');
 
 const CONFIG = {
   providers: { 'amazon-ads': { maxConcurrency: 2 }, 'sp-api': { maxConcurrency: 2 } },
@@ -100,9 +101,7 @@ describe('npm start with one seed and clock, twice', () => {
     for (const row of [...a.rows, ...b.rows]) expect(row.retries).toBeGreaterThan(0);
 
     // A run's reconciliation file is named by its run id, which is new on every run.
-    const byName = async (out: string) =>
-      new Map((await filesUnder(join(dir, out))).map((f) => [f.replace(RUN_FILE, '/RUN.jsonl'), f]));
-    const [inA, inB] = [await byName('a'), await byName('b')];
+    const [inA, inB] = [await filesByName(join(dir, 'a')), await filesByName(join(dir, 'b'))];
     const listed = [...inA.keys()];
     expect([...inB.keys()]).toEqual(listed);
     expect(listed.filter((f) => f.startsWith('reconciliation/')).length).toBe(a.rows.length);

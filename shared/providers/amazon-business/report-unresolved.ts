@@ -1,3 +1,4 @@
+import type { Window } from '../../jobs/messages.ts';
 import type { ProviderContext } from '../types.ts';
 import type { OrderLineItem } from './api.ts';
 import { type Assembly, consolidatedOf } from './assemble.ts';
@@ -27,6 +28,7 @@ export function reportUnresolved(
   scope: string,
   ledger: TransactionLedger,
   assembly: Assembly | undefined,
+  window: Window,
   key?: string,
 ): void {
   // A note is a state of the provider's data that left nothing of ours out (not invoiced yet, a consolidated
@@ -54,7 +56,11 @@ export function reportUnresolved(
       `${u.nullDetailLines.length} order line items answered invoice details with null invoiceNumber/invoiceDate${named}; ${AGAIN}`,
     );
   }
-  const uninvoiced = uninvoicedLines(scope, ledger, u.uninvoiced, ctx.now());
+  // A line's age is counted to the run's day: its window's end, or now if sooner. A window that ended
+  // long ago (a backfill, a replay with a pinned clock) judges its lines as that day's run would have.
+  const windowEnd = new Date(`${window.to}T23:59:59.999Z`);
+  const asOf = windowEnd < ctx.now() ? windowEnd : ctx.now();
+  const uninvoiced = uninvoicedLines(scope, ledger, u.uninvoiced, asOf);
   for (const gap of uninvoiced.gaps) ctx.reportGap?.(gap);
   if (uninvoiced.pending.length) {
     report(

@@ -63,7 +63,7 @@ async function transactionsPage(req: Req, at: { n: number; token?: string }, pag
     const ledger = await pages.ledger(t);
     if (ledger.lineItems.length > 0) next = encodeCursor({ phase: 'details', t, j: 0 });
     else {
-      reportUnresolved(req.ctx, req.scope, ledger, undefined);
+      reportUnresolved(req.ctx, req.scope, ledger, undefined, req.window);
       next = null;
     }
   }
@@ -93,6 +93,7 @@ async function detailsPage(req: Req, at: { t: number; j: number }, pages: Listin
       req.scope,
       ledger,
       assembly,
+      req.window,
       listingPageKey(req.ctx, req.scope, JOB, req.window, at.t),
     );
     if (assembly.invoices.length > 0) next = encodeCursor({ phase: 'payments', t: at.t, d, k: 0 });

@@ -43,7 +43,7 @@ const dateOf = (t: ListedTransaction) => t.tx.transactionDate || t.tx.feedDate |
 
 /**
  * Splits the line items no invoice lists yet into the pending and the overdue, by the age of the
- * transaction that lists them (transactionDate, else feedDate). Age is counted to `now`, or to the newest
+ * transaction that lists them (transactionDate, else feedDate). Age is counted to `now` (the run's day), or to the newest
  * transaction of the feed when that is later: a feed cannot list what has not happened yet, so then the
  * provider's clock is ahead of ours (a simulator's), and the invoice lag runs on the provider's. A line's
  * gap names it by its three ids (the field: no invoice to name), expects an invoice for its totalAmount
