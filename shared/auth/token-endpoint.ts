@@ -1,8 +1,7 @@
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
-import { sharedAgent } from '../http/agent.ts';
+import type { HttpAgents } from '../http/agent.ts';
 import { AuthError, isRetryableNetworkError, networkErrorCode } from '../http/errors.ts';
-import { request } from '../http/request.ts';
+import { readText, request } from '../http/request.ts';
 import { backoffMs, parseRetryAfter } from '../http/retry.ts';
 import type { IssuedToken } from './types.ts';
 
@@ -12,7 +11,8 @@ export interface TokenEndpointOptions {
   url: string;
   /** Attempts in all when the endpoint answers 5xx/429 or the connection breaks. */
   maxAttempts?: number;
-  dispatcher?: Dispatcher;
+  /** Keep-alive pools to use instead of the container's shared ones. */
+  agents?: HttpAgents;
   sleep?: (ms: number) => Promise<unknown>;
   random?: () => number;
 }
@@ -60,12 +60,12 @@ export async function postTokenForm(
           accept: 'application/json',
         },
         body,
-        dispatcher: opts.dispatcher ?? sharedAgent(),
+        ...(opts.agents ? { agents: opts.agents } : {}),
       });
       status = res.statusCode;
       const ra = res.headers['retry-after'];
       retryAfter = Array.isArray(ra) ? ra[0] : ra;
-      text = await res.body.text();
+      text = await readText(res.body);
     } catch (err) {
       if (isRetryableNetworkError(err) && attempt < maxAttempts) {
         await sleep(backoffMs(attempt - 1, RETRY, random));

@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
 import type { TokenSource } from '../auth/types.ts';
 import { redact, redactUrl } from '../log/redact.ts';
 import type {
@@ -11,7 +10,7 @@ import type {
   ProviderHttp,
   RequestOptions,
 } from '../providers/types.ts';
-import { sharedAgent } from './agent.ts';
+import type { HttpAgents } from './agent.ts';
 import { checkDownloadUrl, loopbackDownloadsAllowed } from './allowlist.ts';
 import { type ErrorParser, parseProviderErrorBody, statusText } from './error-body.ts';
 import {
@@ -25,7 +24,7 @@ import {
   ProviderError,
 } from './errors.ts';
 import { looksLikeExpiredToken, looksLikeExpiredUrl } from './expiry.ts';
-import { request } from './request.ts';
+import { discard, type HttpMethod, type ResponseData, readText, request } from './request.ts';
 import { backoffMs, DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from './retry.ts';
 import { type BucketSpec, bucketFor, type TokenBucket } from './token-bucket.ts';
 
@@ -84,13 +83,16 @@ export interface HttpClientOptions {
   random?: () => number;
   now?: () => number;
   sleep?: (ms: number) => Promise<unknown>;
-  dispatcher?: Dispatcher;
+  /** Keep-alive pools to use instead of the container's shared ones. */
+  agents?: HttpAgents;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 const MAX_ERROR_BODY = 64 * 1024;
 const USER_AGENT = 'invoice-ingest/0.1';
+/** setTimeout fires at once beyond this (a 32-bit delay); no budget is that long. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Target {
   url: URL;
@@ -286,88 +288,128 @@ export class HttpClient implements ProviderHttp {
         else sent['x-amz-access-token'] = token;
       }
 
-      let res: Dispatcher.ResponseData;
+      // No call outlives the invocation's budget: the margin behind it is for handing the rest of the work
+      // back to the queue. A download is let go once its body starts (the sink owns the copy from there).
+      const deadline = new AbortController();
+      const left = Math.min(Math.max(0, this.#o.budget.remainingMs()), MAX_TIMER_MS);
+      const budgetTimer = setTimeout(() => deadline.abort(), left);
+      budgetTimer.unref();
       try {
-        res = await request(url, {
-          method: target.method as Dispatcher.HttpMethod,
-          headers: sent,
-          ...(target.body !== undefined ? { body: target.body } : {}),
-          dispatcher: this.#o.dispatcher ?? sharedAgent(),
-        });
-      } catch (err) {
-        retries = await this.#afterNetworkError(operation, err, retries, once);
-        continue;
-      }
-      const status = res.statusCode;
-      const resHeaders = flattenHeaders(res.headers);
-      this.#correctRate(operation, resHeaders);
-      this.#debug('http answer', { operation, method: target.method, url: redactUrl(url), status });
-
-      if (isDownload && REDIRECTS.has(status)) {
-        await res.body.dump().catch(() => undefined);
-        const location = resHeaders.location;
-        if (!location) throw this.#providerError(operation, status, 'redirect without a Location', retries);
-        if (++hops > MAX_REDIRECTS) {
-          throw new DownloadRefusedError(operation, url.host, `more than ${MAX_REDIRECTS} redirects`);
-        }
-        const next = checkDownloadUrl(
-          operation,
-          new URL(location, url),
-          this.#o.downloadHosts,
-          this.#allowLoopback,
-        );
-        if (next.host !== url.host) {
-          // Credentials are for the host they were given for, not for wherever it redirects.
-          auth = false;
-          delete headers.authorization;
-          delete headers['x-amz-access-token'];
-        }
-        url = next;
-        pace = false;
-        continue;
-      }
-
-      if (status >= 200 && status < 300) {
-        if (isDownload) return { kind: 'stream', status, headers: resHeaders, stream: res.body };
+        let res: ResponseData;
         try {
-          return { kind: 'text', status, headers: resHeaders, text: await res.body.text() };
+          res = await request(url, {
+            method: target.method as HttpMethod,
+            headers: sent,
+            ...(target.body !== undefined ? { body: target.body } : {}),
+            ...(this.#o.agents ? { agents: this.#o.agents } : {}),
+            signal: deadline.signal,
+          });
         } catch (err) {
+          if (deadline.signal.aborted) this.#outOfBudget(operation, err, retries, once);
           retries = await this.#afterNetworkError(operation, err, retries, once);
           continue;
         }
-      }
+        const status = res.statusCode;
+        const resHeaders = flattenHeaders(res.headers);
+        this.#correctRate(operation, resHeaders);
+        this.#debug('http answer', { operation, method: target.method, url: redactUrl(url), status });
 
-      const errorBody = await readErrorBody(res.body);
-      if (
-        token !== undefined &&
-        !refreshed &&
-        (status === 401 || (status === 403 && this.#expiredToken(status, errorBody)))
-      ) {
-        this.#o.auth?.tokens.invalidate(token);
-        refreshed = true;
-        this.#debug('access token refused, refreshing once', { operation, status });
-        continue;
-      }
-      if (isDownload && looksLikeExpiredUrl(status, errorBody)) throw new ExpiredUrlError(operation, status);
-      const throttled = status === 429 || this.#throttleError(status, errorBody);
-      if (throttled || status >= 500) {
-        if (throttled) this.#emit({ type: 'throttle', operation, status });
-        if (retries + 1 >= this.#retry.maxAttempts || (once && !throttled)) {
-          throw this.#providerError(operation, status, errorBody, retries + 1, once && !throttled, throttled);
+        if (isDownload && REDIRECTS.has(status)) {
+          await discard(res.body);
+          const location = resHeaders.location;
+          if (!location) throw this.#providerError(operation, status, 'redirect without a Location', retries);
+          if (++hops > MAX_REDIRECTS) {
+            throw new DownloadRefusedError(operation, url.host, `more than ${MAX_REDIRECTS} redirects`);
+          }
+          const next = checkDownloadUrl(
+            operation,
+            new URL(location, url),
+            this.#o.downloadHosts,
+            this.#allowLoopback,
+          );
+          if (next.host !== url.host) {
+            // Credentials are for the host they were given for, not for wherever it redirects.
+            auth = false;
+            delete headers.authorization;
+            delete headers['x-amz-access-token'];
+          }
+          url = next;
+          pace = false;
+          continue;
         }
-        const retryAfter = parseRetryAfter(resHeaders['retry-after'], this.#now());
-        await this.#waitBeforeRetry(
-          operation,
-          retries,
-          throttled ? 'throttled' : 'unavailable',
-          status,
-          retryAfter,
-        );
-        retries++;
-        continue;
+
+        if (status >= 200 && status < 300) {
+          if (isDownload) return { kind: 'stream', status, headers: resHeaders, stream: res.body };
+          try {
+            return { kind: 'text', status, headers: resHeaders, text: await readText(res.body) };
+          } catch (err) {
+            if (deadline.signal.aborted) this.#outOfBudget(operation, err, retries, once);
+            retries = await this.#afterNetworkError(operation, err, retries, once);
+            continue;
+          }
+        }
+
+        const errorBody = await readErrorBody(res.body);
+        if (
+          token !== undefined &&
+          !refreshed &&
+          (status === 401 || (status === 403 && this.#expiredToken(status, errorBody)))
+        ) {
+          this.#o.auth?.tokens.invalidate(token);
+          refreshed = true;
+          this.#debug('access token refused, refreshing once', { operation, status });
+          continue;
+        }
+        if (isDownload && looksLikeExpiredUrl(status, errorBody))
+          throw new ExpiredUrlError(operation, status);
+        const throttled = status === 429 || this.#throttleError(status, errorBody);
+        if (throttled || status >= 500) {
+          if (throttled) this.#emit({ type: 'throttle', operation, status });
+          if (retries + 1 >= this.#retry.maxAttempts || (once && !throttled)) {
+            throw this.#providerError(
+              operation,
+              status,
+              errorBody,
+              retries + 1,
+              once && !throttled,
+              throttled,
+            );
+          }
+          const retryAfter = parseRetryAfter(resHeaders['retry-after'], this.#now());
+          await this.#waitBeforeRetry(
+            operation,
+            retries,
+            throttled ? 'throttled' : 'unavailable',
+            status,
+            retryAfter,
+          );
+          retries++;
+          continue;
+        }
+        throw this.#providerError(operation, status, errorBody, retries + 1);
+      } finally {
+        clearTimeout(budgetTimer);
       }
-      throw this.#providerError(operation, status, errorBody, retries + 1);
     }
+  }
+
+  /**
+   * The budget ran out with a call in flight: the rest is handed back to the queue, unless the call creates
+   * something, which may then have been acted on or not (ambiguous: the caller looks the job up).
+   */
+  #outOfBudget(operation: string, err: unknown, retries: number, once: boolean): never {
+    if (!once) this.#defer(operation, 0, 'budget');
+    throw new ProviderError({
+      ambiguous: true,
+      provider: this.#o.provider,
+      connection: this.#o.connection,
+      operation,
+      status: 0,
+      code: 'BUDGET_EXHAUSTED',
+      message: 'the time budget ran out with the call in flight',
+      attempts: retries + 1,
+      cause: redact(err),
+    });
   }
 
   /** Retries a broken connection (returns the new retry count), or fails with the network code. */

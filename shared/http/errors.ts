@@ -186,12 +186,10 @@ const RETRYABLE_NETWORK_CODES = new Set([
   'EAI_AGAIN',
   'ENETUNREACH',
   'EHOSTUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  // request.ts's own timeouts (connect, headers, a stalled body).
+  'HTTP_CONNECT_TIMEOUT',
+  'HTTP_HEADERS_TIMEOUT',
+  'HTTP_BODY_TIMEOUT',
 ]);
 
 export function networkErrorCode(err: unknown): string | undefined {
