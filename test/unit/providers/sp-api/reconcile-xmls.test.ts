@@ -27,6 +27,7 @@ function invoice(
   status: string,
   ids: Partial<SpInvoice> = {},
   total: string | null = null,
+  fetchedAt = '2024-07-11T00:00:00Z',
 ): TableEntry {
   const item: SpInvoice = { id, date, status, series: '1', ...ids };
   const line = normalizeInvoice({
@@ -34,7 +35,7 @@ function invoice(
     marketplaceId: MP,
     invoice: item,
     rawKey: `raw/${id}.json`,
-    fetchedAt: '2024-07-12T00:00:00Z',
+    fetchedAt,
   });
   const match = matchOf(item);
   return { invoice: { ...line, total }, ...(match ? { match } : {}) };
@@ -93,6 +94,7 @@ async function gapsOf(opts: {
   const input: ReconcileInput<SpApiConnection> = {
     ctx: {
       connection: { id: CONN },
+      runId: 'run-1',
       sink: { getText: async (key: string) => texts.get(key) },
     } as unknown as ProviderContext<SpApiConnection>,
     scopes: opts.scopes ?? SCOPES,
@@ -148,6 +150,16 @@ describe('SP-API control totals (listing against the export XMLs)', () => {
       expect.objectContaining({ code: 'xml-missing', invoiceId: 'b', expected: '2', found: null }),
     ]);
     expect(gaps[0]!.message).toMatch(/AUTHORIZED invoice of 2024-06-25 has no XML in export export-1/);
+  });
+
+  it("does not hold an earlier run's export to an invoice whose line, answered by the government, landed after it was made", async () => {
+    const late = '2024-07-11T13:00:00Z';
+    const entries = [
+      invoice('a', '2024-06-25T15:00:00Z', 'AUTHORIZED', { externalInvoiceId: '1' }, null, late),
+    ];
+    expect(await gapsOf({ entries, xmls: [], record: { ...done, runId: 'an-earlier-run' } })).toEqual([]);
+    // This run's own export is held to every invoice.
+    expect((await gapsOf({ entries, xmls: [] })).map((g) => g.code)).toEqual(['xml-missing']);
   });
 
   it('does not call missing what was issued from the day the export was made', async () => {
