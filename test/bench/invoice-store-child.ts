@@ -73,6 +73,8 @@ for (let i = 0; i < n; i += 100) {
   await store.flush();
 }
 const upserted = performance.now();
+// Which half sets the peak: the upserts' own, before the publish starts.
+const upsertRssKb = process.resourceUsage().maxRSS;
 await publishMonths(
   ctx,
   [...store.touched].map((month) => ({
@@ -90,5 +92,6 @@ process.stdout.write(
     publishMs: done - upserted,
     wallMs: done - started,
     maxRssKb: process.resourceUsage().maxRSS,
+    upsertRssKb,
   }),
 );

@@ -89,7 +89,15 @@ async function buildChild(): Promise<string> {
 async function oneRun(
   size: number,
   child: string,
-): Promise<{ ratio: number; rssMb: number; per10k: number; up: number; pub: number; fileMb: number }> {
+): Promise<{
+  ratio: number;
+  rssMb: number;
+  upsertRssMb: number;
+  per10k: number;
+  up: number;
+  pub: number;
+  fileMb: number;
+}> {
   const standins = await startStandins();
   const ddbRelay = await countingRelay(standins.env.AWS_ENDPOINT_URL_DYNAMODB!);
   const s3Relay = await countingRelay(standins.env.AWS_ENDPOINT_URL_S3!);
@@ -103,9 +111,17 @@ async function oneRun(
 
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const before = ddbRelay.bytes() + s3Relay.bytes();
+    const heap = process.env.STORE_BENCH_HEAP_MB;
     const { stdout } = await exec(
       process.execPath,
-      [child, String(size), table, bucket, JSON.stringify(env)],
+      [
+        ...(heap ? [`--max-old-space-size=${heap}`] : []),
+        child,
+        String(size),
+        table,
+        bucket,
+        JSON.stringify(env),
+      ],
       {
         maxBuffer: 1 << 20,
         env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
@@ -116,6 +132,7 @@ async function oneRun(
       publishMs: number;
       wallMs: number;
       maxRssKb: number;
+      upsertRssKb: number;
     };
     const moved = ddbRelay.bytes() + s3Relay.bytes() - before;
     const head = await s3.send(
@@ -128,6 +145,7 @@ async function oneRun(
     return {
       ratio: moved / fileBytes,
       rssMb: out.maxRssKb / 1024,
+      upsertRssMb: out.upsertRssKb / 1024,
       per10k: (out.wallMs / size) * 10_000,
       up: out.upsertMs,
       pub: out.publishMs,
@@ -160,7 +178,7 @@ export async function run(): Promise<void> {
         2,
       ).padEnd(
         20,
-      )} ${runs[0]!.fileMb.toFixed(1).padEnd(8)} ${stat(runs.map((x) => x.rssMb)).padEnd(20)} ${stat(runs.map((x) => x.per10k)).padEnd(24)} ${med(runs.map((x) => x.up))} / ${med(runs.map((x) => x.pub))}`,
+      )} ${runs[0]!.fileMb.toFixed(1).padEnd(8)} ${stat(runs.map((x) => x.rssMb)).padEnd(20)} ${stat(runs.map((x) => x.per10k)).padEnd(24)} ${med(runs.map((x) => x.up))} / ${med(runs.map((x) => x.pub))}; peak RSS when the upserts end ${med(runs.map((x) => x.upsertRssMb))} MB`,
     );
   }
   console.log('targets: moved/file <= 3; peak RSS < 256 MB; ms per 10k flat from 10k to 100k');
