@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { request } from 'undici';
 import { expect } from 'vitest';
 import { localDynamoClient, localS3Client } from '../../infra/local/clients.ts';
 import { sandboxConfig } from '../../infra/local/sandbox-config.ts';
@@ -83,4 +84,23 @@ export function keysAfterRerun(before: readonly string[], rerun: RunRecord): str
   const reconciled = Object.values(rerun.reconciliations ?? {}).map((r) => r.key);
   expect(reconciled.length).toBeGreaterThan(0);
   return [...before, ...reconciled].sort();
+}
+
+/**
+ * A simulator's admin API (`<base>/__sandbox/...`, the base read when called: it is known once the stack
+ * is up): its JSON answer, or an error naming the call. `readText` turns the answer's text into JSON first
+ * where a number must stay exact (Amazon Ads' amounts).
+ */
+export function simulatorAdmin(base: () => string, readText: (text: string) => string = (t) => t) {
+  return async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+    const res = await request(`${base()}/__sandbox${path}`, {
+      method,
+      ...(body !== undefined
+        ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+        : {}),
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`admin ${method} ${path}: ${res.statusCode} ${text}`);
+    return JSON.parse(readText(text)) as T;
+  };
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/stack.ts';
 import { amazonAdsSimulator } from '../../infra/sandbox/amazon-ads/index.ts';
@@ -11,7 +10,14 @@ import type { NormalizedInvoice } from '../../shared/invoice/model.ts';
 import { normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
 import { addDecimals, minorUnits, withMinorUnits } from '../../shared/invoice/money.ts';
 import { listKeys as bucketKeys, getText as bucketText } from '../helpers/bucket.ts';
-import { keysAfterRerun, type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
+import {
+  keysAfterRerun,
+  type ProviderStack,
+  simulatorAdmin,
+  startProviderStack,
+} from '../helpers/provider-stack.ts';
+
+const exactAmounts = (text: string) => text.replace(/("amount"\s*:\s*)(-?\d+(?:\.\d+)?)/g, '$1"$2"');
 
 /**
  * Amazon Ads end to end on the local stack: the real handlers in worker threads, S3/SQS/DynamoDB
@@ -61,18 +67,8 @@ describe('amazon-ads on the local stack', () => {
   let provider: ProviderStack;
   let sim: string;
 
-  const admin = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
-    const res = await request(`${sim}/__sandbox${path}`, {
-      method,
-      ...(body !== undefined
-        ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
-        : {}),
-    });
-    const text = await res.body.text();
-    if (res.statusCode >= 300) throw new Error(`admin ${method} ${path}: ${res.statusCode} ${text}`);
-    // Amounts are exact digits in the simulator's JSON; read them as text.
-    return JSON.parse(text.replace(/("amount"\s*:\s*)(-?\d+(?:\.\d+)?)/g, '$1"$2"')) as T;
-  };
+  // Amounts are exact digits in the simulator's JSON; read them as text.
+  const admin = simulatorAdmin(() => sim, exactAmounts);
   const simData = () => admin<SimData>('GET', `/data?connection=${CONNECTION}`);
   const simStatements = async () =>
     (await admin<{ statements: SimStatement[] }>('GET', '/statements')).statements;
@@ -468,17 +464,8 @@ describe('amazon-ads control totals on the local stack', () => {
   let provider: ProviderStack;
   let sim: string;
 
-  const admin = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
-    const res = await request(`${sim}/__sandbox${path}`, {
-      method,
-      ...(body !== undefined
-        ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
-        : {}),
-    });
-    const text = await res.body.text();
-    if (res.statusCode >= 300) throw new Error(`admin ${method} ${path}: ${res.statusCode} ${text}`);
-    return JSON.parse(text.replace(/("amount"\s*:\s*)(-?\d+(?:\.\d+)?)/g, '$1"$2"')) as T;
-  };
+  // Amounts are exact digits in the simulator's JSON; read them as text.
+  const admin = simulatorAdmin(() => sim, exactAmounts);
   const run = async (window: { from: string; to: string }): Promise<RunRecord> => {
     const runId = `test-${randomUUID()}`;
     await provider.stack.send('amazon-ads-invoices', {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/stack.ts';
 import { amazonBusinessSimulator } from '../../infra/sandbox/amazon-business/index.ts';
@@ -10,7 +9,7 @@ import { parseConfig } from '../../shared/config/load.ts';
 import { normalizedInvoiceSchema } from '../../shared/invoice/model.ts';
 import { addDecimals } from '../../shared/invoice/money.ts';
 import { listKeys as bucketKeys, getText as bucketText } from '../helpers/bucket.ts';
-import { type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
+import { type ProviderStack, simulatorAdmin, startProviderStack } from '../helpers/provider-stack.ts';
 
 /**
  * Amazon Business end to end on the local stack: the real amazon-business-invoices handler in a worker
@@ -70,17 +69,7 @@ describe('amazon-business on the local stack', () => {
   let state: DynamoStateStore;
   let sim: string;
 
-  const admin = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
-    const res = await request(`${sim}/__sandbox${path}`, {
-      method,
-      ...(body !== undefined
-        ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
-        : {}),
-    });
-    const text = await res.body.text();
-    if (res.statusCode >= 300) throw new Error(`admin ${method} ${path}: ${res.statusCode} ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const admin = simulatorAdmin(() => sim);
   const truth = (connection: string, window = WINDOW) =>
     admin<Truth>(
       'GET',

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/stack.ts';
 import type { Cm360GroundTruth, ExpectedInvoice } from '../../infra/sandbox/cm360/data.ts';
@@ -12,7 +11,12 @@ import { type NormalizedInvoice, normalizedInvoiceSchema } from '../../shared/in
 import { addDecimals } from '../../shared/invoice/money.ts';
 import { CONSOLIDATED_BILLING } from '../../shared/providers/cm360/spec.ts';
 import { listKeys as bucketKeys, getText as bucketText } from '../helpers/bucket.ts';
-import { keysAfterRerun, type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
+import {
+  keysAfterRerun,
+  type ProviderStack,
+  simulatorAdmin,
+  startProviderStack,
+} from '../helpers/provider-stack.ts';
 
 /**
  * CM360 end to end on the local stack: the real cm360-invoices handler in a worker thread, the
@@ -45,17 +49,7 @@ describe('cm360 on the local stack', () => {
   let sim: string;
   const truth: Record<string, Cm360GroundTruth> = {};
 
-  const admin = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
-    const res = await request(`${sim}/__sandbox${path}`, {
-      method,
-      ...(body !== undefined
-        ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
-        : {}),
-    });
-    const text = await res.body.text();
-    if (res.statusCode >= 300) throw new Error(`admin ${method} ${path}: ${res.statusCode} ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const admin = simulatorAdmin(() => sim);
   const listKeys = (prefix: string) => bucketKeys(s3, stack.bucket, prefix);
   const getText = (key: string) => bucketText(s3, stack.bucket, key);
   const normalized = async (connection: string): Promise<NormalizedInvoice[]> => {

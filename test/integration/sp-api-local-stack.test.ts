@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/stack.ts';
 import { formatMinorUnits } from '../../infra/sandbox/framework/seed.ts';
@@ -12,7 +11,12 @@ import { type NormalizedInvoice, normalizedInvoiceSchema } from '../../shared/in
 import { addDecimals, toDecimal } from '../../shared/invoice/money.ts';
 import { brazilDay } from '../../shared/providers/sp-api/normalize.ts';
 import { listKeys as bucketKeys, getText as bucketText } from '../helpers/bucket.ts';
-import { keysAfterRerun, type ProviderStack, startProviderStack } from '../helpers/provider-stack.ts';
+import {
+  keysAfterRerun,
+  type ProviderStack,
+  simulatorAdmin,
+  startProviderStack,
+} from '../helpers/provider-stack.ts';
 
 /**
  * SP-API (Brazil) end to end on the local stack: the real sp-api-invoices and export-poller handlers in
@@ -55,17 +59,7 @@ describe('sp-api on the local stack', () => {
   let provider: ProviderStack;
   let sim: string;
 
-  const admin = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
-    const res = await request(`${sim}/__sandbox${path}`, {
-      method,
-      ...(body !== undefined
-        ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
-        : {}),
-    });
-    const text = await res.body.text();
-    if (res.statusCode >= 300) throw new Error(`admin ${method} ${path}: ${res.statusCode} ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const admin = simulatorAdmin(() => sim);
   const simInvoices = async (connection: string) =>
     (
       await admin<{ invoices: SimInvoice[] }>(
