@@ -17,6 +17,7 @@ import { fetchMessageSchema, runMessageSchema } from '../../../../shared/jobs/me
 import { createInvoicesExport, getInvoice, getInvoices } from '../../../../shared/providers/sp-api/api.ts';
 import { windowBounds } from '../../../../shared/providers/sp-api/bounds.ts';
 import { send } from '../../../../shared/providers/sp-api/http.ts';
+import { brazilDay } from '../../../../shared/providers/sp-api/normalize.ts';
 import { type SpApiConnection, spApiSpec } from '../../../../shared/providers/sp-api/spec.ts';
 import { writeXmlIndex, type XmlIndexEntry } from '../../../../shared/providers/sp-api/xml-index.ts';
 import type {
@@ -550,13 +551,13 @@ describe('SP-API spec on the engine, against the simulator', () => {
     await run(ctxFor(http, sink, memoryState()), runMessage({ invoiceId: wanted.id }));
     expect(requests('getInvoices')).toBe(listings);
     expect(sent).toEqual([]);
+    // The issue day is the day in Brazil: a date-time late in the UTC evening is the day before there.
+    const day = brazilDay(wanted.date);
     expect(sink.lines('invoices/provider=sp-api/')).toEqual([
-      expect.objectContaining({ invoiceId: wanted.id, issuedOn: wanted.date.slice(0, 10) }),
+      expect.objectContaining({ invoiceId: wanted.id, issuedOn: day }),
     ]);
     const [rawKey] = sink.keys(/^raw\/sp-api\/sp-unit\/A2Q3Y263D00KWC\/\d{4}\/\d{2}\//);
-    expect(rawKey).toBe(
-      `raw/sp-api/sp-unit/${MP}/${wanted.date.slice(0, 4)}/${wanted.date.slice(5, 7)}/${wanted.id}.json`,
-    );
+    expect(rawKey).toBe(`raw/sp-api/sp-unit/${MP}/${day.slice(0, 4)}/${day.slice(5, 7)}/${wanted.id}.json`);
     // The invoice's own bytes from the getInvoice answer, stored as a listing's item would be.
     expect(JSON.parse(sink.objects.get(rawKey!)!)).toMatchObject({ id: wanted.id, date: wanted.date });
 
