@@ -1,7 +1,7 @@
 import { type Gap, type ReconcileInput, type RunScope, sameAmount } from '../../engine/reconciliation.ts';
 import type { NormalizedInvoice } from '../../invoice/model.ts';
 import type { Window } from '../../jobs/messages.ts';
-import { profileCountries } from './profile-countries.ts';
+import { profileCountries } from './billing-profiles.ts';
 import type { AdsConnection } from './spec.ts';
 import { readStatementInvoices, type StatementInvoice } from './statement-invoices.ts';
 

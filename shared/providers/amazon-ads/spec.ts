@@ -1,11 +1,9 @@
 import { lwaSecretSchema } from '../../auth/secret-schemas.ts';
-import { rawPayloadKey } from '../../aws/keys.ts';
 import type { ConnectionOf } from '../../config/schema.ts';
 import { describeIssues } from '../../engine/issues.ts';
 import type { ExportJob, ListingJob, OperationDef, ProviderSpec } from '../../engine/provider-spec.ts';
 import { rawOf } from '../../engine/provider-spec.ts';
 import { rawItems } from '../../engine/raw-items.ts';
-import { storeRaw, storeRawOnce } from '../../engine/store-raw.ts';
 import { DOWNLOAD_HOSTS } from '../../http/allowlist.ts';
 import { PayloadError } from '../../http/errors.ts';
 import { toIsoDate } from '../../invoice/model.ts';
@@ -16,9 +14,9 @@ import {
   invoiceSummarySchema,
   MEDIA,
   OP,
-  profilesSchema,
   unwrapPayload,
 } from './api.ts';
+import { billingProfiles } from './billing-profiles.ts';
 import { parseExactJson } from './exact-json.ts';
 import { type AdsEnrichment, enrichInvoice, getDetail } from './invoice-detail.ts';
 import { normalizeInvoice } from './normalize.ts';
@@ -62,8 +60,6 @@ export const ADS_OPERATIONS: Record<string, OperationDef> = {
 
 /** First page size (`count`, 1-100; later pages send only the cursor). */
 export const PAGE_SIZE = 100;
-
-const DISCOVERY_SCOPE = '_discovery';
 
 const invoices: ListingJob<AdsConnection, InvoiceSummary, AdsEnrichment> = {
   kind: 'listing',
@@ -169,23 +165,7 @@ export const amazonAdsSpec: ProviderSpec<AdsConnection> = {
   },
   secret: lwaSecretSchema,
   async discoverScopes(ctx) {
-    const key = rawPayloadKey('amazon-ads', ctx.connection.id, DISCOVERY_SCOPE, 'profiles-billing');
-    let res: Awaited<ReturnType<typeof ctx.http.request>>;
-    try {
-      res = await ctx.http.request(OP.listProfiles, {
-        path: '/v2/profiles',
-        query: { apiProgram: 'billing' },
-      });
-    } catch (err) {
-      // An answer that is not JSON is still kept as it came before the run stops on it.
-      if (err instanceof PayloadError)
-        await storeRaw(ctx, key, { body: err.rawBody, operation: OP.listProfiles });
-      throw err;
-    }
-    await storeRawOnce(ctx, key, rawOf(res, OP.listProfiles));
-    const parsed = profilesSchema.safeParse(parseExactJson(res.rawBody));
-    if (!parsed.success) throw new PayloadError(OP.listProfiles, res.rawBody, describeIssues(parsed.error));
-    return parsed.data.map((p) => String(p.profileId));
+    return (await billingProfiles(ctx)).map((p) => String(p.profileId));
   },
   jobs: [invoices, billingStatements],
   reconcile: reconcileAds,
