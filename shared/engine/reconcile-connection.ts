@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import { reconciliationKey } from '../aws/keys.ts';
-import { exportKey } from '../aws/state-store.ts';
 import type { Connection } from '../config/schema.ts';
 import type { NormalizedInvoice } from '../invoice/model.ts';
 import type { ReconcileMessage, Window } from '../jobs/messages.ts';
@@ -10,12 +9,13 @@ import type { TableEntry } from './invoice-table.ts';
 import type { ProviderSpec } from './provider-spec.ts';
 import {
   type Gap,
-  monthsOf,
   type ReconcileInput,
   type ReconciliationSummary,
   type RunScope,
   Totals,
 } from './reconciliation.ts';
+import { exportKeyOf } from './start-export.ts';
+import { monthsOf } from './window.ts';
 
 const permanent = (message: string) => Object.assign(new Error(message), { retryable: false });
 
@@ -189,10 +189,10 @@ function reconcileInput<C extends Connection>(
         }
       }
     },
-    async exportOf(job: string, scope: string, window: Window) {
-      const spec_ = spec.jobs.find((j) => j.name === job);
-      if (spec_?.kind !== 'export') return undefined;
-      return ctx.state.getExport(exportKey(provider, connection, scope, spec_.identity(ctx, scope, window)));
+    async exportOf(name: string, scope: string, window: Window) {
+      const job = spec.jobs.find((j) => j.name === name);
+      if (job?.kind !== 'export') return undefined;
+      return ctx.state.getExport(exportKeyOf(job, ctx, scope, window));
     },
   };
 }

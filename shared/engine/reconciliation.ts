@@ -104,23 +104,6 @@ export class Totals {
   }
 }
 
-/** The months (YYYY-MM) a window spans. */
-export function monthsOf(window: Window): string[] {
-  const months: string[] = [];
-  let [y, m] = window.from.slice(0, 7).split('-').map(Number) as [number, number];
-  const last = window.to.slice(0, 7);
-  for (;;) {
-    const month = `${y}-${String(m).padStart(2, '0')}`;
-    months.push(month);
-    if (month >= last) return months;
-    m++;
-    if (m > 12) {
-      m = 1;
-      y++;
-    }
-  }
-}
-
 /** Whether two decimal strings are the same amount (`10.50` and `10.5`). */
 export function sameAmount(a: string | null | undefined, b: string | null | undefined): boolean {
   if (a === null || a === undefined || b === null || b === undefined) return (a ?? null) === (b ?? null);

@@ -1,9 +1,19 @@
 import { exportKey } from '../aws/state-store.ts';
 import type { Connection } from '../config/schema.ts';
-import type { FetchMessage } from '../jobs/messages.ts';
+import type { FetchMessage, Window } from '../jobs/messages.ts';
 import type { ProviderContext } from '../providers/types.ts';
 import { startPolling } from './poll-export.ts';
 import type { ExportJob } from './provider-spec.ts';
+
+/** The registry key of a job's export for a scope and window (its identity: filters, window...). */
+export function exportKeyOf<C extends Connection>(
+  job: ExportJob<C>,
+  ctx: ProviderContext<C>,
+  scope: string,
+  window: Window,
+): string {
+  return exportKey(ctx.connection.provider, ctx.connection.id, scope, job.identity(ctx, scope, window));
+}
 
 /**
  * The export half of a run, carried by its own fetch message (so a throttled create defers only itself):
@@ -20,7 +30,7 @@ export async function startExport<C extends Connection>(
   const conn = ctx.connection;
   const scope = message.scope;
   const window = message.window;
-  const key = exportKey(conn.provider, conn.id, scope, job.identity(ctx, scope, window));
+  const key = exportKeyOf(job, ctx, scope, window);
   const previous = await ctx.state.getExport(key);
   const { record, created } = await ctx.state.findOrCreateExport(
     {

@@ -28,3 +28,20 @@ export function windowFor(
     : (connection.backfillFrom ?? addDays(today, -connection.lookbackDays));
   return from > today ? { from: today, to: today } : { from, to: today };
 }
+
+/** The months (YYYY-MM) a window spans. */
+export function monthsOf(window: Window): string[] {
+  const months: string[] = [];
+  let [y, m] = window.from.slice(0, 7).split('-').map(Number) as [number, number];
+  const last = window.to.slice(0, 7);
+  for (;;) {
+    const month = `${y}-${String(m).padStart(2, '0')}`;
+    months.push(month);
+    if (month >= last) return months;
+    m++;
+    if (m > 12) {
+      m = 1;
+      y++;
+    }
+  }
+}

@@ -1,3 +1,4 @@
+import { monthsOf } from '../../engine/window.ts';
 import type { Window } from '../../jobs/messages.ts';
 
 /**
@@ -8,12 +9,7 @@ import type { Window } from '../../jobs/messages.ts';
 
 /** Every YYYYMM from the window's first day's month to its last day's, ascending. */
 export function issueMonths(window: Window): string[] {
-  const index = (day: string) => Number(day.slice(0, 4)) * 12 + Number(day.slice(5, 7)) - 1;
-  const out: string[] = [];
-  for (let i = index(window.from); i <= index(window.to); i++) {
-    out.push(`${Math.floor(i / 12)}${String((i % 12) + 1).padStart(2, '0')}`);
-  }
-  return out;
+  return monthsOf(window).map((m) => m.replace('-', ''));
 }
 
 export interface MonthCursor {

@@ -1,5 +1,6 @@
 import type { Gap, ReconcileInput, RunScope } from '../../engine/reconciliation.ts';
-import { monthsOf, sameAmount } from '../../engine/reconciliation.ts';
+import { sameAmount } from '../../engine/reconciliation.ts';
+import { monthsOf } from '../../engine/window.ts';
 import type { NormalizedInvoice } from '../../invoice/model.ts';
 import { addDecimals } from '../../invoice/money.ts';
 import type { Window } from '../../jobs/messages.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { windowFor } from '../../../shared/engine/window.ts';
+import { monthsOf, windowFor } from '../../../shared/engine/window.ts';
 
 const now = new Date('2026-03-15T10:00:00Z');
 
@@ -24,5 +24,17 @@ describe('windowFor: the one window rule', () => {
       from: '2026-03-15',
       to: '2026-03-15',
     });
+  });
+});
+
+describe('monthsOf', () => {
+  it('gives every month a window spans, across a year end', () => {
+    expect(monthsOf({ from: '2025-11-30', to: '2026-02-01' })).toEqual([
+      '2025-11',
+      '2025-12',
+      '2026-01',
+      '2026-02',
+    ]);
+    expect(monthsOf({ from: '2026-03-01', to: '2026-03-31' })).toEqual(['2026-03']);
   });
 });
