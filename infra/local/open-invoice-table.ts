@@ -10,6 +10,7 @@ import {
   type TableColumn,
 } from '../../shared/invoice/table-columns.ts';
 import { reconciliationGlob, reconciliationViewsSql } from './reconciliation-views.ts';
+import { ident, literal } from './sql-quote.ts';
 
 /**
  * The `invoices` table over a mirror of the bucket (`npm start` writes ./out), in DuckDB: the same name,
@@ -38,9 +39,6 @@ export interface InvoiceTable {
 /** The month files' layout under a mirror, as in the bucket (DESIGN.md "S3 layout"). */
 export const monthFilesGlob = (out: string): string =>
   `${resolve(out)}/invoices/provider=*/issue_month=*/*.jsonl`;
-
-const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`;
-const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
 /**
  * A timestamp is read as TIMESTAMPTZ so an offset other than Z is applied, then given as UTC without a zone:

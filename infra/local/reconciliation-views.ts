@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { ident, literal } from './sql-quote.ts';
 
 /**
  * The control totals as two tables beside `invoices` (README "Control totals"): `reconciliation_gaps`, one row
@@ -7,8 +8,6 @@ import { resolve } from 'node:path';
  */
 export const reconciliationGlob = (out: string): string =>
   `${resolve(out)}/reconciliation/provider=*/connection=*/*.jsonl`;
-
-const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
 const GAP_COLUMNS = {
   runId: 'VARCHAR',
@@ -46,7 +45,7 @@ function view(
   out: string,
 ) {
   const select = Object.keys(columns)
-    .map((k) => `"${k}" AS ${snake(k)}`)
+    .map((k) => `${ident(k)} AS ${snake(k)}`)
     .join(', ');
   if (!files) {
     const empty = Object.entries(columns)
@@ -55,7 +54,7 @@ function view(
     return `CREATE VIEW ${name} AS SELECT ${empty} WHERE false`;
   }
   const typed = Object.entries({ record: 'VARCHAR', ...columns })
-    .map(([k, t]) => `"${k}": ${literal(t)}`)
+    .map(([k, t]) => `${ident(k)}: ${literal(t)}`)
     .join(', ');
   return [
     `CREATE VIEW ${name} AS SELECT ${select}`,
