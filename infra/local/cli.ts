@@ -59,14 +59,18 @@ const sinceProcessStart = () => Math.round(Date.now() - performance.timeOrigin);
 /** Lambda runs Node 24; on a Node 20 laptop the SDK's upgrade notice is noise between progress lines. */
 const QUIET_SDK = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
+/** A JSON file an option names, parsed; one it cannot read is an option error naming both. */
+async function readJsonOption(option: string, file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`${option} ${file}: ${(err as Error).message}`);
+  }
+}
+
 /** The sandbox's fault injection from a JSON file; a bad file or value is an option error naming it. */
 async function readFaults(file: string): Promise<Record<string, FaultConfigInput>> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`--faults ${file}: ${(err as Error).message}`);
-  }
+  const raw = await readJsonOption('--faults', file);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new UsageError(`--faults ${file}: expected an object of simulator name -> fault settings`);
   }
@@ -85,12 +89,7 @@ async function readFaults(file: string): Promise<Record<string, FaultConfigInput
  * checks its own when it starts, and its error names the bad field.
  */
 async function readSimulate(file: string): Promise<Record<string, Record<string, unknown>>> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`--simulate ${file}: ${(err as Error).message}`);
-  }
+  const raw = await readJsonOption('--simulate', file);
   const isObject = (v: unknown) => !!v && typeof v === 'object' && !Array.isArray(v);
   if (!isObject(raw) || !Object.values(raw as object).every(isObject)) {
     throw new UsageError(`--simulate ${file}: expected an object of simulator name -> settings object`);
