@@ -12,6 +12,7 @@ import {
 import { invoiceKind, normalizeInvoice } from '../../../../shared/providers/cm360/normalize.ts';
 import { isQuotaError } from '../../../../shared/providers/cm360/quota.ts';
 import { cm360Spec } from '../../../../shared/providers/cm360/spec.ts';
+import { cm360Invoice } from '../../../helpers/cm360-invoice.ts';
 
 const INT64 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
 
@@ -23,40 +24,7 @@ function decimalToMicros(decimal: string): bigint {
   return m[1] === '-' ? -units : units;
 }
 
-const invoice = (over: Record<string, unknown> = {}) =>
-  invoiceSchema.parse({
-    kind: 'dfareporting#invoice',
-    id: '4387427944',
-    invoiceType: 'INVOICE_TYPE_INVOICE',
-    issueDate: '2024-05-02',
-    dueDate: '2024-06-01',
-    serviceStartDate: '2024-04-01',
-    serviceEndDate: '2024-04-30',
-    currencyCode: 'EUR',
-    paymentsAccountId: '9181-3118-7749-5092',
-    paymentsProfileId: '3820-1570-5237',
-    subtotalAmountMicros: '16531650000',
-    totalTaxAmountMicros: '3141013500',
-    totalAmountMicros: '19672663500',
-    pdfUrl: 'https://dfareporting.googleapis.com/billing/invoice-pdf/4387427944',
-    campaign_summaries: [
-      {
-        campaignId: '1',
-        preTaxAmountMicros: '16000000000',
-        taxAmountMicros: '3040000000',
-        totalAmountMicros: '19040000000',
-      },
-      {
-        campaignId: '2',
-        preTaxAmountMicros: '531650000',
-        taxAmountMicros: '101013500',
-        totalAmountMicros: '632663500',
-      },
-    ],
-    ...over,
-  });
-
-const normalize = (inv = invoice()) =>
+const normalize = (inv = cm360Invoice()) =>
   normalizeInvoice({
     connection: 'cm-unit',
     advertiserId: '12687700',
@@ -106,7 +74,7 @@ describe('CM360 normalization', () => {
       fc.property(fc.bigInt(INT64), fc.bigInt(INT64), (sub, tax) => {
         const total = sub + tax;
         const line = normalize(
-          invoice({
+          cm360Invoice({
             subtotalAmountMicros: sub.toString(),
             totalTaxAmountMicros: tax.toString(),
             totalAmountMicros: total.toString(),
@@ -124,10 +92,10 @@ describe('CM360 normalization', () => {
   });
 
   it('keeps the digits a double would round (2^53 + 1 micros), and a credit negative', () => {
-    const huge = normalize(invoice({ subtotalAmountMicros: '9007199254740993' }));
+    const huge = normalize(cm360Invoice({ subtotalAmountMicros: '9007199254740993' }));
     expect(huge.subtotal).toBe('9007199254.740993');
     const credit = normalize(
-      invoice({
+      cm360Invoice({
         invoiceType: 'INVOICE_TYPE_CREDIT',
         subtotalAmountMicros: '-1234567890123456789',
         correctedInvoiceId: '4387427000',
@@ -139,8 +107,10 @@ describe('CM360 normalization', () => {
   });
 
   it('refuses micros sent as a JSON number a double cannot hold, and takes a safe one', () => {
-    expect(invoiceSchema.safeParse({ ...invoice(), totalAmountMicros: 2 ** 53 + 2 }).success).toBe(false);
-    expect(normalize(invoice({ totalAmountMicros: 1_500_000 })).total).toBe('1.5');
+    expect(invoiceSchema.safeParse({ ...cm360Invoice(), totalAmountMicros: 2 ** 53 + 2 }).success).toBe(
+      false,
+    );
+    expect(normalize(cm360Invoice({ totalAmountMicros: 1_500_000 })).total).toBe('1.5');
   });
 
   it('maps the invoice type and keeps every field the model has', () => {
@@ -151,7 +121,11 @@ describe('CM360 normalization', () => {
     expect(invoiceKind('INVOICE_TYPE_SOMETHING_NEW')).toBe('OTHER');
 
     const line = normalize(
-      invoice({ purchaseOrderNumber: 'PO-1', replacedInvoiceIds: ['111', '222'], issueDate: '20240502' }),
+      cm360Invoice({
+        purchaseOrderNumber: 'PO-1',
+        replacedInvoiceIds: ['111', '222'],
+        issueDate: '20240502',
+      }),
     );
     expect(normalizedInvoiceSchema.parse(line)).toEqual({
       provider: 'cm360',
@@ -180,7 +154,7 @@ describe('CM360 normalization', () => {
     // Absent amounts and dates are null, not zero.
     const bare = normalize(invoiceSchema.parse({ id: '1', issueDate: '2024-05-02' }));
     expect(bare).toMatchObject({ subtotal: null, tax: null, total: null, currency: null, dueOn: null });
-    expect(() => normalize(invoice({ currencyCode: 'euro' }))).toThrow(/ISO 4217/);
+    expect(() => normalize(cm360Invoice({ currencyCode: 'euro' }))).toThrow(/ISO 4217/);
   });
 });
 
