@@ -59,6 +59,58 @@ interface SimStatement {
 
 const iso = (compact: string) => `${compact.slice(0, 4)}-${compact.slice(4, 6)}-${compact.slice(6, 8)}`;
 
+/** A connection of its own against the Amazon Ads simulator, with every Amazon Ads function on the local stack. */
+function adsStack(id: string, seed: number, options: Record<string, unknown>): Promise<ProviderStack> {
+  const config = parseConfig({
+    connections: [
+      {
+        id,
+        provider: 'amazon-ads',
+        region: 'NA',
+        secretName: `test/amazon-ads/${id}`,
+        scopes: 'discover',
+        schedule: 'rate(1 day)',
+        lookbackDays: LOOKBACK_DAYS,
+        globalAccountId: ACCOUNT,
+        locale: 'en_US',
+      },
+    ],
+  });
+  return startProviderStack({
+    config,
+    sandbox: {
+      seed,
+      timeScale: 60,
+      size: 0.1,
+      simulators: [amazonAdsSimulator],
+      options: { 'amazon-ads': options },
+    },
+    functions: ['amazon-ads-invoices', 'amazon-ads-billing-statements', 'export-poller'],
+  });
+}
+
+/** A run for the connection, sent to the queue (the invoices function's by default), once every queue is idle. */
+async function runOn(
+  provider: ProviderStack,
+  connection: string,
+  message: Record<string, unknown>,
+  queue = 'amazon-ads-invoices',
+): Promise<RunRecord> {
+  const runId = `test-${randomUUID()}`;
+  await provider.stack.send(queue, {
+    v: 1,
+    type: 'run',
+    runId,
+    provider: 'amazon-ads',
+    connection,
+    ...message,
+  });
+  await provider.stack.waitForIdle({ timeoutMs: 180_000 });
+  const record = await provider.state.getRun(runId);
+  if (!record) throw new Error(`no run record for ${runId}`);
+  return record;
+}
+
 describe('amazon-ads on the local stack', () => {
   let sandbox: Sandbox;
   let stack: LocalStack;
@@ -89,49 +141,11 @@ describe('amazon-ads on the local stack', () => {
     return lines;
   };
 
-  const run = async (message: Record<string, unknown>, queue = 'amazon-ads-invoices'): Promise<RunRecord> => {
-    const runId = `test-${randomUUID()}`;
-    await stack.send(queue, {
-      v: 1,
-      type: 'run',
-      runId,
-      provider: 'amazon-ads',
-      connection: CONNECTION,
-      ...message,
-    });
-    await stack.waitForIdle({ timeoutMs: 180_000 });
-    const record = await state.getRun(runId);
-    if (!record) throw new Error(`no run record for ${runId}`);
-    return record;
-  };
+  const run = (message: Record<string, unknown>, queue?: string) =>
+    runOn(provider, CONNECTION, message, queue);
 
   beforeAll(async () => {
-    const config = parseConfig({
-      connections: [
-        {
-          id: CONNECTION,
-          provider: 'amazon-ads',
-          region: 'NA',
-          secretName: 'test/amazon-ads/ads-main',
-          scopes: 'discover',
-          schedule: 'rate(1 day)',
-          lookbackDays: LOOKBACK_DAYS,
-          globalAccountId: ACCOUNT,
-          locale: 'en_US',
-        },
-      ],
-    });
-    provider = await startProviderStack({
-      config,
-      sandbox: {
-        seed: 11,
-        timeScale: 60,
-        size: 0.1,
-        simulators: [amazonAdsSimulator],
-        options: { 'amazon-ads': { pageSize: 4, statementSeconds: 120 } },
-      },
-      functions: ['amazon-ads-invoices', 'amazon-ads-billing-statements', 'export-poller'],
-    });
+    provider = await adsStack(CONNECTION, 11, { pageSize: 4, statementSeconds: 120 });
     ({ sandbox, stack, s3, state } = provider);
     sim = sandbox.endpoints['amazon-ads']!;
   });
@@ -466,21 +480,7 @@ describe('amazon-ads control totals on the local stack', () => {
 
   // Amounts are exact digits in the simulator's JSON; read them as text.
   const admin = simulatorAdmin(() => sim, exactAmounts);
-  const run = async (window: { from: string; to: string }): Promise<RunRecord> => {
-    const runId = `test-${randomUUID()}`;
-    await provider.stack.send('amazon-ads-invoices', {
-      v: 1,
-      type: 'run',
-      runId,
-      provider: 'amazon-ads',
-      connection: GAPS,
-      window,
-    });
-    await provider.stack.waitForIdle({ timeoutMs: 180_000 });
-    const record = await provider.state.getRun(runId);
-    if (!record) throw new Error(`no run record for ${runId}`);
-    return record;
-  };
+  const run = (window: { from: string; to: string }) => runOn(provider, GAPS, { window });
   /** The gaps the run's reconciliation file itemises, one per line. */
   const gapLines = async (record: RunRecord) => {
     const key = record.reconciliations?.[GAPS]?.key;
@@ -505,32 +505,7 @@ describe('amazon-ads control totals on the local stack', () => {
   };
 
   beforeAll(async () => {
-    const config = parseConfig({
-      connections: [
-        {
-          id: GAPS,
-          provider: 'amazon-ads',
-          region: 'NA',
-          secretName: `test/amazon-ads/${GAPS}`,
-          scopes: 'discover',
-          schedule: 'rate(1 day)',
-          lookbackDays: LOOKBACK_DAYS,
-          globalAccountId: ACCOUNT,
-          locale: 'en_US',
-        },
-      ],
-    });
-    provider = await startProviderStack({
-      config,
-      sandbox: {
-        seed: 12,
-        timeScale: 60,
-        size: 0.1,
-        simulators: [amazonAdsSimulator],
-        options: { 'amazon-ads': { pageSize: 20, statementSeconds: 60 } },
-      },
-      functions: ['amazon-ads-invoices', 'amazon-ads-billing-statements', 'export-poller'],
-    });
+    provider = await adsStack(GAPS, 12, { pageSize: 20, statementSeconds: 60 });
     sim = provider.sandbox.endpoints['amazon-ads']!;
   });
   afterAll(async () => {
