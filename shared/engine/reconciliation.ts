@@ -1,6 +1,6 @@
 import type { Connection, ProviderId } from '../config/schema.ts';
 import type { NormalizedInvoice } from '../invoice/model.ts';
-import { addDecimals } from '../invoice/money.ts';
+import { addDecimals, negateDecimal } from '../invoice/money.ts';
 import type { Window } from '../jobs/messages.ts';
 import type { ExportRecord, ProviderContext } from '../providers/types.ts';
 import type { TableEntry } from './invoice-table.ts';
@@ -107,9 +107,5 @@ export class Totals {
 /** Whether two decimal strings are the same amount (`10.50` and `10.5`). */
 export function sameAmount(a: string | null | undefined, b: string | null | undefined): boolean {
   if (a === null || a === undefined || b === null || b === undefined) return (a ?? null) === (b ?? null);
-  return addDecimals(a, negate(b)) === '0';
-}
-
-function negate(d: string): string {
-  return d.startsWith('-') ? d.slice(1) : `-${d}`;
+  return addDecimals(a, negateDecimal(b)) === '0';
 }

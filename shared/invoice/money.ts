@@ -108,6 +108,11 @@ function split(d: string): { neg: boolean; int: bigint; frac: string } {
   return { neg: m[1] === '-', int: BigInt(m[2]!), frac: m[3] ?? '' };
 }
 
+/** A decimal string with its sign turned (`-0` stays a valid decimal: addDecimals takes it as zero). */
+export function negateDecimal(d: string): string {
+  return d.startsWith('-') ? d.slice(1) : `-${d}`;
+}
+
 /** Sum of decimal strings, exact. */
 export function addDecimals(...values: string[]): string {
   const scale = Math.max(0, ...values.map((v) => split(v).frac.length));

@@ -1,6 +1,6 @@
 import type { InvoiceDocument, NormalizedInvoice } from '../../invoice/model.ts';
 import { toIsoDate } from '../../invoice/model.ts';
-import { addDecimals, MoneyError, toDecimal } from '../../invoice/money.ts';
+import { addDecimals, MoneyError, negateDecimal, toDecimal } from '../../invoice/money.ts';
 import type { CurrencyAmount, InvoiceDetail, InvoiceSummary } from './api.ts';
 
 /**
@@ -23,10 +23,6 @@ export interface Money {
 export function adsMoney(value: CurrencyAmount | undefined, field: string): Money | undefined {
   if (value?.amount === undefined) return undefined;
   return { amount: adsAmount(value.amount, field), currency: value.currencyCode ?? null };
-}
-
-function negate(decimal: string): string {
-  return decimal.startsWith('-') ? decimal.slice(1) : `-${decimal}`;
 }
 
 export function optionalDate(value: string | undefined, field: string): string | null {
@@ -84,7 +80,7 @@ export function normalizeInvoice(input: NormalizeInput): NormalizedInvoice {
       `invoice ${s.id}: currencyCode is not an ISO 4217 code: ${JSON.stringify(currency)}`,
     );
   }
-  const subtotal = total && tax ? addDecimals(total.amount, negate(tax.amount)) : null;
+  const subtotal = total && tax ? addDecimals(total.amount, negateDecimal(tax.amount)) : null;
   return {
     provider: 'amazon-ads',
     connection: input.connection,

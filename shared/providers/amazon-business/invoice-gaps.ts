@@ -1,5 +1,5 @@
 import { type Gap, sameAmount } from '../../engine/reconciliation.ts';
-import { addDecimals, toDecimal } from '../../invoice/money.ts';
+import { addDecimals, negateDecimal, toDecimal } from '../../invoice/money.ts';
 import type { BusinessInvoice } from './assemble.ts';
 import type { BusinessNormalized } from './normalize.ts';
 
@@ -8,11 +8,10 @@ export const LINE_SUM_DIFFERS = 'line-sum-differs';
 /** Gap code: an invoice landed without payment details (status, due date). */
 export const PAYMENT_MISSING = 'payment-missing';
 
-const negate = (d: string) => (d.startsWith('-') ? d.slice(1) : `-${d}`);
 const isPositive = (d: string) => !d.startsWith('-') && !/^[0.]+$/.test(d);
 
 /** JP prints a credit memo positive where its REFUND is negative: both sides signed as the model signs it. */
-const signed = (d: string, credit: boolean) => (credit && isPositive(d) ? negate(d) : d);
+const signed = (d: string, credit: boolean) => (credit && isPositive(d) ? negateDecimal(d) : d);
 
 const sumOf = (lines: ReadonlyArray<{ totalAmount?: { amount: string } | null }>) =>
   addDecimals(...lines.map((l) => toDecimal(l.totalAmount!.amount, 'totalAmount')));

@@ -1,4 +1,4 @@
-import { addDecimals, toDecimal } from '../../invoice/money.ts';
+import { addDecimals, negateDecimal, toDecimal } from '../../invoice/money.ts';
 
 /**
  * The few NF-e (Brazilian electronic invoice, layout 4.00) fields the ingest needs, read from the XML
@@ -28,8 +28,6 @@ export interface NfeFields {
 }
 
 const ADDED = ['vST', 'vFCPST', 'vFrete', 'vSeg', 'vOutro', 'vII', 'vIPI', 'vIPIDevol'] as const;
-
-const negated = (d: string) => (d.startsWith('-') ? d.slice(1) : `-${d}`);
 
 const P = '(?:[A-Za-z_][\\w.-]*:)?';
 
@@ -82,7 +80,7 @@ export function readNfe(xmlText: string): NfeFields | undefined {
       const services = block(xml, 'ISSQNtot');
       out.vNFParts = addDecimals(
         out.vProd,
-        negated(amount(totals, 'vDesc')),
+        negateDecimal(amount(totals, 'vDesc')),
         ...ADDED.map((name) => amount(totals, name)),
         services ? amount(services, 'vServ') : '0',
       );

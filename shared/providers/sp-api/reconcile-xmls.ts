@@ -2,7 +2,7 @@ import type { Gap, ReconcileInput, RunScope } from '../../engine/reconciliation.
 import { sameAmount } from '../../engine/reconciliation.ts';
 import { monthsOf } from '../../engine/window.ts';
 import type { NormalizedInvoice } from '../../invoice/model.ts';
-import { addDecimals } from '../../invoice/money.ts';
+import { addDecimals, negateDecimal } from '../../invoice/money.ts';
 import type { Window } from '../../jobs/messages.ts';
 import type { ExportRecord } from '../types.ts';
 import { brazilDay } from './normalize.ts';
@@ -131,10 +131,10 @@ function* totalGaps(scope: string, invoice: NormalizedInvoice, xml: XmlIndexEntr
 
 /** Whether vNF is its parts, less between nothing and all of the exempted ICMS (NfeFields.vICMSDeson). */
 function addsUp(vNF: string, parts: string, deson: string | undefined): boolean {
-  const short = addDecimals(parts, negate(vNF));
+  const short = addDecimals(parts, negateDecimal(vNF));
   if (short === '0') return true;
   if (!deson || short.startsWith('-')) return false;
-  return !addDecimals(deson, negate(short)).startsWith('-');
+  return !addDecimals(deson, negateDecimal(short)).startsWith('-');
 }
 
 function* unlisted(
@@ -188,5 +188,3 @@ function clip(window: Window, month: string): Window {
   const last = `${month}-31`;
   return { from: window.from > first ? window.from : first, to: window.to < last ? window.to : last };
 }
-
-const negate = (d: string) => (d.startsWith('-') ? d.slice(1) : `-${d}`);
