@@ -6,6 +6,7 @@ import { S3Sink } from '../../shared/aws/sink.ts';
 import { publishMonths, TableStore } from '../../shared/engine/invoice-store.ts';
 import type { NormalizedInvoice } from '../../shared/invoice/model.ts';
 import type { ProviderContext } from '../../shared/providers/types.ts';
+import { peakRssKb } from './peak-rss.ts';
 
 /**
  * One run of the invoice store in its own process, so its peak RSS is the store's alone (the stand-ins
@@ -74,7 +75,7 @@ for (let i = 0; i < n; i += 100) {
 }
 const upserted = performance.now();
 // Which half sets the peak: the upserts' own, before the publish starts.
-const upsertRssKb = process.resourceUsage().maxRSS;
+const upsertRssKb = peakRssKb();
 await publishMonths(
   ctx,
   [...store.touched].map((month) => ({
@@ -91,7 +92,7 @@ process.stdout.write(
     upsertMs: upserted - started,
     publishMs: done - upserted,
     wallMs: done - started,
-    maxRssKb: process.resourceUsage().maxRSS,
+    maxRssKb: peakRssKb(),
     upsertRssKb,
   }),
 );

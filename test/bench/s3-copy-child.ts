@@ -5,6 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { request } from 'undici';
 import { localS3Client } from '../../infra/local/clients.ts';
 import { S3Sink } from '../../shared/aws/sink.ts';
+import { peakRssKb } from './peak-rss.ts';
 
 /**
  * One copy in its own process, so the peak RSS it reports is the copier's alone (not s3rver's).
@@ -44,4 +45,4 @@ if (mode === 'file') {
   bytes = stored.bytes;
 }
 const seconds = (performance.now() - started) / 1000;
-process.stdout.write(JSON.stringify({ bytes, seconds, maxRssKb: process.resourceUsage().maxRSS }));
+process.stdout.write(JSON.stringify({ bytes, seconds, maxRssKb: peakRssKb() }));
