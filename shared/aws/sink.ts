@@ -378,6 +378,34 @@ export class S3Sink implements Sink {
 
     try {
       for await (const chunk of body as AsyncIterable<Buffer | string>) {
+        // Text is encoded straight into the part when it fits: no buffer of its own, so none left for the
+        // GC (a month file's lines would otherwise leave their whole size of buffers behind it).
+        if (typeof chunk === 'string' && !meta.onChunk) {
+          const n = Buffer.byteLength(chunk);
+          if (filled + n > part.length && part.length < partSize) {
+            const grown = Buffer.allocUnsafe(Math.min(partSize, Math.max(part.length * 2, filled + n)));
+            part.copy(grown, 0, 0, filled);
+            part = grown;
+          }
+          if (filled + n <= part.length) {
+            part.write(chunk, filled);
+            hash.update(part.subarray(filled, filled + n));
+            bytes += n;
+            filled += n;
+            if (meta.expectedBytes !== undefined && bytes > meta.expectedBytes) {
+              throw new ByteCountError(
+                `${key}: got more than the ${meta.expectedBytes} bytes the source announced`,
+              );
+            }
+            if (filled === partSize) {
+              const full = part;
+              part = spare.pop() ?? Buffer.allocUnsafe(partSize);
+              filled = 0;
+              await startPart(full);
+            }
+            continue;
+          }
+        }
         const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         hash.update(buf);
         bytes += buf.length;

@@ -51,7 +51,8 @@ export type Decorate = (entry: TableEntry) => NormalizedInvoice;
 /** Lines are handed to the sink in chunks of about this many bytes. */
 const CHUNK_BYTES = 256 * 1024;
 
-async function* jsonLines(entries: AsyncIterable<TableEntry>, decorate?: Decorate): AsyncIterable<Buffer> {
+/** Text, not buffers: the sink encodes it into its part buffer (see S3Sink.putInParts). */
+async function* jsonLines(entries: AsyncIterable<TableEntry>, decorate?: Decorate): AsyncIterable<string> {
   let held: string[] = [];
   let bytes = 0;
   for await (const entry of entries) {
@@ -59,12 +60,12 @@ async function* jsonLines(entries: AsyncIterable<TableEntry>, decorate?: Decorat
     held.push(line);
     bytes += line.length;
     if (bytes >= CHUNK_BYTES) {
-      yield Buffer.from(held.join(''));
+      yield held.join('');
       held = [];
       bytes = 0;
     }
   }
-  if (held.length > 0) yield Buffer.from(held.join(''));
+  if (held.length > 0) yield held.join('');
 }
 
 /**

@@ -63,7 +63,10 @@ export interface Sink {
     idField: keyof T & string,
     meta: ObjectMeta,
   ): Promise<StoredObject>;
-  /** Streams into S3 (one PUT when the size is known, S3 verifying its SHA-256; multipart otherwise); checks expectedBytes when given. */
+  /**
+   * Streams into S3 (one PUT when the size is known, S3 verifying its SHA-256; multipart otherwise); checks
+   * expectedBytes when given. The body yields buffers, or strings stored as their UTF-8 bytes.
+   */
   putStream(
     key: string,
     body: Readable,
@@ -281,6 +284,8 @@ export interface ProviderContext<C extends Connection = Connection> {
    * so the copy is not downloaded again (copyDocument checks the object is still there).
    */
   landedDocument?(key: string): InvoiceDocument | undefined;
+  /** The same invoice's landed documents, all of them: a provider may skip asking for links it has. */
+  landedDocuments?: readonly InvoiceDocument[];
 }
 
 /** A document copyDocument could not land, with the problem it would have reported. */

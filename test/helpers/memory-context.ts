@@ -47,9 +47,10 @@ export class MemorySink implements Sink {
     meta?: { onChunk?: (chunk: Buffer) => void; sameAs?: string },
   ) {
     const chunks: Buffer[] = [];
-    for await (const c of body) {
-      chunks.push(c as Buffer);
-      meta?.onChunk?.(c as Buffer);
+    for await (const c of body as AsyncIterable<Buffer | string>) {
+      const chunk = typeof c === 'string' ? Buffer.from(c) : c;
+      chunks.push(chunk);
+      meta?.onChunk?.(chunk);
     }
     if (meta?.sameAs) this.sameAs.set(key, meta.sameAs);
     else this.sameAs.delete(key);

@@ -187,4 +187,35 @@ describe('S3 sink with S3 checksums (as in Lambda)', () => {
       expect(complete).toContain(`<ChecksumSHA256>${p.headers['x-amz-checksum-sha256']}</ChecksumSHA256>`);
     expect(seen.some((r) => r.headers['x-amz-copy-source'])).toBe(false);
   });
+
+  it('stores text chunks as their UTF-8 bytes, whole and across part boundaries', async () => {
+    // Lines of multi-byte characters in chunks of uneven sizes, so chunks and characters straddle parts.
+    const chunks: string[] = [];
+    for (let i = 0; chunks.join('').length < 6_000_000; i++)
+      chunks.push(`{"n":${i},"name":"Fatura nº ${i} – São Paulo €"}\n`.repeat(1 + (i % 4_000)));
+    const content = Buffer.from(chunks.join(''), 'utf8');
+    const stored = await sink().putStream('invoices/m.jsonl', Readable.from(chunks), meta);
+    expect(stored).toEqual({
+      key: 'invoices/m.jsonl',
+      sha256: sha(content).digest('hex'),
+      bytes: content.length,
+    });
+    // Parts in flight together may arrive in either order.
+    const parts = seen
+      .filter((r) => r.method === 'PUT')
+      .sort(
+        (a, b) => Number(a.url.searchParams.get('partNumber')) - Number(b.url.searchParams.get('partNumber')),
+      );
+    expect(parts.length).toBeGreaterThan(1);
+    expect(Buffer.concat(parts.map((p) => p.body)).equals(content)).toBe(true);
+
+    seen.length = 0;
+    const small = await sink().putStream(
+      'invoices/s.jsonl',
+      Readable.from(['{"a":"ç"}\n', '{"b":1}\n']),
+      meta,
+    );
+    expect(small.bytes).toBe(Buffer.byteLength('{"a":"ç"}\n{"b":1}\n'));
+    expect(seen.map((r) => r.body.toString('utf8'))).toEqual(['{"a":"ç"}\n{"b":1}\n']);
+  });
 });

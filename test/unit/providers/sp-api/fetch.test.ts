@@ -68,7 +68,8 @@ class MemorySink implements Sink {
   }
   async putStream(key: string, body: Readable): Promise<StoredObject> {
     const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(c as Buffer);
+    for await (const c of body as AsyncIterable<Buffer | string>)
+      chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
     return this.#store(key, Buffer.concat(chunks).toString('utf8'));
   }
   async getText(key: string) {
