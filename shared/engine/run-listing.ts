@@ -182,7 +182,12 @@ async function landItems<C extends Connection>(
         if (!problem.note) troubled = true;
         ctx.reportProblem(problem);
       },
-      ...(landedDocs ? { landedDocument: (key: string) => landedDocs.find((d) => d.key === key) } : {}),
+      ...(landedDocs
+        ? {
+            landedDocument: (key: string) => landedDocs.find((d) => d.key === key),
+            landedDocuments: landedDocs,
+          }
+        : {}),
     };
     const enrichment: Enrichment =
       batch?.get(p.id) ?? (job.enrich ? await job.enrich(p.item, at(rawKey, itemCtx)) : {});

@@ -58,6 +58,19 @@ export interface InvoiceDocumentsInput {
 }
 
 /**
+ * The billing documents an invoice landed with, when its summary is unchanged since (an open invoice worked
+ * again for its payments: ctx.landedDocuments) and a document of every offered type is still in the bucket
+ * with its bytes: GetDocument would only sign new links to the same files, one call per invoice and day.
+ */
+async function stillLanded(ctx: Ctx, docTypes: readonly string[]): Promise<InvoiceDocument[] | undefined> {
+  if (docTypes.length === 0 || !ctx.landedDocuments || !ctx.sink.holds) return undefined;
+  const landed = ctx.landedDocuments.filter((d) => docTypes.includes(d.type));
+  if (!docTypes.every((t) => landed.some((d) => d.type === t))) return undefined;
+  for (const doc of landed) if (!(await ctx.sink.holds(doc.key, doc.sha256))) return undefined;
+  return landed;
+}
+
+/**
  * Copies every document of one invoice: the billing documents the summary offers (GetDocument lists them
  * with their links) and the government documents behind governmentInvoiceInformation's pre-signed links.
  */
@@ -78,7 +91,11 @@ export async function copyInvoiceDocuments(
     documentKey('amazon-ads', ctx.connection.id, profileId, invoiceId, name, ext);
 
   const docTypes = docTypesFor(summary.downloadableDocuments ?? []);
-  if (docTypes.length > 0) {
+  const kept = await stillLanded(ctx, docTypes);
+  if (kept) {
+    documents.push(...kept);
+    availableDocTypes.push(...kept.map((d) => d.type));
+  } else if (docTypes.length > 0) {
     const listing = await listDocuments(ctx, profileId, invoiceId, docTypes);
     const seen = new Map<string, number>();
     for (const doc of listing?.availableDocuments ?? []) {
