@@ -17,12 +17,13 @@ import { localDynamoClient, localSqsClient } from './clients.ts';
 import { describeRunCompleted } from './consumer.ts';
 import { SANDBOX_SETTINGS } from './function-settings.ts';
 import { startProgress } from './progress.ts';
+import { scheduleReconciler } from './reconciler-schedule.ts';
 import { liveSecrets, pinnedRuns, sandboxConfig } from './sandbox-config.ts';
 import { serveRunsApi } from './serve.ts';
 import { LOCAL_SIMULATOR_OPTIONS } from './simulator-defaults.ts';
 import { type LocalFunctionSpec, startLocalStack } from './stack.ts';
 import { openStateDir, StateDirBusyError } from './state-dir.ts';
-import { buildSummary, formatSummary } from './summary.ts';
+import { buildSummary, formatReconciled, formatSummary } from './summary.ts';
 
 function implemented(provider: ProviderId, job?: string): boolean {
   const fn = QUEUE_FED_FUNCTIONS.find((f) => f.provider === provider && f.job === job);
@@ -208,6 +209,13 @@ async function main(argv: string[]): Promise<number> {
     if (options.serve) {
       const api = await serveRunsApi(stack, options.port, functionEnv);
       cleanups.push(() => api.close());
+      const stopReconciler = scheduleReconciler(stack, functionEnv, (outcome) => {
+        if (outcome instanceof Error) return say(`run reconciler failed: ${outcome.message}`);
+        if (outcome.settled.length || outcome.deadMessages.length || outcome.stopped.length) {
+          say(['run reconciler, on its schedule:', ...formatReconciled(outcome).slice(1)].join('\n'));
+        }
+      });
+      cleanups.push(stopReconciler);
       // With --json, the one document comes now: what a script needs to call the API.
       if (options.json) {
         process.stdout.write(`${JSON.stringify({ ok: true, runsApi: api.url, state: stateDir.dir })}\n`);

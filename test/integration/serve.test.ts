@@ -3,11 +3,13 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { localDynamoClient } from '../../infra/local/clients.ts';
+import { scheduleReconciler } from '../../infra/local/reconciler-schedule.ts';
 import { GATEWAY_MAX_BODY_BYTES, type ServedApi, serveRunsApi } from '../../infra/local/serve.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local/stack.ts';
 import { RunLedger } from '../../shared/aws/run-ledger.ts';
+import type { ReconcileReport } from '../../shared/runtime/reconcile-runs.ts';
 import { RUN_REQUEST_MAX_BYTES, requestFingerprint } from '../../shared/runtime/runs.ts';
 import { writeTestConfig } from '../fixtures/handlers/records.ts';
 
@@ -205,5 +207,29 @@ describe('runs API on the local stack', () => {
     expect(takenOver.status).toBe(202);
     expect(takenOver.json.runId).toBe('run-of-dead-request');
     expect(await ledger.getRunKey('died-1')).toMatchObject({ state: 'STARTED', connections: ['cm360-test'] });
+  });
+
+  it("settles a run that stopped moving on the run reconciler's schedule, as on AWS", async () => {
+    const started = await post({ provider: 'amazon-ads', from: '2026-02-01', to: '2026-02-28' });
+    const runId = String(started.json.runId);
+    const reports: Array<ReconcileReport | Error> = [];
+    // No function runs here, so the run's message never moves; stale after 0 minutes, every 200 ms.
+    const stop = scheduleReconciler(
+      stack,
+      { POWERTOOLS_LOG_LEVEL: 'ERROR', RUN_STALE_AFTER_MINUTES: '0' },
+      (r) => reports.push(r),
+      200,
+    );
+    try {
+      await vi.waitFor(async () => expect((await call('GET', `/runs/${runId}`)).json.status).toBe('FAILED'), {
+        timeout: 60_000,
+        interval: 250,
+      });
+    } finally {
+      await stop();
+    }
+    expect(reports.filter((r) => r instanceof Error)).toEqual([]);
+    const settled = reports.flatMap((r) => (r instanceof Error ? [] : r.settled));
+    expect(settled.filter((s) => s.runId === runId)).toHaveLength(1);
   });
 });
