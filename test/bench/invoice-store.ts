@@ -7,6 +7,8 @@ import { build } from 'esbuild';
 import { localDynamoClient, localS3Client } from '../../infra/local/clients.ts';
 import { createStateTable } from '../../infra/local/resources.ts';
 import { startStandins } from '../../infra/local/standins.ts';
+import { type Config, providerSettings } from '../../shared/config/schema.ts';
+import { lambdaNodeFlags } from './lambda-node-flags.ts';
 
 /**
  * The invoice store at scale (issue 13's benchmark): N invoices of one month through the real store
@@ -19,6 +21,8 @@ import { startStandins } from '../../infra/local/standins.ts';
 const exec = promisify(execFile);
 const SIZES = (process.env.STORE_BENCH_SIZES ?? '10000,50000,100000').split(',').map(Number);
 const RUNS = Number(process.env.STORE_BENCH_RUNS ?? 3);
+/** A provider function's memory by default (a config without provider settings). */
+const FUNCTION_MEMORY_MB = providerSettings({ providers: {} } as unknown as Config, 'amazon-ads').memoryMb;
 
 /** A TCP relay to a stand-in that counts the bytes each way. */
 async function countingRelay(
@@ -111,17 +115,12 @@ async function oneRun(
 
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const before = ddbRelay.bytes() + s3Relay.bytes();
-    const heap = process.env.STORE_BENCH_HEAP_MB;
+    // As the provider functions run on Lambda (512 MB by default), unless STORE_BENCH_NODE_FLAGS says.
+    const flags =
+      process.env.STORE_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? lambdaNodeFlags(FUNCTION_MEMORY_MB);
     const { stdout } = await exec(
       process.execPath,
-      [
-        ...(heap ? [`--max-old-space-size=${heap}`] : []),
-        child,
-        String(size),
-        table,
-        bucket,
-        JSON.stringify(env),
-      ],
+      [...flags, child, String(size), table, bucket, JSON.stringify(env)],
       {
         maxBuffer: 1 << 20,
         env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
@@ -163,7 +162,7 @@ async function oneRun(
 export async function run(): Promise<void> {
   const child = await buildChild();
   console.log(
-    `node ${process.version}; ${RUNS} runs a size, min / median / max; invoices of one month, pages of 100 (a flush a page), one publish; fresh stand-ins a run; the store bundled by esbuild`,
+    `node ${process.version}; ${RUNS} runs a size, min / median / max; invoices of one month, pages of 100 (a flush a page), one publish; fresh stand-ins a run; the store bundled by esbuild, run with ${(process.env.STORE_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? lambdaNodeFlags(FUNCTION_MEMORY_MB)).join(' ')}`,
   );
   console.log(
     `${'invoices'.padStart(8)}  ${'moved/file'.padEnd(20)} ${'file MB'.padEnd(8)} ${'peak RSS MB'.padEnd(20)} ${'ms per 10k (wall)'.padEnd(24)} upsert / publish ms (median)`,
