@@ -23,6 +23,12 @@ import { isConditionFailure } from './state-table.ts';
 /** DynamoDB's limits per BatchGetItem and BatchWriteItem call. */
 const GET_BATCH = 100;
 const WRITE_BATCH = 25;
+/**
+ * Month items read a Query at a time while a month is published. DynamoDB stops at 1 MB (about 2,500 items);
+ * a smaller page keeps each answer's buffers, text and parsed items small (at 100,000 invoices the publish's
+ * peak RSS fell from 227-252 MB to 199-218 MB on Node 24), for a few more round trips.
+ */
+const ENTRIES_PAGE = 1_000;
 /** Unprocessed keys are sent again this many times (with a growing pause) before the call fails. */
 const UNPROCESSED_TRIES = 8;
 
@@ -238,6 +244,7 @@ export class DynamoInvoiceTable implements InvoiceTable {
           ProjectionExpression: '#sk, #t, #d',
           ExpressionAttributeNames: { '#sk': 'sk', '#t': 't', '#d': 'd' },
           ConsistentRead: true,
+          Limit: ENTRIES_PAGE,
           ExclusiveStartKey: start,
         }),
       );

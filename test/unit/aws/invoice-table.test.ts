@@ -54,6 +54,18 @@ describe('DynamoInvoiceTable', () => {
     ]);
   });
 
+  it('reads a month larger than one Query page whole: each invoice once, in order, one moved away skipped', async () => {
+    const { table, invoice, read } = fresh();
+    const ids = Array.from({ length: 2_345 }, (_, i) => `inv-${String(i).padStart(5, '0')}`);
+    for (let i = 0; i < ids.length; i += 500) {
+      await table.upsert(ids.slice(i, i + 500).map((id) => ({ invoice: invoice(id, '2026-03-15') })));
+    }
+    // One invoice moves to April, from the middle of March's second page.
+    await table.upsert([{ invoice: invoice('inv-01500', '2026-04-01') }]);
+    const march = (await read('2026-03')).map((e) => e.invoice.invoiceId);
+    expect(march).toEqual(ids.filter((id) => id !== 'inv-01500'));
+  });
+
   it('writes nothing and touches no month for an invoice it holds as it is, fetch time aside; a new fingerprint is kept', async () => {
     const { table, invoice, read } = fresh();
     await table.upsert([{ invoice: invoice('a', '2026-03-01'), fingerprint: 'f1' }]);
