@@ -10,6 +10,7 @@ import { startSandbox } from '../../infra/sandbox/index.ts';
 import { SP_RATES, spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
 import { DynamoStateStore } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
+import { windowBounds } from '../../shared/providers/sp-api/bounds.ts';
 
 /**
  * SP-API at its real rate plan, time-scaled: SP_BENCH_INVOICES (10,000) invoices listed in pages of 100
@@ -118,6 +119,8 @@ export async function run(): Promise<void> {
   };
   stack.runner.on('succeeded', onDone);
   stack.runner.on('failed', onDone);
+  // As a run's fan-out sends it: with the listing's bounds fixed once (what prepare() returns), so every
+  // page sends the arguments the first did; getInvoices refuses a nextToken that comes with others.
   const fetchMessage = (runId: string, window: { from: string; to: string }) => ({
     v: 1,
     type: 'fetch',
@@ -126,6 +129,7 @@ export async function run(): Promise<void> {
     connection: CONNECTION,
     scope: MP,
     window,
+    state: { job: 'invoices', args: windowBounds(window, new Date()) },
     continuation: 0,
   });
 
