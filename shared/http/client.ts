@@ -26,7 +26,8 @@ import {
 import { looksLikeExpiredToken, looksLikeExpiredUrl } from './expiry.ts';
 import { discard, type HttpMethod, type ResponseData, readText, request } from './request.ts';
 import { backoffMs, DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from './retry.ts';
-import { type BucketSpec, bucketFor, type TokenBucket } from './token-bucket.ts';
+import type { Reservation, SharedRate } from './shared-rate.ts';
+import { type BucketRegistry, type BucketSpec, bucketFor, type TokenBucket } from './token-bucket.ts';
 
 export type QueryArrayStyle = 'comma' | 'repeat';
 
@@ -40,6 +41,12 @@ export interface OperationSpec extends BucketSpec {
    * (the provider says it did nothing).
    */
   idempotent?: boolean;
+  /**
+   * Paced by the connection's rate plan shared by all its containers (HttpClientOptions.sharedRate) instead
+   * of each container's own bucket. It costs a state-table write a request: for slow operations called per
+   * page or per job, where one burst sent by every container would be the 429s.
+   */
+  shared?: boolean;
 }
 
 export interface HttpEvent {
@@ -85,6 +92,18 @@ export interface HttpClientOptions {
   sleep?: (ms: number) => Promise<unknown>;
   /** Keep-alive pools to use instead of the container's shared ones. */
   agents?: HttpAgents;
+  /**
+   * Where operations marked `shared` take their slots (the state table's rate budgets). When it cannot be
+   * reached they pace on this container's bucket instead: never blocked, at worst less shared.
+   */
+  sharedRate?: SharedRate;
+  /**
+   * Containers that may call this connection at once (the provider's maxConcurrency): each container's own
+   * buckets start with, and hold, that share of the burst, so together they send one burst. Default 1.
+   */
+  containers?: number;
+  /** This container's buckets (default: the module's, which live as long as the container). */
+  buckets?: BucketRegistry;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -448,15 +467,49 @@ export class HttpClient implements ProviderHttp {
     await this.#sleep(wait);
   }
 
-  /** Takes a token from the operation's bucket, sleeping a short wait or deferring a long one. */
+  /**
+   * Takes a token (from the connection's shared plan when the operation's is shared, else from this
+   * container's bucket), sleeping a short wait or deferring a long one.
+   */
   async #pace(operation: string): Promise<void> {
     if (this.#o.budget.remainingMs() <= 0) this.#defer(operation, 0, 'budget');
     const bucket = this.#bucket(operation);
     if (!bucket) return;
-    const wait = bucket.peek();
-    if (wait > 0) this.#deferIfTooLong(operation, wait, 'throttled');
-    bucket.take();
+    const shared = await this.#reserveShared(operation, bucket);
+    let wait: number;
+    if (shared) {
+      if (!shared.reserved) this.#defer(operation, shared.waitMs, 'throttled');
+      // The container's own bucket follows what it sent, so pacing on it alone starts from there.
+      bucket.take();
+      wait = shared.waitMs;
+    } else {
+      wait = bucket.peek();
+      if (wait > 0) this.#deferIfTooLong(operation, wait, 'throttled');
+      bucket.take();
+    }
     if (wait > 0) await this.#sleep(wait);
+  }
+
+  /** A slot of the shared plan, for an operation marked shared; undefined: pace on the container's bucket. */
+  async #reserveShared(operation: string, bucket: TokenBucket): Promise<Reservation | undefined> {
+    const spec = this.#o.operations[operation];
+    const shared = this.#o.sharedRate;
+    if (!spec?.shared || !shared) return undefined;
+    // What #deferIfTooLong would sleep: up to the threshold, and less than the budget left.
+    const maxWaitMs = Math.min(this.#deferThresholdMs, this.#o.budget.remainingMs() - 1);
+    try {
+      return await shared.reserve(
+        { provider: this.#o.provider, connection: this.#o.connection, operation },
+        { rate: bucket.rate, burst: spec.burst },
+        maxWaitMs,
+      );
+    } catch (err) {
+      this.#warn('shared rate plan out of reach, pacing on this container alone', {
+        operation,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return undefined;
+    }
   }
 
   #deferIfTooLong(operation: string, wait: number, reason: DeferReason, status?: number): void {
@@ -485,7 +538,13 @@ export class HttpClient implements ProviderHttp {
   #bucket(operation: string): TokenBucket | undefined {
     const spec = this.#o.operations[operation];
     if (!spec) return undefined;
-    return bucketFor(`${this.#o.provider}:${this.#o.connection}:${operation}`, spec, this.#now);
+    const burst = Math.max(1, Math.floor(spec.burst / Math.max(1, this.#o.containers ?? 1)));
+    return bucketFor(
+      `${this.#o.provider}:${this.#o.connection}:${operation}`,
+      { rate: spec.rate, burst },
+      this.#now,
+      this.#o.buckets,
+    );
   }
 
   /** x-amzn-RateLimit-Limit is the seller's actual rate for this operation (requests per second). */
