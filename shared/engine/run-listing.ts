@@ -15,8 +15,11 @@ import type { Enrichment, ItemContext, ListingJob, ListingPage, RawAnswer } from
 import { retryPendingDocuments } from './retry-pending-documents.ts';
 import { storeRaw, storeRawOnce, storeValue } from './store-raw.ts';
 
-/** Normalized invoices held before the store writes them (bounds memory on long listings). */
-export const FLUSH_EVERY = 2_000;
+/**
+ * Normalized invoices held, after a page, before the store writes them: DynamoDB's full batches (100 pointers
+ * read a call, 25 items written), and a small last flush, which the month files wait for.
+ */
+export const FLUSH_EVERY = 100;
 
 /** Below this much budget no new item is started: the rest goes on in a continuation. */
 export const MIN_BUDGET_MS = 5_000;
