@@ -484,7 +484,9 @@ export class HttpClient implements ProviderHttp {
       wait = shared.waitMs;
     } else {
       wait = bucket.peek();
-      if (wait > 0) this.#deferIfTooLong(operation, wait, 'throttled');
+      if (wait > this.#pacingSleepMs(bucket.rate) || wait >= this.#o.budget.remainingMs()) {
+        this.#defer(operation, wait, 'throttled');
+      }
       bucket.take();
     }
     if (wait > 0) await this.#sleep(wait);
@@ -495,8 +497,7 @@ export class HttpClient implements ProviderHttp {
     const spec = this.#o.operations[operation];
     const shared = this.#o.sharedRate;
     if (!spec?.shared || !shared) return undefined;
-    // What #deferIfTooLong would sleep: up to the threshold, and less than the budget left.
-    const maxWaitMs = Math.min(this.#deferThresholdMs, this.#o.budget.remainingMs() - 1);
+    const maxWaitMs = Math.min(this.#pacingSleepMs(bucket.rate), this.#o.budget.remainingMs() - 1);
     try {
       return await shared.reserve(
         { provider: this.#o.provider, connection: this.#o.connection, operation },
@@ -510,6 +511,16 @@ export class HttpClient implements ProviderHttp {
       });
       return undefined;
     }
+  }
+
+  /**
+   * The longest wait for a token this client sleeps: the threshold, but nothing for an operation slower than
+   * it (one request an interval longer than the threshold). There a shorter wait is only the rest of an
+   * interval the invocation's own work filled; handed back, it costs a queue round trip a request at most,
+   * and the tokens keep coming meanwhile, while slept it is billed and counted as the function's time.
+   */
+  #pacingSleepMs(rate: number): number {
+    return 1000 / rate > this.#deferThresholdMs ? 0 : this.#deferThresholdMs;
   }
 
   #deferIfTooLong(operation: string, wait: number, reason: DeferReason, status?: number): void {

@@ -34,9 +34,9 @@ const FINAL_STATUSES = new Set(['AUTHORIZED', 'REJECTED', 'CANCELED', 'CANCELLED
 export type SpApiConnection = ConnectionOf<'sp-api'>;
 
 /**
- * Share of getInvoices' burst a throttled listing waits to earn back before it runs again: each
- * continuation then fetches many pages in one go instead of one page per queue round trip, and the
- * queue's whole-second delays are absorbed by the tokens still accruing (the bucket is not yet full).
+ * Share of getInvoices' burst a listing waits to earn back after a 429 that outlasted the client's retries:
+ * the seller's plan was spent by someone the rate budget does not see, so one token is not enough. (A wait
+ * the client foresaw comes back as soon as its token is due.)
  */
 const REFILL_SHARE = 0.75;
 

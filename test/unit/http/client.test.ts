@@ -100,6 +100,18 @@ describe('pacing', () => {
     expect(clock.slept).toEqual([]);
   });
 
+  it('hands back even a short wait of an operation slower than the threshold: never slept', async () => {
+    const { client, clock, server } = await setup(ok, { operations: { op: { rate: 0.1, burst: 1 } } });
+    await client.request('op', { path: '/x' });
+    // The invocation's own work took most of the 10 s interval; the last second is not slept either.
+    clock.advance(9_000);
+    const err = await rejection(client.request('op', { path: '/x' }));
+    expect(err).toBeInstanceOf(DeferError);
+    expect((err as DeferError).retryAt.getTime()).toBe(clock.now() + 1_000);
+    expect(clock.slept).toEqual([]);
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('defers a short bucket wait that would pass the budget', async () => {
     const clock = simulatedClock();
     const { client, server } = await setup(ok, {
