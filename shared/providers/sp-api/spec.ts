@@ -54,8 +54,9 @@ function boundsOf(
 const invoices: ListingJob<SpApiConnection, SpInvoice> = {
   kind: 'listing',
   name: 'invoices',
-  // Invoices landed at once: each is one raw PUT, so this is S3 PUTs in flight.
-  concurrency: 8,
+  // Invoices landed at once: each is one raw PUT (no call to SP-API), so this is S3 PUTs in flight, a few
+  // dozen of which a page's 100 keep busy (a round trip each) well within the SDK's 50 sockets.
+  concurrency: 32,
   /** getInvoicesAttributes (kept raw) checks the connection's filters; the window's bounds are fixed once. */
   async prepare(ctx, marketplaceId, window) {
     const res = await send(
