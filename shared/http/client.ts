@@ -94,7 +94,8 @@ export interface HttpClientOptions {
   agents?: HttpAgents;
   /**
    * Where operations marked `shared` take their slots (the state table's rate budgets). When it cannot be
-   * reached they pace on this container's bucket instead: never blocked, at worst less shared.
+   * reached they pace on this container's bucket (its full burst, as before plans were shared) instead:
+   * never blocked, at worst less shared.
    */
   sharedRate?: SharedRate;
   /**
@@ -476,19 +477,15 @@ export class HttpClient implements ProviderHttp {
     const bucket = this.#bucket(operation);
     if (!bucket) return;
     const shared = await this.#reserveShared(operation, bucket);
-    let wait: number;
-    if (shared) {
-      if (!shared.reserved) this.#defer(operation, shared.waitMs, 'throttled');
-      // The container's own bucket follows what it sent, so pacing on it alone starts from there.
-      bucket.take();
-      wait = shared.waitMs;
-    } else {
-      wait = bucket.peek();
-      if (wait > this.#pacingSleepMs(bucket.rate) || wait >= this.#o.budget.remainingMs()) {
-        this.#defer(operation, wait, 'throttled');
-      }
-      bucket.take();
+    if (shared && !shared.reserved) this.#defer(operation, shared.waitMs, 'throttled');
+    // This container's bucket counts what it sent, through the shared plan or not: back from a spell
+    // without the table (which did not see those requests), it keeps the container from a burst the
+    // provider has not refilled. (A slot taken and then not used leaves the plan stricter, never looser.)
+    const wait = Math.max(shared?.waitMs ?? 0, bucket.peek());
+    if (wait > this.#pacingSleepMs(bucket.rate) || wait >= this.#o.budget.remainingMs()) {
+      this.#defer(operation, wait, 'throttled');
     }
+    bucket.take();
     if (wait > 0) await this.#sleep(wait);
   }
 
@@ -549,7 +546,10 @@ export class HttpClient implements ProviderHttp {
   #bucket(operation: string): TokenBucket | undefined {
     const spec = this.#o.operations[operation];
     if (!spec) return undefined;
-    const burst = Math.max(1, Math.floor(spec.burst / Math.max(1, this.#o.containers ?? 1)));
+    // A shared operation's plan already splits its burst between the containers; its own bucket only counts
+    // what this container sent (and paces it while the plan is out of reach).
+    const split = spec.shared && this.#o.sharedRate ? 1 : Math.max(1, this.#o.containers ?? 1);
+    const burst = Math.max(1, Math.floor(spec.burst / split));
     return bucketFor(
       `${this.#o.provider}:${this.#o.connection}:${operation}`,
       { rate: spec.rate, burst },

@@ -224,7 +224,7 @@ describe('pacing shared by the containers of a connection', () => {
     expect(clock.slept).toEqual([1000, 1000]);
   });
 
-  it('without the shared plan (out of reach), each container paces alone on its share, and says so', async () => {
+  it('without the shared plan (out of reach), a container paces alone on its own bucket, and says so', async () => {
     const unreachable: SharedRate = {
       reserve: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8000')),
     };
@@ -234,10 +234,27 @@ describe('pacing shared by the containers of a connection', () => {
       () => unreachable,
     );
     const [a] = clients as [HttpClient];
-    for (let i = 0; i < 3; i++) await a.request('op', { path: '/x' });
-    expect(server.requests).toHaveLength(3);
+    for (let i = 0; i < 5; i++) await a.request('op', { path: '/x' });
+    expect(server.requests).toHaveLength(5);
     expect(clock.slept).toEqual([1000]);
     expect(warnings).toContain('shared rate plan out of reach, pacing on this container alone');
+  });
+
+  it('back from a spell without the plan, a container does not take a burst it already spent', async () => {
+    let down = true;
+    const { clients, clock, server } = await containers(1, { rate: 1, burst: 4, shared: true }, (c) => {
+      const table = onTable(c);
+      return {
+        reserve: (...args) => (down ? Promise.reject(new Error('timed out')) : table.reserve(...args)),
+      };
+    });
+    const [a] = clients as [HttpClient];
+    for (let i = 0; i < 4; i++) await a.request('op', { path: '/x' });
+    // The table is back; it never saw those four and offers a full burst. The provider has refilled none.
+    down = false;
+    await a.request('op', { path: '/x' });
+    expect(server.requests).toHaveLength(5);
+    expect(clock.slept).toEqual([1000]);
   });
 });
 
