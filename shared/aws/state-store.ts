@@ -3,6 +3,7 @@ import type { StateStore } from '../providers/types.ts';
 import { ExportRegistry } from './export-registry.ts';
 import { DynamoInvoiceTable } from './invoice-table.ts';
 import { PendingDocuments } from './pending-documents.ts';
+import { RateBudgets } from './rate-budgets.ts';
 import { announceRunCompleted } from './run-completed.ts';
 import { RunControls } from './run-controls.ts';
 import { RunLedger, type StartReconcile } from './run-ledger.ts';
@@ -15,8 +16,8 @@ type Args<K extends keyof T, T> = T[K] extends (...a: infer A) => unknown ? A : 
 
 /**
  * The state table as the functions use it: the export registry, the watermarks, the pending documents,
- * the run ledger and the invoice table (each its own class over one DynamoDB table, see state-table.ts),
- * behind one object.
+ * the run ledger, the invoice table and the shared rate budgets (each its own class over one DynamoDB
+ * table, see state-table.ts), behind one object.
  */
 export class DynamoStateStore implements StateStore {
   readonly exports: ExportRegistry;
@@ -25,6 +26,7 @@ export class DynamoStateStore implements StateStore {
   readonly invoices: DynamoInvoiceTable;
   readonly pendingDocuments: PendingDocuments;
   readonly controls: RunControls;
+  readonly rates: RateBudgets;
 
   /** `startReconcile`: how a run whose messages are done sends its control-totals messages (the frame's). */
   constructor(
@@ -39,6 +41,7 @@ export class DynamoStateStore implements StateStore {
     this.runs = new RunLedger(ddb, table, now, announceRunCompleted, options.startReconcile);
     this.controls = new RunControls(ddb, table, now);
     this.pendingDocuments = new PendingDocuments(ddb, table, now);
+    this.rates = new RateBudgets(ddb, table, () => now().getTime());
   }
 
   getExport(...a: Args<'getExport', ExportRegistry>) {

@@ -22,7 +22,7 @@ export interface HandOver {
   continuation(transient: number): JobMessageInput;
   /** Transient hand-overs in a row so far. */
   transient: number;
-  /** Extra wait after a throttle that outlasted the client (to earn back more of the burst). */
+  /** How long to wait after a 429 that outlasted the client's retries (to earn back more of the burst). */
   throttledWaitMs?: number;
   log: Log;
 }
@@ -35,13 +35,9 @@ export interface HandOver {
  * as it is. Never returns.
  */
 export function handOver(err: unknown, at: HandOver): never {
-  if (isDefer(err)) {
-    const d = err as DeferError;
-    // A throttled wait also earns back the share of the burst the job asks for before it comes back.
-    const extra = d.reason === 'throttled' ? (at.throttledWaitMs ?? 0) : 0;
-    if (!extra) throw d.withContinuation(at.continuation(0));
-    throw new DeferError(d.operation, new Date(d.retryAt.getTime() + extra), d.reason, at.continuation(0));
-  }
+  // The client's own wait comes back when its token is due, no later: waiting for more of the burst would
+  // save queue round trips but lose up to that many tokens at the listing's end, which nothing foretells.
+  if (isDefer(err)) throw (err as DeferError).withContinuation(at.continuation(0));
   if (isThrottled(err)) {
     const op = (err as { operation?: string }).operation ?? 'request';
     const waitMs = Math.max(1_000, at.throttledWaitMs ?? 0);

@@ -15,8 +15,11 @@ import type { Enrichment, ItemContext, ListingJob, ListingPage, RawAnswer } from
 import { retryPendingDocuments } from './retry-pending-documents.ts';
 import { storeRaw, storeRawOnce, storeValue } from './store-raw.ts';
 
-/** Normalized invoices held before the store writes them (bounds memory on long listings). */
-export const FLUSH_EVERY = 2_000;
+/**
+ * Normalized invoices held, after a page, before the store writes them: DynamoDB's full batches (100 pointers
+ * read a call, 25 items written), and a small last flush, which the month files wait for.
+ */
+export const FLUSH_EVERY = 100;
 
 /** Below this much budget no new item is started: the rest goes on in a continuation. */
 export const MIN_BUDGET_MS = 5_000;
@@ -61,11 +64,23 @@ async function publish<C extends Connection>(
   );
 }
 
+/** How far a call to landItems got, and when it should stop starting items. */
+interface Progress {
+  /** Asked before each item (and before a batch's enrichment): true stops starting new ones. */
+  stop?: () => boolean;
+  /**
+   * Told once, before landItems returns or throws: the index of the first entry not done, every one before
+   * it landed or settled otherwise (kept raw, out of the window, unchanged); past the last entry when all are.
+   */
+  done?: (next: number) => void;
+}
+
 /**
  * Works a set of items of one scope: parse (an unfit item with an id is fetched by that id, else kept raw
  * and reported), window check, enrichment (batched or per item, `concurrency` at a time), raw storage of
  * the provider's bytes, normalization, hand-over to the store, and the invoice's documents settled with
- * the pending ones (`pending`, whose context `ctx` is). Returns how many landed.
+ * the pending ones (`pending`, whose context `ctx` is). After a failure, or once `progress.stop` says so, no
+ * new item is started; those in flight finish, then the failure is thrown.
  */
 async function landItems<C extends Connection>(
   job: Job<C>,
@@ -77,10 +92,12 @@ async function landItems<C extends Connection>(
   unfitName: (index: number) => string,
   pending: PendingDocumentTracker<C>,
   window?: { from: string; to: string },
-  opts: { skipUnchanged?: boolean } = {},
+  opts: { skipUnchanged?: boolean } & Progress = {},
 ): Promise<void> {
   const provider = ctx.connection.provider;
+  const end = (entries.at(-1)?.index ?? -1) + 1;
   let parsed: Array<{
+    index: number;
     item: unknown;
     raw: RawAnswer | undefined;
     issuedOn: string;
@@ -132,7 +149,14 @@ async function landItems<C extends Connection>(
       continue;
     }
     if (window && job.item.inWindow && !job.item.inWindow(value, window)) continue;
-    parsed.push({ item: value, raw, issuedOn, id, fingerprint: fingerprintOf(job, value, raw) });
+    parsed.push({
+      index: entry.index,
+      item: value,
+      raw,
+      issuedOn,
+      id,
+      fingerprint: fingerprintOf(job, value, raw),
+    });
   }
   const isFinal = job.item.isFinal;
   // What each item last landed as: an unchanged final item is skipped; an unchanged open one is worked
@@ -153,7 +177,10 @@ async function landItems<C extends Connection>(
     const same = parsed.filter((p) => last.get(p.id) === p.fingerprint).map((p) => p.id);
     if (same.length > 0) kept = await ctx.invoices.documents(scopeOf, same);
   }
-  if (parsed.length === 0) return;
+  if (parsed.length === 0) {
+    opts.done?.(end);
+    return;
+  }
 
   const at = (rawKey: string, itemCtx: ProviderContext<C> = ctx): ItemContext<C> => ({
     ctx: itemCtx,
@@ -165,6 +192,11 @@ async function landItems<C extends Connection>(
     rawInvoiceKey(provider, ctx.connection.id, scope, p.issuedOn, p.id);
   let batch: Map<string, Enrichment> | undefined;
   if (job.enrichBatch) {
+    // One call enriches the whole batch: the budget is asked once, before it.
+    if (opts.stop?.()) {
+      opts.done?.(parsed[0]!.index);
+      return;
+    }
     batch = await job.enrichBatch.call(
       parsed.map((p) => p.item),
       { ctx, scope, args },
@@ -214,11 +246,28 @@ async function landItems<C extends Connection>(
     ctx.count('invoices');
     await pending.settle(scope, p.id, p.issuedOn, invoice.documents);
   };
+  // Items are started in order; after a failure or a stop none is started, those in flight finish.
+  const finished = new Array<boolean>(parsed.length).fill(false);
   let next = 0;
+  let failed = false;
+  let failure: unknown;
   const worker = async () => {
-    while (next < parsed.length) await land(parsed[next++]!);
+    while (!failed && next < parsed.length) {
+      if (opts.stop?.()) break;
+      const k = next++;
+      try {
+        await land(parsed[k]!);
+        finished[k] = true;
+      } catch (err) {
+        if (!failed) failure = err;
+        failed = true;
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(job.concurrency ?? 1, parsed.length) }, worker));
+  const undone = finished.indexOf(false);
+  opts.done?.(undone === -1 ? end : parsed[undone]!.index);
+  if (failed) throw failure;
 }
 
 /**
@@ -335,7 +384,10 @@ export async function runListing<C extends Connection>(
   };
   const pageName = () =>
     listingPageName(job.name, job.pageWindow?.(message.window) ?? message.window, at.page);
-  const chunk = job.enrichBatch?.size ?? Math.max(1, job.concurrency ?? 1);
+  // A page's items land together (one fingerprint read, `concurrency` in flight throughout), a batched
+  // enrichment's a batch at a time.
+  const chunk = job.enrichBatch?.size ?? Number.POSITIVE_INFINITY;
+  const outOfBudget = () => ctx.budget.remainingMs() < MIN_BUDGET_MS;
 
   while (!state.publishing) {
     let page: ListingPage;
@@ -357,14 +409,10 @@ export async function runListing<C extends Connection>(
       ? storeRaw(ctx, pageKey, page.raw)
       : storeRawOnce(ctx, pageKey, page.raw, pageSameAs(job, page)));
 
-    for (let i = at.skip; i < page.items.length; i += chunk) {
-      at.skip = i;
-      if (ctx.budget.remainingMs() < MIN_BUDGET_MS) {
-        await store.flush();
-        throw new DeferError(job.name, new Date(), 'budget', continuation(0));
-      }
+    while (at.skip < page.items.length) {
+      const end = Math.min(at.skip + chunk, page.items.length);
       const entries: Entry[] = [];
-      for (let k = i; k < Math.min(i + chunk, page.items.length); k++) {
+      for (let k = at.skip; k < end; k++) {
         const bytes = page.itemBytes?.[k];
         entries.push({
           index: k,
@@ -383,12 +431,16 @@ export async function runListing<C extends Connection>(
           (k) => `${pageName()}_item${k}`,
           pending,
           message.window,
-          { skipUnchanged: !message.full },
+          { skipUnchanged: !message.full, stop: outOfBudget, done: (k) => (at.skip = k) },
         );
-        at.transient = 0;
       } catch (err) {
         await giveBack(err);
       }
+      if (at.skip < end) {
+        await store.flush();
+        throw new DeferError(job.name, new Date(), 'budget', continuation(0));
+      }
+      at.transient = 0;
     }
     // Upserts go in batches: when enough is held, before any hand-over to the queue, and at the end.
     if (!page.next || store.size >= FLUSH_EVERY) await store.flush();

@@ -8,8 +8,9 @@ import type { ClientSpec } from './provider-spec.ts';
 
 /**
  * The HTTP client a spec describes, for one connection and one message: base URL (the connection's
- * `endpoints.api` wins), auth style and token source, fixed headers, rate buckets per operation, and the
- * download allowlist (the spec's hosts, the connection's `endpoints.downloadHosts`, the environment's).
+ * `endpoints.api` wins), auth style and token source, fixed headers, rate buckets per operation (each
+ * container's share of the burst; the shared plan for operations marked so), and the download allowlist
+ * (the spec's hosts, the connection's `endpoints.downloadHosts`, the environment's).
  */
 export function specHttp<C extends Connection>(
   provider: string,
@@ -42,6 +43,8 @@ export function specHttp<C extends Connection>(
     downloadHosts: [...client.downloadHosts, ...runtime.extraDownloadHosts],
     allowLoopback: runtime.allowLoopback,
     deferThresholdMs: runtime.deferThresholdMs,
+    ...(runtime.sharedRate ? { sharedRate: runtime.sharedRate } : {}),
+    ...(runtime.containers ? { containers: runtime.containers } : {}),
     log: runtime.log,
     onEvent: (e) => runtime.onEvent(e),
     ...overrides,

@@ -26,7 +26,8 @@ import {
 import { looksLikeExpiredToken, looksLikeExpiredUrl } from './expiry.ts';
 import { discard, type HttpMethod, type ResponseData, readText, request } from './request.ts';
 import { backoffMs, DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from './retry.ts';
-import { type BucketSpec, bucketFor, type TokenBucket } from './token-bucket.ts';
+import type { Reservation, SharedRate } from './shared-rate.ts';
+import { type BucketRegistry, type BucketSpec, bucketFor, type TokenBucket } from './token-bucket.ts';
 
 export type QueryArrayStyle = 'comma' | 'repeat';
 
@@ -40,6 +41,12 @@ export interface OperationSpec extends BucketSpec {
    * (the provider says it did nothing).
    */
   idempotent?: boolean;
+  /**
+   * Paced by the connection's rate plan shared by all its containers (HttpClientOptions.sharedRate) instead
+   * of each container's own bucket. It costs a state-table write a request: for slow operations called per
+   * page or per job, where one burst sent by every container would be the 429s.
+   */
+  shared?: boolean;
 }
 
 export interface HttpEvent {
@@ -85,6 +92,19 @@ export interface HttpClientOptions {
   sleep?: (ms: number) => Promise<unknown>;
   /** Keep-alive pools to use instead of the container's shared ones. */
   agents?: HttpAgents;
+  /**
+   * Where operations marked `shared` take their slots (the state table's rate budgets). When it cannot be
+   * reached they pace on this container's bucket (its full burst, as before plans were shared) instead:
+   * never blocked, at worst less shared.
+   */
+  sharedRate?: SharedRate;
+  /**
+   * Containers that may call this connection at once (the provider's maxConcurrency): each container's own
+   * buckets start with, and hold, that share of the burst, so together they send one burst. Default 1.
+   */
+  containers?: number;
+  /** This container's buckets (default: the module's, which live as long as the container). */
+  buckets?: BucketRegistry;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -448,15 +468,56 @@ export class HttpClient implements ProviderHttp {
     await this.#sleep(wait);
   }
 
-  /** Takes a token from the operation's bucket, sleeping a short wait or deferring a long one. */
+  /**
+   * Takes a token (from the connection's shared plan when the operation's is shared, else from this
+   * container's bucket), sleeping a short wait or deferring a long one.
+   */
   async #pace(operation: string): Promise<void> {
     if (this.#o.budget.remainingMs() <= 0) this.#defer(operation, 0, 'budget');
     const bucket = this.#bucket(operation);
     if (!bucket) return;
-    const wait = bucket.peek();
-    if (wait > 0) this.#deferIfTooLong(operation, wait, 'throttled');
+    const shared = await this.#reserveShared(operation, bucket);
+    if (shared && !shared.reserved) this.#defer(operation, shared.waitMs, 'throttled');
+    // This container's bucket counts what it sent, through the shared plan or not: back from a spell
+    // without the table (which did not see those requests), it keeps the container from a burst the
+    // provider has not refilled. (A slot taken and then not used leaves the plan stricter, never looser.)
+    const wait = Math.max(shared?.waitMs ?? 0, bucket.peek());
+    if (wait > this.#pacingSleepMs(bucket.rate) || wait >= this.#o.budget.remainingMs()) {
+      this.#defer(operation, wait, 'throttled');
+    }
     bucket.take();
     if (wait > 0) await this.#sleep(wait);
+  }
+
+  /** A slot of the shared plan, for an operation marked shared; undefined: pace on the container's bucket. */
+  async #reserveShared(operation: string, bucket: TokenBucket): Promise<Reservation | undefined> {
+    const spec = this.#o.operations[operation];
+    const shared = this.#o.sharedRate;
+    if (!spec?.shared || !shared) return undefined;
+    const maxWaitMs = Math.min(this.#pacingSleepMs(bucket.rate), this.#o.budget.remainingMs() - 1);
+    try {
+      return await shared.reserve(
+        { provider: this.#o.provider, connection: this.#o.connection, operation },
+        { rate: bucket.rate, burst: spec.burst },
+        maxWaitMs,
+      );
+    } catch (err) {
+      this.#warn('shared rate plan out of reach, pacing on this container alone', {
+        operation,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return undefined;
+    }
+  }
+
+  /**
+   * The longest wait for a token this client sleeps: the threshold, but nothing for an operation slower than
+   * it (one request an interval longer than the threshold). There a shorter wait is only the rest of an
+   * interval the invocation's own work filled; handed back, it costs a queue round trip a request at most,
+   * and the tokens keep coming meanwhile, while slept it is billed and counted as the function's time.
+   */
+  #pacingSleepMs(rate: number): number {
+    return 1000 / rate > this.#deferThresholdMs ? 0 : this.#deferThresholdMs;
   }
 
   #deferIfTooLong(operation: string, wait: number, reason: DeferReason, status?: number): void {
@@ -485,7 +546,16 @@ export class HttpClient implements ProviderHttp {
   #bucket(operation: string): TokenBucket | undefined {
     const spec = this.#o.operations[operation];
     if (!spec) return undefined;
-    return bucketFor(`${this.#o.provider}:${this.#o.connection}:${operation}`, spec, this.#now);
+    // A shared operation's plan already splits its burst between the containers; its own bucket only counts
+    // what this container sent (and paces it while the plan is out of reach).
+    const split = spec.shared && this.#o.sharedRate ? 1 : Math.max(1, this.#o.containers ?? 1);
+    const burst = Math.max(1, Math.floor(spec.burst / split));
+    return bucketFor(
+      `${this.#o.provider}:${this.#o.connection}:${operation}`,
+      { rate: spec.rate, burst },
+      this.#now,
+      this.#o.buckets,
+    );
   }
 
   /** x-amzn-RateLimit-Limit is the seller's actual rate for this operation (requests per second). */

@@ -65,11 +65,19 @@ export class TokenBucket {
   }
 }
 
+/** One container's buckets, by `provider:connection:operation`. */
+export type BucketRegistry = Map<string, TokenBucket>;
+
 /** Buckets live for the container: a warm Lambda keeps pacing where the last invocation stopped. */
-const registry = new Map<string, TokenBucket>();
+const containerBuckets: BucketRegistry = new Map();
 
 /** The bucket for `provider:connection:operation`, created from spec on first use. */
-export function bucketFor(key: string, spec: BucketSpec, now?: () => number): TokenBucket {
+export function bucketFor(
+  key: string,
+  spec: BucketSpec,
+  now?: () => number,
+  registry: BucketRegistry = containerBuckets,
+): TokenBucket {
   let bucket = registry.get(key);
   if (!bucket) {
     bucket = new TokenBucket(spec, now);
@@ -79,5 +87,5 @@ export function bucketFor(key: string, spec: BucketSpec, now?: () => number): To
 }
 
 export function resetBuckets(): void {
-  registry.clear();
+  containerBuckets.clear();
 }

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Connection, ProviderId } from '../config/schema.ts';
 import type { InvoiceTable } from '../engine/invoice-table.ts';
 import type { Gap, ReconciliationSummary, RunScope } from '../engine/reconciliation.ts';
+import type { SharedRate } from '../http/shared-rate.ts';
 import type { InvoiceDocument } from '../invoice/model.ts';
 import type { JobMessageInput, Window } from '../jobs/messages.ts';
 
@@ -249,6 +250,10 @@ export interface HttpRuntime {
   extraDownloadHosts: string[];
   /** The longest wait slept inside an invocation; a longer one is handed back to the queue. */
   deferThresholdMs: number;
+  /** The rate plans the provider's containers share (the state table's), for operations marked `shared`. */
+  sharedRate?: SharedRate;
+  /** Containers that may call a connection at once (the provider's maxConcurrency): each gets that share of a burst. */
+  containers?: number;
 }
 
 export interface ProviderContext<C extends Connection = Connection> {

@@ -10,6 +10,7 @@ import { startSandbox } from '../../infra/sandbox/index.ts';
 import { SP_RATES, spApiSimulator } from '../../infra/sandbox/sp-api/index.ts';
 import { DynamoStateStore } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
+import { windowBounds } from '../../shared/providers/sp-api/bounds.ts';
 
 /**
  * SP-API at its real rate plan, time-scaled: SP_BENCH_INVOICES (10,000) invoices listed in pages of 100
@@ -18,8 +19,9 @@ import { parseConfig } from '../../shared/config/load.ts';
  * (ZIPs of NF-e XMLs at one document a minute, each XML stored and linked).
  *
  * Prints the wall time against the floor the rate plan allows, the 429s the simulator answered, and the
- * summed handler time against the wall time (waits belong in the queue, not in the Lambda). The worker
- * is warmed first (module load and LWA token), as a scheduled Lambda's container mostly is.
+ * summed handler time against the wall time (waits belong in the queue, not in the Lambda). Targets (issue
+ * 15): wall at most 1.02 times the floor, no 429, handler time under 2% of the wall at the real rate plan.
+ * The worker is warmed first (module load and LWA token), as a scheduled Lambda's container mostly is.
  * SP_BENCH_TIME_SCALE (default 10) keeps the listing near a minute and a half on two cores.
  */
 
@@ -118,6 +120,8 @@ export async function run(): Promise<void> {
   };
   stack.runner.on('succeeded', onDone);
   stack.runner.on('failed', onDone);
+  // As a run's fan-out sends it: with the listing's bounds fixed once (what prepare() returns), so every
+  // page sends the arguments the first did; getInvoices refuses a nextToken that comes with others.
   const fetchMessage = (runId: string, window: { from: string; to: string }) => ({
     v: 1,
     type: 'fetch',
@@ -126,6 +130,7 @@ export async function run(): Promise<void> {
     connection: CONNECTION,
     scope: MP,
     window,
+    state: { job: 'invoices', args: windowBounds(window, new Date()) },
     continuation: 0,
   });
 
@@ -181,21 +186,29 @@ export async function run(): Promise<void> {
     );
     console.log(
       `wall ${s(wallMs)}  floor ${s(floorMs)}${withExport ? ` (listing ${s(listingFloor / timeScale)}, export ${s(exportFloor / timeScale)})` : ''}  ` +
-        `ratio ${(wallMs / floorMs).toFixed(3)} (target <= 1.05)`,
+        `ratio ${(wallMs / floorMs).toFixed(3)} (target <= 1.02)`,
+    );
+    // What the wall has over the floor is the functions' work after the last page (and before the first),
+    // and the queue's whole-second delays: neither is time-scaled, so at the real plan it is the same seconds
+    // over a floor timeScale times longer.
+    console.log(
+      `  over the floor ${s(wallMs - floorMs)}; at the real rate plan (floor x ${timeScale}) the same is ratio ` +
+        `${(1 + (wallMs - floorMs) / (floorMs * timeScale)).toFixed(3)}`,
     );
     console.log(
       `429 answers ${stats.throttled - before.throttled} (target 0)  getInvoices requests ${(stats.operations.getInvoices?.requests ?? 0) - requestsBefore}`,
     );
     console.log(
-      `handler time ${s(totalHandler)} = ${pct(totalHandler)} of wall (target < 5%): ` +
+      `handler time ${s(totalHandler)} = ${pct(totalHandler)} of wall: ` +
         Object.entries(handlerMs)
           .map(([f, ms]) => `${f} ${s(ms)} in ${invocations[f]} invocations (${pct(ms)})`)
           .join(', '),
     );
     // Only the provider's waits are time-scaled, not the handlers' own work (S3 writes, parsing): at the
-    // real rate plan the same work is spread over timeScale times the wall time.
+    // real rate plan the same work is spread over the floor timeScale times longer, plus the same overhead.
+    const realWallMs = floorMs * timeScale + (wallMs - floorMs);
     console.log(
-      `  at the real rate plan (wall x ${timeScale}): ${pct(totalHandler, wallMs * timeScale)} of wall`,
+      `  at the real rate plan (wall ${s(realWallMs)}): ${pct(totalHandler, realWallMs)} of wall (target < 2%)`,
     );
     if (record) {
       console.log(

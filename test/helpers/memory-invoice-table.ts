@@ -12,6 +12,8 @@ export class MemoryInvoiceTable implements InvoiceTable {
   readonly byIdentity = new Map<string, TableEntry>();
   upserts = 0;
   publishes = 0;
+  /** Calls to fingerprints(): DynamoDB reads of the pointers, a BatchGetItem per 100 ids. */
+  fingerprintReads = 0;
 
   async upsert(entries: readonly TableEntry[]): Promise<MonthFile[]> {
     const touched = new Map<string, MonthFile>();
@@ -37,6 +39,7 @@ export class MemoryInvoiceTable implements InvoiceTable {
   }
 
   async fingerprints(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]) {
+    this.fingerprintReads += 1;
     const out = new Map<string, string>();
     for (const id of invoiceIds) {
       const f = this.byIdentity.get(`${fileId({ ...scope, month: '' })}${id}`)?.fingerprint;

@@ -23,17 +23,20 @@ export type OperationName =
 
 /**
  * Rate (requests per second) and burst from the usage-plan tables of the model at commit 2db0db7 (the
- * current model dropped them). `x-amzn-RateLimit-Limit` corrects the rate per seller at run time.
+ * current model dropped them). `x-amzn-RateLimit-Limit` corrects the rate per seller at run time. The plans
+ * of a second or more a request are shared by the containers (a state-table write a request, a page or a
+ * job's worth of work each); getInvoice (by id, per invoice) and getInvoicesExport (a poll) pace on each
+ * container's share of the burst.
  */
 export const OPERATIONS: Record<OperationName, OperationDef> = {
-  getInvoicesAttributes: { rate: 1, burst: 1 },
-  getInvoices: { rate: 0.1, burst: 20 },
+  getInvoicesAttributes: { rate: 1, burst: 1, shared: true },
+  getInvoices: { rate: 0.1, burst: 20, shared: true },
   getInvoice: { rate: 2, burst: 15 },
   // Makes an export at the provider: after an ambiguous failure it is looked up, not resent.
-  createInvoicesExport: { rate: 0.167, burst: 1, idempotent: false },
-  getInvoicesExports: { rate: 0.1, burst: 20 },
+  createInvoicesExport: { rate: 0.167, burst: 1, idempotent: false, shared: true },
+  getInvoicesExports: { rate: 0.1, burst: 20, shared: true },
   getInvoicesExport: { rate: 2, burst: 15 },
-  getInvoicesDocument: { rate: 0.0167, burst: 1 },
+  getInvoicesDocument: { rate: 0.0167, burst: 1, shared: true },
 };
 
 /** The GET of a document's pre-signed URL: not an SP-API operation, so not paced by any bucket. */

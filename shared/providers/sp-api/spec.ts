@@ -34,9 +34,9 @@ const FINAL_STATUSES = new Set(['AUTHORIZED', 'REJECTED', 'CANCELED', 'CANCELLED
 export type SpApiConnection = ConnectionOf<'sp-api'>;
 
 /**
- * Share of getInvoices' burst a throttled listing waits to earn back before it runs again: each
- * continuation then fetches many pages in one go instead of one page per queue round trip, and the
- * queue's whole-second delays are absorbed by the tokens still accruing (the bucket is not yet full).
+ * Share of getInvoices' burst a listing waits to earn back after a 429 that outlasted the client's retries:
+ * the seller's plan was spent by someone the rate budget does not see, so one token is not enough. (A wait
+ * the client foresaw comes back as soon as its token is due.)
  */
 const REFILL_SHARE = 0.75;
 
@@ -54,8 +54,9 @@ function boundsOf(
 const invoices: ListingJob<SpApiConnection, SpInvoice> = {
   kind: 'listing',
   name: 'invoices',
-  // Invoices landed at once: each is one raw PUT, so this is S3 PUTs in flight.
-  concurrency: 8,
+  // Invoices landed at once: each is one raw PUT (no call to SP-API), so this is S3 PUTs in flight, a few
+  // dozen of which a page's 100 keep busy (a round trip each) well within the SDK's 50 sockets.
+  concurrency: 32,
   /** getInvoicesAttributes (kept raw) checks the connection's filters; the window's bounds are fixed once. */
   async prepare(ctx, marketplaceId, window) {
     const res = await send(

@@ -2,7 +2,7 @@ import type { Context, SQSRecord } from 'aws-lambda';
 import { s3Client } from '../../aws/clients.ts';
 import { S3Sink } from '../../aws/sink.ts';
 import { findConnection, runtimeConfig } from '../../config/load.ts';
-import type { Connection } from '../../config/schema.ts';
+import { type Connection, providerSettings } from '../../config/schema.ts';
 import type { ProviderSpec } from '../../engine/provider-spec.ts';
 import { specHttp } from '../../engine/spec-http.ts';
 import { lambdaBudget } from '../../http/budget.ts';
@@ -34,7 +34,8 @@ export async function providerContext(
   queue: JobQueue,
   count: (c: Counter, n?: number) => void,
 ): Promise<{ ctx: ProviderContext; settled: () => Promise<void> }> {
-  const connection = findConnection(runtimeConfig(), message.connection, message.provider);
+  const config = runtimeConfig();
+  const connection = findConnection(config, message.connection, message.provider);
   const budget = lambdaBudget(context, BUDGET_MARGIN_MS);
   const log = asLog(deps.logger);
   const problems: Promise<void>[] = [];
@@ -50,6 +51,9 @@ export async function providerContext(
     allowLoopback: deps.env.allowLoopback,
     extraDownloadHosts: [...deps.env.extraDownloadHosts, ...(connection.endpoints?.downloadHosts ?? [])],
     deferThresholdMs: deps.env.deferThresholdMs,
+    sharedRate: deps.state.rates,
+    // The provider's function may run this many containers at once, each with its own buckets.
+    containers: providerSettings(config, spec.id).maxConcurrency,
   });
   const ctx: ProviderContext = {
     connection,

@@ -11,6 +11,7 @@ import { runListing } from '../../../shared/engine/run-listing.ts';
 import { type FetchMessage, fetchMessageSchema } from '../../../shared/jobs/messages.ts';
 import type { ProviderHttp } from '../../../shared/providers/types.ts';
 import { MemorySink, MemoryState, memoryContext } from '../../helpers/memory-context.ts';
+import { tableOf } from '../../helpers/memory-invoice-table.ts';
 import { normalizedInvoice } from '../../helpers/normalized-invoice.ts';
 
 /**
@@ -427,6 +428,46 @@ describe('runListing', () => {
     expect(invocations).toBe(3);
     expect(landed).toBe(6);
     expect(sink.lines()).toHaveLength(6);
+  });
+
+  it('works a page `concurrency` items at a time; after a throttle it resumes at the first item not landed', async () => {
+    const items = Array.from({ length: 30 }, (_, n) => item(n));
+    const api = fakeApi([items.slice(0, 20), items.slice(20)]);
+    const enriched = new Map<string, number>();
+    let inFlight = 0;
+    let most = 0;
+    let throttled = false;
+    const listing = job(api, {
+      concurrency: 4,
+      enrich: async (i) => {
+        enriched.set(i.id, (enriched.get(i.id) ?? 0) + 1);
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 1));
+        inFlight -= 1;
+        if (i.id === 'inv-0010' && !throttled) {
+          throttled = true;
+          throw Object.assign(new Error('HTTP 429'), {
+            name: 'ProviderError',
+            status: 429,
+            operation: 'get',
+          });
+        }
+        return {};
+      },
+    });
+    const sink = new MemorySink();
+    const { invocations } = await drain(listing, { sink });
+    expect(invocations).toBe(2);
+    expect(most).toBe(4);
+    expect(new Set(sink.lines().map((l) => l.invoiceId)).size).toBe(30);
+    // Nothing before the throttled item is worked again; after it, only what was in flight with it.
+    for (let n = 0; n < 10; n++) expect(enriched.get(item(n).id)).toBe(1);
+    const again = [...enriched].filter(([, times]) => times > 1).map(([id]) => id);
+    expect(again).toContain('inv-0010');
+    expect(again.length).toBeLessThanOrEqual(4);
+    // The landed fingerprints are read once a page (a BatchGetItem), not once an item or a few.
+    expect(tableOf(sink).fingerprintReads).toBe(3);
   });
 
   it('enriches in batches of at most 25, every item once, the last batch smaller (any count from 26 to 1000)', async () => {

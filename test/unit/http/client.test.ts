@@ -1,10 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { cachedTokenSource, clearTokenCache } from '../../../shared/auth/token-cache.ts';
+import { RateBudgets } from '../../../shared/aws/rate-budgets.ts';
 import { budgetUntil } from '../../../shared/http/budget.ts';
 import { HttpClient, type HttpClientOptions, type HttpEvent } from '../../../shared/http/client.ts';
 import { DeferError, PayloadError, ProviderError } from '../../../shared/http/errors.ts';
-import { resetBuckets } from '../../../shared/http/token-bucket.ts';
+import type { SharedRate } from '../../../shared/http/shared-rate.ts';
+import { type BucketRegistry, resetBuckets } from '../../../shared/http/token-bucket.ts';
 import {
   type Handler,
   resetConnection,
@@ -15,6 +17,7 @@ import {
   startServer,
   type TestServer,
 } from '../../helpers/http-server.ts';
+import { type StateTable, startStateTable } from '../../helpers/state-table.ts';
 
 let server: TestServer | undefined;
 let n = 0;
@@ -97,6 +100,18 @@ describe('pacing', () => {
     expect(clock.slept).toEqual([]);
   });
 
+  it('hands back even a short wait of an operation slower than the threshold: never slept', async () => {
+    const { client, clock, server } = await setup(ok, { operations: { op: { rate: 0.1, burst: 1 } } });
+    await client.request('op', { path: '/x' });
+    // The invocation's own work took most of the 10 s interval; the last second is not slept either.
+    clock.advance(9_000);
+    const err = await rejection(client.request('op', { path: '/x' }));
+    expect(err).toBeInstanceOf(DeferError);
+    expect((err as DeferError).retryAt.getTime()).toBe(clock.now() + 1_000);
+    expect(clock.slept).toEqual([]);
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('defers a short bucket wait that would pass the budget', async () => {
     const clock = simulatedClock();
     const { client, server } = await setup(ok, {
@@ -126,6 +141,120 @@ describe('pacing', () => {
   it('refuses an operation it was not told about', async () => {
     const { client } = await setup(ok);
     await expect(client.request('nope', { path: '/x' })).rejects.toThrow(/"nope" is not declared/);
+  });
+});
+
+describe('pacing shared by the containers of a connection', () => {
+  let db: StateTable;
+  beforeAll(async () => {
+    db = await startStateTable('client-rate-test');
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  /**
+   * `count` containers of one connection, each a client with its own buckets (as each Lambda container has),
+   * all calling one server on one simulated clock. `shared` is their rate plan in the state table.
+   */
+  async function containers(
+    count: number,
+    op: HttpClientOptions['operations'][string],
+    shared: (clock: ReturnType<typeof simulatedClock>) => SharedRate | undefined,
+  ) {
+    server = await startServer(ok);
+    const clock = simulatedClock();
+    const connection = `conn-${++n}`;
+    const warnings: string[] = [];
+    const clients = Array.from({ length: count }, () => {
+      const buckets: BucketRegistry = new Map();
+      const sharedRate = shared(clock);
+      return new HttpClient({
+        provider: 'sp-api',
+        connection,
+        baseUrl: server!.url,
+        operations: { op },
+        budget: budgetUntil(clock.now() + 600_000, clock.now),
+        downloadHosts: [],
+        containers: count,
+        buckets,
+        ...(sharedRate ? { sharedRate } : {}),
+        now: clock.now,
+        sleep: clock.sleep,
+        log: {
+          debug: () => {},
+          info: () => {},
+          warn: (message) => warnings.push(message),
+          error: () => {},
+        },
+      });
+    });
+    return { clients, clock, server: server!, warnings };
+  }
+
+  const onTable = (clock: ReturnType<typeof simulatedClock>) => new RateBudgets(db.ddb, db.table, clock.now);
+
+  it('two containers send one burst between them, then one request an interval', async () => {
+    const { clients, clock } = await containers(2, { rate: 1, burst: 4, shared: true }, onTable);
+    const [a, b] = clients as [HttpClient, HttpClient];
+    for (const c of [a, b, a, b, a, b]) await c.request('op', { path: '/x' });
+    // Each container on its own bucket would have sent all six at once (a full burst of 4 each).
+    expect(clock.slept).toEqual([1000, 1000]);
+  });
+
+  it('a container that comes later finds the burst spent and the next slot too far: it defers', async () => {
+    const { clients, clock, server } = await containers(2, { rate: 0.1, burst: 2, shared: true }, onTable);
+    const [a, b] = clients as [HttpClient, HttpClient];
+    await a.request('op', { path: '/x' });
+    await a.request('op', { path: '/x' });
+    const err = await rejection(b.request('op', { path: '/x' }));
+    expect(err).toBeInstanceOf(DeferError);
+    expect((err as DeferError).retryAt.getTime()).toBe(clock.now() + 10_000);
+    expect(server.requests).toHaveLength(2);
+    // Nothing was taken for the deferred call: once the interval has passed, it goes at once.
+    clock.advance(10_000);
+    await b.request('op', { path: '/x' });
+    expect(clock.slept).toEqual([]);
+  });
+
+  it('operations not marked shared pace on each container, with its share of the burst', async () => {
+    const { clients, clock } = await containers(2, { rate: 1, burst: 4 }, onTable);
+    const [a, b] = clients as [HttpClient, HttpClient];
+    for (const c of [a, a, a, b, b, b]) await c.request('op', { path: '/x' });
+    expect(clock.slept).toEqual([1000, 1000]);
+  });
+
+  it('without the shared plan (out of reach), a container paces alone on its own bucket, and says so', async () => {
+    const unreachable: SharedRate = {
+      reserve: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8000')),
+    };
+    const { clients, clock, server, warnings } = await containers(
+      2,
+      { rate: 1, burst: 4, shared: true },
+      () => unreachable,
+    );
+    const [a] = clients as [HttpClient];
+    for (let i = 0; i < 5; i++) await a.request('op', { path: '/x' });
+    expect(server.requests).toHaveLength(5);
+    expect(clock.slept).toEqual([1000]);
+    expect(warnings).toContain('shared rate plan out of reach, pacing on this container alone');
+  });
+
+  it('back from a spell without the plan, a container does not take a burst it already spent', async () => {
+    let down = true;
+    const { clients, clock, server } = await containers(1, { rate: 1, burst: 4, shared: true }, (c) => {
+      const table = onTable(c);
+      return {
+        reserve: (...args) => (down ? Promise.reject(new Error('timed out')) : table.reserve(...args)),
+      };
+    });
+    const [a] = clients as [HttpClient];
+    for (let i = 0; i < 4; i++) await a.request('op', { path: '/x' });
+    // The table is back; it never saw those four and offers a full burst. The provider has refilled none.
+    down = false;
+    await a.request('op', { path: '/x' });
+    expect(server.requests).toHaveLength(5);
+    expect(clock.slept).toEqual([1000]);
   });
 });
 
