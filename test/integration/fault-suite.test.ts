@@ -2,7 +2,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { filesByName, maskLinks, runCli, withoutFetchedAt, withoutRunIds } from '../helpers/cli-run.ts';
+import {
+  diagnosis,
+  filesByName,
+  maskLinks,
+  runCli,
+  withoutFetchedAt,
+  withoutRunIds,
+} from '../helpers/cli-run.ts';
 
 /**
  * Every provider against its simulator, clean and then with every request fault at once (5xx, resets,
@@ -48,16 +55,21 @@ describe.skipIf(!process.env.FAULT_SUITE)('fault suite: every provider, every re
           join(dir, out),
           '--state',
           join(dir, `state-${out}`),
+          // The functions' warnings and errors on stderr: a run that ends short says why (diagnosis).
+          '--set',
+          'POWERTOOLS_LOG_LEVEL=WARN',
           ...extra,
         ],
         300_000,
       );
     const clean = await start('clean');
+    expect(clean.ok, diagnosis(clean)).toBe(true);
     const faulted = await start('faulted', '--faults', faults);
-
-    expect(clean.ok).toBe(true);
-    expect(faulted.ok).toBe(true);
-    expect(faulted.rows.map((r) => r.status)).toEqual(faulted.rows.map(() => 'SUCCEEDED'));
+    expect(faulted.ok, diagnosis(faulted)).toBe(true);
+    expect(
+      faulted.rows.map((r) => r.status),
+      diagnosis(faulted),
+    ).toEqual(faulted.rows.map(() => 'SUCCEEDED'));
     const landed = (rows: typeof clean.rows) =>
       rows.map(({ connection, invoices, documents, reports }) => ({
         connection,
