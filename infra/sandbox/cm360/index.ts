@@ -392,7 +392,16 @@ export async function startCm360Simulator(ctx: SimulatorContext): Promise<Cm360S
         handler: listInvoices,
       },
     ]),
-    { method: 'GET', path: PDF_PATH, operation: 'invoicePdf', rateLimit: routeRate, handler: downloadPdf },
+    {
+      method: 'GET',
+      path: PDF_PATH,
+      operation: 'invoicePdf',
+      rateLimit: routeRate,
+      // The link's signing time and signature (pdfUrl) change with every listing: the PDF asked for is the
+      // same request whenever it was listed, so one seed gives it the same faults on every run.
+      volatileParams: ['ts', 'sig'],
+      handler: downloadPdf,
+    },
   ];
 
   const server = await createSimServer({

@@ -261,6 +261,37 @@ describe('CM360 simulator', () => {
     expect((await get(inv.pdfUrl)).status).toBe(403);
   });
 
+  it('gives a PDF the same faults whenever its pdfUrl was listed (its ts and sig are not the request)', async () => {
+    const listed = async () => {
+      const urls: string[] = [];
+      for (const adv of billed()) {
+        for (const month of truth.issueMonths) {
+          const res = await get(invoicesPath(adv.advertiserId, `issueMonth=${month}`));
+          urls.push(...((res.body.invoices as Invoice[] | undefined) ?? []).map((i) => i.pdfUrl));
+        }
+      }
+      return urls;
+    };
+    const first = await listed();
+    sandbox.clock.advance(3_600_000);
+    const later = await listed();
+    expect(later).not.toEqual(first);
+    // Half the PDFs fail, which half fixed by the seed: the links signed an hour later meet the same ones.
+    const statuses = async (urls: readonly string[]) => {
+      await admin('/faults', { serverErrorRate: 0.5, operations: ['invoicePdf'] });
+      try {
+        const out: number[] = [];
+        for (const url of urls) out.push((await get(url)).status);
+        return out;
+      } finally {
+        await admin('/faults', {});
+      }
+    };
+    const before = await statuses(first);
+    expect(new Set(before).size, 'some PDFs fail and some do not').toBeGreaterThan(1);
+    expect(await statuses(later)).toEqual(before);
+  });
+
   it('answers the consolidated advertiser with 400 FAILED_PRECONDITION, and v5 paths like v4', async () => {
     const consolidated = truth.advertisers.find((a) => a.billingLevel === 'CONSOLIDATED')!;
     expect(consolidated.invoices).toBeUndefined();
