@@ -24,6 +24,15 @@ export const FLUSH_EVERY = 100;
 /** Below this much budget no new item is started: the rest goes on in a continuation. */
 export const MIN_BUDGET_MS = 5_000;
 
+/**
+ * An item's work, its counts held apart (ctx.tallied): a listing that stops or fails hands the rest of its
+ * page back from the first item not done, so an item that finished after that one, or failed half way
+ * (a first document landed, the second kept breaking), is worked again and counted then. Its counts are
+ * kept only once it is behind the point the continuation resumes from: each invoice and document once.
+ */
+const tallied = <T>(ctx: ProviderContext, work: () => Promise<T>): Promise<{ value: T; keep: () => void }> =>
+  ctx.tallied ? ctx.tallied(work) : work().then((value) => ({ value, keep: () => {} }));
+
 type Job<C extends Connection> = ListingJob<C, unknown, unknown>;
 
 interface Position {
@@ -163,6 +172,12 @@ async function landItems<C extends Connection>(
   // again, but its raw bytes and documents are written only where they differ or are missing.
   let last = new Map<string, string>();
   let kept = new Map<string, InvoiceDocument[]>();
+  const unchangedAt: number[] = [];
+  // Where a continuation would resume: what is before it is done and counted, what is after is worked again.
+  const resumeAt = (index: number) => {
+    for (const i of unchangedAt) if (i < index) ctx.count('unchanged');
+    opts.done?.(index);
+  };
   if (opts.skipUnchanged && parsed.length > 0) {
     const scopeOf = { provider, connection: ctx.connection.id, scope };
     last = await ctx.invoices.fingerprints(
@@ -171,14 +186,14 @@ async function landItems<C extends Connection>(
     );
     parsed = parsed.filter((p) => {
       const unchanged = last.get(p.id) === p.fingerprint && isFinal?.(p.item) === true;
-      if (unchanged) ctx.count('unchanged');
+      if (unchanged) unchangedAt.push(p.index);
       return !unchanged;
     });
     const same = parsed.filter((p) => last.get(p.id) === p.fingerprint).map((p) => p.id);
     if (same.length > 0) kept = await ctx.invoices.documents(scopeOf, same);
   }
   if (parsed.length === 0) {
-    opts.done?.(end);
+    resumeAt(end);
     return;
   }
 
@@ -194,7 +209,7 @@ async function landItems<C extends Connection>(
   if (job.enrichBatch) {
     // One call enriches the whole batch: the budget is asked once, before it.
     if (opts.stop?.()) {
-      opts.done?.(parsed[0]!.index);
+      resumeAt(parsed[0]!.index);
       return;
     }
     batch = await job.enrichBatch.call(
@@ -248,6 +263,7 @@ async function landItems<C extends Connection>(
   };
   // Items are started in order; after a failure or a stop none is started, those in flight finish.
   const finished = new Array<boolean>(parsed.length).fill(false);
+  const keeps: Array<() => void> = [];
   let next = 0;
   let failed = false;
   let failure: unknown;
@@ -256,7 +272,7 @@ async function landItems<C extends Connection>(
       if (opts.stop?.()) break;
       const k = next++;
       try {
-        await land(parsed[k]!);
+        keeps[k] = (await tallied(ctx, () => land(parsed[k]!))).keep;
         finished[k] = true;
       } catch (err) {
         if (!failed) failure = err;
@@ -266,7 +282,8 @@ async function landItems<C extends Connection>(
   };
   await Promise.all(Array.from({ length: Math.min(job.concurrency ?? 1, parsed.length) }, worker));
   const undone = finished.indexOf(false);
-  opts.done?.(undone === -1 ? end : parsed[undone]!.index);
+  for (let k = 0; k < (undone === -1 ? parsed.length : undone); k++) keeps[k]!();
+  resumeAt(undone === -1 ? end : parsed[undone]!.index);
   if (failed) throw failure;
 }
 
@@ -469,6 +486,7 @@ export async function runListing<C extends Connection>(
         scope,
         tracker: pending,
         minBudgetMs: MIN_BUDGET_MS,
+        // A retry that fails is tried again, by the continuation or a later run, and counted then.
         land: (found, invoiceId) =>
           landItems(
             job,

@@ -270,6 +270,13 @@ export interface ProviderContext<C extends Connection = Connection> {
   log: Log;
   count(counter: Counter, n?: number): void;
   /**
+   * Runs work that may be done again (a listing hands the rest of its page back to the queue from the first
+   * item not done, and the continuation works that item, and any that finished after it, again): what the
+   * work landed (invoices, documents, bytes...) counts only once `keep` is called, so the run counts it once.
+   * Absent: the work counts as it goes.
+   */
+  tallied?<T>(work: () => Promise<T>): Promise<{ value: T; keep: () => void }>;
+  /**
    * Records a non-fatal problem in the run (e.g. a payload kept raw that did not fit the model): the run
    * ends PARTIAL. `note: true` for a normal state worth knowing that left nothing out.
    */

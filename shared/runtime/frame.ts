@@ -100,7 +100,7 @@ export function sqsHandler(options: FrameOptions) {
     if (!spec)
       throw new InvalidMessageError(`${options.functionName} does not handle provider ${message.provider}`);
 
-    const { ctx, settled } = await providerContext(d, spec, message, record, context, queue, counters.count);
+    const { ctx, settled } = await providerContext(d, spec, message, record, context, queue, counters);
     let deferral: unknown;
     try {
       await options.process(message, ctx, spec);

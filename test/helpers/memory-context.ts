@@ -15,6 +15,7 @@ import type {
   StateStore,
   StoredObject,
 } from '../../shared/providers/types.ts';
+import { MessageCounters } from '../../shared/runtime/steps/message-counters.ts';
 import { type MemoryInvoiceTable, tableOf } from './memory-invoice-table.ts';
 
 /** A sink in memory: objects by key, JSONL merged by id like the S3 sink. */
@@ -207,7 +208,9 @@ export function memoryContext<C extends Connection>(
   // Kept with the sink: a test that makes a context per invocation of one world shares one table.
   const invoices = opts.invoices ?? tableOf(sink);
   const sent: JobMessageInput[] = [];
-  const counts: Partial<Record<Counter, number>> = {};
+  // The frame's own counters: what the engine's tallied work lands counts only once it is kept.
+  const counters = new MessageCounters();
+  const counts = counters.counts;
   const problems: Array<{ code: string; message: string; key?: string; note?: boolean }> = [];
   const remaining = opts.remainingMs ?? (() => 600_000);
   const quiet = () => {};
@@ -237,9 +240,8 @@ export function memoryContext<C extends Connection>(
       },
     },
     log: { debug: quiet, info: quiet, warn: quiet, error: quiet },
-    count: (c, n = 1) => {
-      counts[c] = (counts[c] ?? 0) + n;
-    },
+    count: counters.count,
+    tallied: counters.tallied,
     reportProblem: (p) => {
       problems.push(p);
     },

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRICS } from '../../aws/resources.ts';
 import type { JobMessage, PollMessage } from '../../jobs/messages.ts';
@@ -9,19 +10,41 @@ const { provider: PROVIDER, connection: CONNECTION } = METRICS.dimensions;
 /** Counters of what a receive landed, as opposed to how it went (retries, throttles, failures). */
 const LANDED: readonly Counter[] = ['invoices', 'unchanged', 'documents', 'reports', 'bytes', 'rows'];
 
+/** The tally of the tallied work an async call runs in, if any (MessageCounters.tallied). */
+const HELD = new AsyncLocalStorage<{ owner: MessageCounters; tally: Partial<Record<Counter, number>> }>();
+
 /** One message's counters: added to its run's record and emitted as metrics once, when the message ends. */
 export class MessageCounters {
   readonly counts: Partial<Record<Counter, number>> = {};
   #recorded = false;
 
   count = (counter: Counter, n = 1): void => {
-    this.counts[counter] = (this.counts[counter] ?? 0) + n;
+    const held = LANDED.includes(counter) ? HELD.getStore() : undefined;
+    const into = held?.owner === this ? held.tally : this.counts;
+    into[counter] = (into[counter] ?? 0) + n;
   };
 
   /** Drops the counts of what was landed (the receive failed and SQS delivers the message again). */
   forgetLanded(): void {
     for (const c of LANDED) delete this.counts[c];
   }
+
+  /**
+   * Runs work whose landed counts (invoices, documents, bytes...) are held apart, every count made in its
+   * async calls included (the sink's bytes too): they count once `keep` is called, and not at all if the work
+   * fails or is not kept (ProviderContext.tallied). How it went (retries, throttles) counts either way.
+   * Pieces may run at once; one inside another keeps into the outer one.
+   */
+  tallied = async <T>(work: () => Promise<T>): Promise<{ value: T; keep: () => void }> => {
+    const tally: Partial<Record<Counter, number>> = {};
+    const value = await HELD.run({ owner: this, tally }, work);
+    return {
+      value,
+      keep: () => {
+        for (const [c, n] of Object.entries(tally)) this.count(c as Counter, n);
+      },
+    };
+  };
 
   /**
    * Records the counters in the run and as metrics; a second call (after a late failure) does nothing. The

@@ -8,8 +8,9 @@ import { specHttp } from '../../engine/spec-http.ts';
 import { lambdaBudget } from '../../http/budget.ts';
 import type { JobMessage } from '../../jobs/messages.ts';
 import { asLog } from '../../log/logger.ts';
-import type { Counter, JobQueue, ProviderContext } from '../../providers/types.ts';
+import type { JobQueue, ProviderContext } from '../../providers/types.ts';
 import type { FrameDeps } from './frame-deps.ts';
+import type { MessageCounters } from './message-counters.ts';
 
 /** Stop starting new provider calls this long before the Lambda's own timeout. */
 export const BUDGET_MARGIN_MS = 10_000;
@@ -32,8 +33,9 @@ export async function providerContext(
   record: SQSRecord,
   context: Context,
   queue: JobQueue,
-  count: (c: Counter, n?: number) => void,
+  counters: Pick<MessageCounters, 'count' | 'tallied'>,
 ): Promise<{ ctx: ProviderContext; settled: () => Promise<void> }> {
+  const { count } = counters;
   const config = runtimeConfig();
   const connection = findConnection(config, message.connection, message.provider);
   const budget = lambdaBudget(context, BUDGET_MARGIN_MS);
@@ -67,6 +69,7 @@ export async function providerContext(
     queue,
     log,
     count,
+    tallied: counters.tallied,
     reportProblem: (p) => {
       log.warn('problem', { code: p.code, problem: p.message, key: p.key });
       problems.push(

@@ -127,6 +127,7 @@ async function drain(
   let invocations = 0;
   const problems: Array<{ code: string; message: string; key?: string }> = [];
   let landed = 0;
+  let documents = 0;
   while (next) {
     invocations += 1;
     if (invocations > 500) throw new Error('no end to the continuations');
@@ -148,9 +149,10 @@ async function drain(
     }
     problems.push(...m.problems);
     landed += m.counts.invoices ?? 0;
+    documents += m.counts.documents ?? 0;
     unchanged += m.counts.unchanged ?? 0;
   }
-  return { sink, state, invocations, problems, landed, unchanged };
+  return { sink, state, invocations, problems, landed, documents, unchanged };
 }
 
 describe('runListing', () => {
@@ -468,6 +470,62 @@ describe('runListing', () => {
     expect(again.length).toBeLessThanOrEqual(4);
     // The landed fingerprints are read once a page (a BatchGetItem), not once an item or a few.
     expect(tableOf(sink).fingerprintReads).toBe(3);
+  });
+
+  it('counts each invoice and document once when an invoice is handed back half done, alone or with others', async () => {
+    // Each invoice has two PDFs; the second of inv-0004 is throttled once (past the client's retries) after
+    // the first landed, so the listing hands back the rest of the page and the continuation works inv-0004
+    // (and any that finished after it) again.
+    const downloads: string[] = [];
+    let throttled = 1;
+    const http = {
+      request: async () => {
+        throw new Error('no API calls here');
+      },
+      download: async (_op: string, url: string) => {
+        downloads.push(url);
+        if (url.endsWith('inv-0004-b.pdf') && throttled-- > 0) {
+          throw Object.assign(new Error('HTTP 429'), {
+            name: 'ProviderError',
+            status: 429,
+            throttled: true,
+            operation: 'getPdf',
+          });
+        }
+        return {
+          status: 200,
+          stream: Readable.from([Buffer.from(`%PDF ${url}`)]),
+          contentType: 'application/pdf',
+        };
+      },
+    } as ProviderHttp;
+    for (const concurrency of [1, 3]) {
+      throttled = 1;
+      downloads.length = 0;
+      const listing = job(fakeApi([Array.from({ length: 6 }, (_, n) => item(n))]), {
+        concurrency,
+        enrich: async (i, at) => {
+          const documents = [];
+          for (const part of ['a', 'b']) {
+            const doc = await copyDocument(at.ctx, {
+              invoiceId: i.id,
+              type: 'INVOICE',
+              key: `documents/cm360/fake/s1/${i.id}/invoice-${part}.pdf`,
+              operation: 'getPdf',
+              url: async () => `https://files.example.com/${i.id}-${part}.pdf`,
+            });
+            if (doc) documents.push(doc);
+          }
+          return { documents };
+        },
+      });
+      const { landed, documents, invocations } = await drain(listing, { http });
+      expect(invocations, `concurrency ${concurrency}`).toBe(2);
+      // Worked again: inv-0004's first PDF was downloaded twice (and, three at a time, those after it).
+      expect(downloads.length, `concurrency ${concurrency}`).toBeGreaterThan(12);
+      expect(landed, `concurrency ${concurrency}`).toBe(6);
+      expect(documents, `concurrency ${concurrency}`).toBe(12);
+    }
   });
 
   it('enriches in batches of at most 25, every item once, the last batch smaller (any count from 26 to 1000)', async () => {

@@ -64,6 +64,37 @@ describe('MessageCounters', () => {
     expect(emf()).toMatchObject({ Records: 1, Invoices: 4, BytesCopied: 100 });
   });
 
+  it('counts what tallied work landed only once it is kept; how it went (retries, throttles) either way', async () => {
+    const counters = new MessageCounters();
+    counters.count('invoices', 2);
+    const landedFirst = async () => {
+      counters.count('invoices');
+      await new Promise((r) => setTimeout(r, 1));
+      counters.count('documents', 2);
+    };
+    const landedTooButNotKept = async () => {
+      counters.count('invoices');
+      await new Promise((r) => setTimeout(r, 1));
+      counters.count('bytes', 100);
+      counters.count('retries', 3);
+    };
+    // Two at once, as a listing's pool runs them: each count goes to its own piece.
+    const [kept, dropped] = await Promise.all([
+      counters.tallied(landedFirst),
+      counters.tallied(landedTooButNotKept),
+    ]);
+    expect(counters.counts).toEqual({ invoices: 2, retries: 3 });
+    kept.keep();
+    void dropped;
+    const failed = counters.tallied(async () => {
+      counters.count('documents');
+      counters.count('throttles');
+      throw new Error('handed back: the continuation does it again');
+    });
+    await expect(failed).rejects.toThrow('handed back');
+    expect(counters.counts).toEqual({ invoices: 3, documents: 2, retries: 3, throttles: 1 });
+  });
+
   it('emits every metric under {provider} and {provider, connection}, without the service dimension', async () => {
     const { deps, emf } = fakeDeps();
     const counters = new MessageCounters();
