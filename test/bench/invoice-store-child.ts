@@ -11,7 +11,7 @@ import { peakRssKb } from './peak-rss.ts';
 /**
  * One run of the invoice store in its own process, so its peak RSS is the store's alone (the stand-ins
  * run in the parent): COUNT invoices of one month, upserted a page of 100 at a time (a flush a page,
- * harsher than the engine's one flush per 2,000), then the month file published once.
+ * as the engine does once a page leaves 100 held), then the month file published once.
  */
 const [count, table, bucket, env] = process.argv.slice(2) as [string, string, string, string];
 const standins = JSON.parse(env) as Record<string, string>;
