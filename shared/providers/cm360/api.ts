@@ -24,9 +24,14 @@ export const OP = {
  */
 const SEED = { rate: 1, burst: 10 } as const;
 
+/**
+ * The listings' plans are shared by the containers (a state-table write a page): a container then has the
+ * whole burst, where its share of it (burst / maxConcurrency) left it sleeping, billed, between pages. The
+ * PDFs, one an invoice, pace on each container's share.
+ */
 export const OPERATIONS: Record<string, OperationDef> = {
-  [OP.listAdvertisers]: SEED,
-  [OP.listInvoices]: SEED,
+  [OP.listAdvertisers]: { ...SEED, shared: true },
+  [OP.listInvoices]: { ...SEED, shared: true },
   [OP.downloadPdf]: SEED,
 };
 
