@@ -22,6 +22,7 @@ import { parseOrReject } from './steps/parse-or-reject.ts';
 import { providerContext } from './steps/provider-context.ts';
 import { rejectToDlq } from './steps/reject-to-dlq.ts';
 import { startReconcile } from './steps/start-reconcile.ts';
+import { throttleAsDeferral } from './steps/throttle-as-deferral.ts';
 
 export type Processor = (message: JobMessage, ctx: ProviderContext, spec: ProviderSpec) => Promise<void>;
 
@@ -104,7 +105,8 @@ export function sqsHandler(options: FrameOptions) {
     let deferral: unknown;
     try {
       await options.process(message, ctx, spec);
-    } catch (err) {
+    } catch (thrown) {
+      const err = throttleAsDeferral(thrown, ctx.http);
       if (!isDeferral(err)) {
         await settled().catch(() => undefined);
         throw err;

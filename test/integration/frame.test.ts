@@ -132,6 +132,17 @@ describe('handler frame on the local stack', () => {
     expect(run?.connections['cm360-main']?.failures).toBe(5);
   });
 
+  it('hands a message throttled past the client back to the queue, without spending its receives, until it lands', async () => {
+    await state.ensureRun('throttled', { connections: ['cm360-main'], source: 'local' }, 1);
+    await stack.send('cm360-invoices', fetch('throttled', 'throttled-1'));
+    await stack.waitForIdle({ timeoutMs: 60_000 });
+    expect(await objectExists('raw/cm360/cm360-main/throttled-1/x.json')).toBe(true);
+    const run = await state.getRun('throttled');
+    expect(run?.status).toBe('SUCCEEDED');
+    expect(run?.connections['cm360-main']).toMatchObject({ invoices: 1, defers: 3 });
+    expect(run?.connections['cm360-main']?.failures).toBeUndefined();
+  });
+
   it('counts what a redelivered message landed once: the failed receive counts its failure, not its invoices', async () => {
     await state.ensureRun('once', { connections: ['cm360-main'], source: 'local' }, 1);
     await stack.send('cm360-invoices', fetch('once', 'once-1'));
