@@ -318,6 +318,11 @@ async function main(argv: string[]): Promise<number> {
     }
     const summary = buildSummary({ connections, runs, runOf, notImplemented, dlq, landed, pendingDocuments });
     if (reconciled) summary.reconciled = reconciled;
+    if (sandbox && faults) {
+      summary.faults = Object.fromEntries(
+        Object.entries(sandbox.stats()).map(([simulator, stats]) => [simulator, stats.faults.total]),
+      );
+    }
     summary.events = stack.consumer.runsCompleted().map(({ detail: d }) => ({
       runId: d.runId,
       outcome: d.outcome,

@@ -3,6 +3,7 @@ import type { Connection, ProviderId } from '../../shared/config/schema.ts';
 import type { ReconciliationSummary } from '../../shared/engine/reconciliation.ts';
 import type { Counter, PendingDocument } from '../../shared/providers/types.ts';
 import type { ReconcileReport } from '../../shared/runtime/reconcile-runs.ts';
+import type { FaultKind } from '../sandbox/framework/faults.ts';
 
 export interface SummaryRow {
   provider: ProviderId;
@@ -71,6 +72,8 @@ export interface Summary {
   reconciliations: ReconciliationSummary[];
   /** What the run reconciler did, when a run was still RUNNING once every queue was empty. */
   reconciled?: ReconcileReport;
+  /** With --faults: the faults each simulator injected, by kind (what the run met, not what was configured). */
+  faults?: Record<string, Record<FaultKind, number>>;
   /** The "Invoice run completed" events the local stack forwarded to its consumer. */
   events?: Array<{ runId: string; outcome: string; connections: string[] }>;
   /** The state directory, and whether it held an earlier run's state. */
@@ -324,6 +327,13 @@ export function formatSummary(s: Summary): string {
       out.push(`  ${d.queue}${d.connection ? ` (${d.connection})` : ''}: ${d.reason ?? 'no reason given'}`);
   }
   if (s.reconciled) out.push('', ...formatReconciled(s.reconciled));
+  if (s.faults) {
+    out.push('', 'faults injected by the simulators:');
+    for (const [simulator, kinds] of Object.entries(s.faults)) {
+      const met = Object.entries(kinds).filter(([, n]) => n > 0);
+      out.push(`  ${simulator}: ${met.length ? met.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}`);
+    }
+  }
   const landed = Object.entries(s.landed)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');

@@ -118,6 +118,35 @@ describe('local summary', () => {
     expect(summary.pendingDocuments).toEqual([]);
     expect(formatSummary(summary)).not.toContain('pending documents');
   });
+  it('prints the faults each simulator injected (a run with --faults), and none without', () => {
+    const summary = buildSummary({
+      connections: [connection('ads-a')],
+      runs: new Map([['r-1', run('r-1', 'SUCCEEDED', [])]]),
+      runOf: new Map([['ads-a', 'r-1']]),
+      notImplemented: new Set(),
+      dlq: [],
+      landed: {},
+    });
+    expect(formatSummary(summary)).not.toContain('faults injected');
+    const none = {
+      serverError: 0,
+      throttleBurst: 0,
+      latency: 0,
+      reset: 0,
+      truncate: 0,
+      expiredUrl: 0,
+      exportFailure: 0,
+    };
+    summary.faults = {
+      'amazon-ads': { ...none, serverError: 3, reset: 2, expiredUrl: 1 },
+      cm360: none,
+    };
+    const text = formatSummary(summary);
+    expect(text).toContain('faults injected by the simulators:');
+    expect(text).toContain('  amazon-ads: serverError 3, reset 2, expiredUrl 1');
+    expect(text).toContain('  cm360: none');
+  });
+
   it('prints each connection its control totals: gaps by code, invoices, money by currency and status, the file', () => {
     const record = run('r-2', 'PARTIAL', []);
     record.reconciliations = {
