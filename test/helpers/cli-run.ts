@@ -27,6 +27,8 @@ export interface CliSummary {
   pendingDocuments?: Array<{ connection: string; invoiceId: string; type: string; reason: string }>;
   dlq?: Array<{ queue: string; connection?: string; reason?: string }>;
   reconciled?: unknown;
+  /** With --faults: what each simulator injected, by kind. */
+  faults?: Record<string, Record<string, number>>;
   state?: { dir: string; reused: boolean };
   timing?: {
     fixedCostMs: number;

@@ -14,23 +14,68 @@ import {
 /**
  * Every provider against its simulator, clean and then with every request fault at once (5xx, resets,
  * bodies cut short, expired links, 429 bursts, latency): what the clean run lands, the faulted run lands
- * too, byte for byte, nothing twice, and both runs end SUCCEEDED. The example config's four connections,
- * one seed and one clock, a state directory each (a shared one would let the second reuse the first's
- * exports).
+ * too, byte for byte, nothing twice, and both runs end SUCCEEDED; every kind of fault met every provider.
+ * The example config's four connections, one seed and one clock, a state directory each (a shared one
+ * would let the second reuse the first's exports).
  */
 
 const CLOCK = '2026-03-01T00:00:00Z';
 
+const EVERY_FAULT = {
+  serverErrorRate: 0.15,
+  resetRate: 0.15,
+  truncateRate: 0.15,
+  expiredUrlRate: 0.15,
+  throttleBurst: { every: 12, length: 2, retryAfterSeconds: 1 },
+  latencyMs: { min: 0, max: 10 },
+};
+
 const FAULTS = {
-  '*': {
-    serverErrorRate: 0.15,
-    resetRate: 0.15,
-    truncateRate: 0.15,
-    expiredUrlRate: 0.15,
-    throttleBurst: { every: 12, length: 2, retryAfterSeconds: 1 },
-    latencyMs: { min: 0, max: 10 },
+  '*': EVERY_FAULT,
+  // Every operation but the create: a create answered 5xx, reset or cut short is never sent again, and a
+  // billing statement then waits 20 minutes for its stale claim (README "Jobs created once", tested on its
+  // own in runtime-aws.test.ts); the statement made next would also land under another id.
+  'amazon-ads': {
+    ...EVERY_FAULT,
+    operations: [
+      'listProfiles',
+      'getAdvertiserInvoices',
+      'getInvoice',
+      'GetDocument',
+      'GetBillingStatement',
+      'download',
+    ],
+  },
+  // Every operation but the create (as Amazon Ads'). SP-API's run makes a dozen requests or so (its listing
+  // pages hold 100 invoices, its XMLs come in one ZIP): higher shares, a 429 every other request of an
+  // operation and a fault seed whose dozen requests meet every kind of fault (asserted below).
+  'sp-api': {
+    ...EVERY_FAULT,
+    seed: 2,
+    serverErrorRate: 0.3,
+    resetRate: 0.3,
+    truncateRate: 0.3,
+    expiredUrlRate: 0.5,
+    throttleBurst: { every: 2, length: 1, retryAfterSeconds: 1 },
+    operations: [
+      'getInvoicesAttributes',
+      'getInvoices',
+      'getInvoice',
+      'getInvoicesExports',
+      'getInvoicesExport',
+      'getInvoicesDocument',
+      'downloadInvoicesDocument',
+    ],
   },
 };
+
+/** The faults each simulator must have injected: expired links only where links are pre-signed (no CM360 pdfUrl, no Amazon Business document). */
+const MET = {
+  'amazon-ads': ['serverError', 'reset', 'truncate', 'throttleBurst', 'expiredUrl'],
+  'sp-api': ['serverError', 'reset', 'truncate', 'throttleBurst', 'expiredUrl'],
+  'amazon-business': ['serverError', 'reset', 'truncate', 'throttleBurst'],
+  cm360: ['serverError', 'reset', 'truncate', 'throttleBurst'],
+} as const;
 
 // Run by `npm run test:faults` (about 2 minutes), not by `npm test`: on a loaded machine a faulted run has
 // ended short of SUCCEEDED (1 of 4 CI runs on Node 24), and why is not found yet (issue 10 stays open).
@@ -78,11 +123,12 @@ describe.skipIf(!process.env.FAULT_SUITE)('fault suite: every provider, every re
         reports,
       }));
     expect(landed(faulted.rows)).toEqual(landed(clean.rows));
-    // The faults were met and retried through. SP-API's run makes a dozen requests or so (its listing pages
-    // hold 100 invoices), so a 15% share may miss it in one seed: the count is asserted where requests are many.
-    for (const row of faulted.rows.filter((r) => r.connection !== 'sp-br')) {
-      expect(row.retries, row.connection).toBeGreaterThan(0);
+    // Every kind of fault met every provider, and was retried through.
+    for (const [simulator, kinds] of Object.entries(MET)) {
+      for (const kind of kinds)
+        expect(faulted.faults?.[simulator]?.[kind], `${simulator} ${kind}`).toBeGreaterThan(0);
     }
+    for (const row of faulted.rows) expect(row.retries, row.connection).toBeGreaterThan(0);
 
     const [inClean, inFaulted] = [
       await filesByName(join(dir, 'clean')),
