@@ -376,60 +376,56 @@ export class S3Sink implements Sink {
       if (failure) throw failure;
     };
 
+    /** The part buffer, grown (doubling, up to a part) to hold at least `size` bytes. */
+    const grow = (size: number) => {
+      const grown = Buffer.allocUnsafe(Math.min(partSize, Math.max(part.length * 2, size)));
+      part.copy(grown, 0, 0, filled);
+      part = grown;
+    };
+    const counted = (n: number) => {
+      bytes += n;
+      if (meta.expectedBytes !== undefined && bytes > meta.expectedBytes) {
+        throw new ByteCountError(
+          `${key}: got more than the ${meta.expectedBytes} bytes the source announced`,
+        );
+      }
+    };
+    /** A full part goes out, and the next fills a spare buffer. */
+    const sendIfFull = async () => {
+      if (filled < partSize) return;
+      const full = part;
+      part = spare.pop() ?? Buffer.allocUnsafe(partSize);
+      filled = 0;
+      await startPart(full);
+    };
+
     try {
       for await (const chunk of body as AsyncIterable<Buffer | string>) {
         // Text is encoded straight into the part when it fits: no buffer of its own, so none left for the
         // GC (a month file's lines would otherwise leave their whole size of buffers behind it).
         if (typeof chunk === 'string' && !meta.onChunk) {
           const n = Buffer.byteLength(chunk);
-          if (filled + n > part.length && part.length < partSize) {
-            const grown = Buffer.allocUnsafe(Math.min(partSize, Math.max(part.length * 2, filled + n)));
-            part.copy(grown, 0, 0, filled);
-            part = grown;
-          }
+          if (filled + n > part.length && part.length < partSize) grow(filled + n);
           if (filled + n <= part.length) {
             part.write(chunk, filled);
             hash.update(part.subarray(filled, filled + n));
-            bytes += n;
             filled += n;
-            if (meta.expectedBytes !== undefined && bytes > meta.expectedBytes) {
-              throw new ByteCountError(
-                `${key}: got more than the ${meta.expectedBytes} bytes the source announced`,
-              );
-            }
-            if (filled === partSize) {
-              const full = part;
-              part = spare.pop() ?? Buffer.allocUnsafe(partSize);
-              filled = 0;
-              await startPart(full);
-            }
+            counted(n);
+            await sendIfFull();
             continue;
           }
         }
         const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         hash.update(buf);
-        bytes += buf.length;
         meta.onChunk?.(buf);
-        if (meta.expectedBytes !== undefined && bytes > meta.expectedBytes) {
-          throw new ByteCountError(
-            `${key}: got more than the ${meta.expectedBytes} bytes the source announced`,
-          );
-        }
+        counted(buf.length);
         let offset = 0;
         while (offset < buf.length) {
           const n = buf.copy(part, filled, offset);
           filled += n;
           offset += n;
-          if (filled === part.length && part.length < partSize) {
-            const grown = Buffer.allocUnsafe(Math.min(partSize, part.length * 2));
-            part.copy(grown, 0, 0, filled);
-            part = grown;
-          } else if (filled === partSize) {
-            const full = part;
-            part = spare.pop() ?? Buffer.allocUnsafe(partSize);
-            filled = 0;
-            await startPart(full);
-          }
+          if (filled === part.length && part.length < partSize) grow(filled + 1);
+          else await sendIfFull();
         }
       }
       if (meta.expectedBytes !== undefined && bytes !== meta.expectedBytes) {
