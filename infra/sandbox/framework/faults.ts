@@ -96,7 +96,8 @@ export interface FaultCounts {
   byOperation: Record<string, Partial<Record<FaultKind, number>>>;
 }
 
-const zeroCounts = (): Record<FaultKind, number> => ({
+/** A count of 0 for every kind of fault. */
+export const zeroCounts = (): Record<FaultKind, number> => ({
   serverError: 0,
   throttleBurst: 0,
   latency: 0,

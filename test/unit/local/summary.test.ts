@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildSummary, formatSummary } from '../../../infra/local/summary.ts';
+import { zeroCounts } from '../../../infra/sandbox/framework/faults.ts';
 import type { RunRecord } from '../../../shared/aws/run-ledger.ts';
 import { type Connection, connectionSchema } from '../../../shared/config/schema.ts';
 import type { PendingDocument } from '../../../shared/providers/types.ts';
@@ -105,8 +106,9 @@ describe('local summary', () => {
     expect(text).toMatch(/result: PARTIAL/);
   });
 
-  it('prints no pending section when nothing is pending', () => {
-    const summary = buildSummary({
+  /** One connection whose run SUCCEEDED, nothing pending, nothing landed. */
+  const oneSucceeded = () =>
+    buildSummary({
       connections: [connection('ads-a')],
       runs: new Map([['r-1', run('r-1', 'SUCCEEDED', [])]]),
       runOf: new Map([['ads-a', 'r-1']]),
@@ -114,29 +116,17 @@ describe('local summary', () => {
       dlq: [],
       landed: {},
     });
+
+  it('prints no pending section when nothing is pending', () => {
+    const summary = oneSucceeded();
     expect(summary.ok).toBe(true);
     expect(summary.pendingDocuments).toEqual([]);
     expect(formatSummary(summary)).not.toContain('pending documents');
   });
   it('prints the faults each simulator injected (a run with --faults), and none without', () => {
-    const summary = buildSummary({
-      connections: [connection('ads-a')],
-      runs: new Map([['r-1', run('r-1', 'SUCCEEDED', [])]]),
-      runOf: new Map([['ads-a', 'r-1']]),
-      notImplemented: new Set(),
-      dlq: [],
-      landed: {},
-    });
+    const summary = oneSucceeded();
     expect(formatSummary(summary)).not.toContain('faults injected');
-    const none = {
-      serverError: 0,
-      throttleBurst: 0,
-      latency: 0,
-      reset: 0,
-      truncate: 0,
-      expiredUrl: 0,
-      exportFailure: 0,
-    };
+    const none = zeroCounts();
     summary.faults = {
       'amazon-ads': { ...none, serverError: 3, reset: 2, expiredUrl: 1 },
       cm360: none,
