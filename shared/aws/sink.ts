@@ -15,7 +15,7 @@ import {
   type UploadPartCommandOutput,
 } from '@aws-sdk/client-s3';
 import type { BuildMiddleware } from '@smithy/types';
-import type { ObjectMeta, Sink, StoredObject } from '../providers/types.ts';
+import type { Held, ObjectMeta, Sink, StoredObject } from '../providers/types.ts';
 
 export class ByteCountError extends Error {
   override name = 'ByteCountError';
@@ -147,14 +147,15 @@ export class S3Sink implements Sink {
     return { key, sha256, bytes: body.length };
   }
 
-  async holds(key: string, sha256: string, sameAs?: string): Promise<boolean> {
+  async holds(key: string, sha256: string, sameAs?: string): Promise<Held | undefined> {
     try {
       const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return (
-        head.Metadata?.sha256 === sha256 || (sameAs !== undefined && head.Metadata?.['same-as'] === sameAs)
-      );
+      const meta = head.Metadata ?? {};
+      const same = meta.sha256 === sha256 || (sameAs !== undefined && meta['same-as'] === sameAs);
+      if (!same) return undefined;
+      return meta['run-id'] ? { runId: meta['run-id'] } : {};
     } catch (err) {
-      if (isMissing(err)) return false;
+      if (isMissing(err)) return undefined;
       throw err;
     }
   }

@@ -3,6 +3,7 @@ import type { PollMessage } from '../jobs/messages.ts';
 import type { ExportRecord, OpenedDocument, ProviderContext } from '../providers/types.ts';
 import { numberEnv } from '../runtime/env.ts';
 import type { ExportJob, ProviderSpec } from './provider-spec.ts';
+import { tallied } from './tallied.ts';
 import { withUrlRenewal } from './url-renewal.ts';
 
 export interface PollSchedule {
@@ -179,21 +180,34 @@ async function copyWithFreshUrl(
 ): Promise<{ key: string; sha256: string; bytes: number }> {
   return withUrlRenewal(
     URL_RENEWALS,
+    // Each try's counts stand only if it lands: a try cut short may have stored some of what the next
+    // one finds stored and counts (SP-API's XMLs out of a ZIP).
     async () => {
-      const doc = await open(message, documentId, ctx);
-      const stored = await ctx.sink.putStream(doc.key, doc.response.stream, {
-        sourceOperation: doc.operation,
-        runId: message.runId,
-        fetchedAt: ctx.now().toISOString(),
-        ...(doc.response.contentType ? { contentType: doc.response.contentType } : {}),
-        ...(doc.response.contentLength !== undefined ? { expectedBytes: doc.response.contentLength } : {}),
-        ...(doc.onChunk ? { onChunk: doc.onChunk } : {}),
-      });
-      ctx.count(doc.counter);
-      const extra = await doc.after?.(stored);
-      return { ...stored, ...(extra ? { details: extra } : {}) };
+      const { value, keep } = await tallied(ctx, () => copyOnce(message, documentId, ctx, open));
+      keep();
+      return value;
     },
     ctx.log,
     { documentId },
   );
+}
+
+async function copyOnce(
+  message: PollMessage,
+  documentId: string,
+  ctx: ProviderContext,
+  open: (m: PollMessage, id: string, c: ProviderContext) => Promise<OpenedDocument>,
+): Promise<{ key: string; sha256: string; bytes: number }> {
+  const doc = await open(message, documentId, ctx);
+  const stored = await ctx.sink.putStream(doc.key, doc.response.stream, {
+    sourceOperation: doc.operation,
+    runId: message.runId,
+    fetchedAt: ctx.now().toISOString(),
+    ...(doc.response.contentType ? { contentType: doc.response.contentType } : {}),
+    ...(doc.response.contentLength !== undefined ? { expectedBytes: doc.response.contentLength } : {}),
+    ...(doc.onChunk ? { onChunk: doc.onChunk } : {}),
+  });
+  ctx.count(doc.counter);
+  const extra = await doc.after?.(stored);
+  return { ...stored, ...(extra ? { details: extra } : {}) };
 }

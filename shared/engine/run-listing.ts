@@ -14,6 +14,7 @@ import { PendingDocumentTracker } from './pending-document-tracker.ts';
 import type { Enrichment, ItemContext, ListingJob, ListingPage, RawAnswer } from './provider-spec.ts';
 import { retryPendingDocuments } from './retry-pending-documents.ts';
 import { storeRaw, storeRawOnce, storeValue } from './store-raw.ts';
+import { tallied } from './tallied.ts';
 
 /**
  * Normalized invoices held, after a page, before the store writes them: DynamoDB's full batches (100 pointers
@@ -23,15 +24,6 @@ export const FLUSH_EVERY = 100;
 
 /** Below this much budget no new item is started: the rest goes on in a continuation. */
 export const MIN_BUDGET_MS = 5_000;
-
-/**
- * An item's work, its counts held apart (ctx.tallied): a listing that stops or fails hands the rest of its
- * page back from the first item not done, so an item that finished after that one, or failed half way
- * (a first document landed, the second kept breaking), is worked again and counted then. Its counts are
- * kept only once it is behind the point the continuation resumes from: each invoice and document once.
- */
-const tallied = <T>(ctx: ProviderContext, work: () => Promise<T>): Promise<{ value: T; keep: () => void }> =>
-  ctx.tallied ? ctx.tallied(work) : work().then((value) => ({ value, keep: () => {} }));
 
 type Job<C extends Connection> = ListingJob<C, unknown, unknown>;
 
@@ -261,7 +253,10 @@ async function landItems<C extends Connection>(
     ctx.count('invoices');
     await pending.settle(scope, p.id, p.issuedOn, invoice.documents);
   };
-  // Items are started in order; after a failure or a stop none is started, those in flight finish.
+  // Items are started in order; after a failure or a stop none is started, those in flight finish. An
+  // item's counts are held apart (tallied): the continuation resumes from the first item not done, so one
+  // that finished after it, or failed half way (a first document landed, the second kept breaking), is
+  // worked again and counted then; counts are kept only for items behind that point, each once.
   const finished = new Array<boolean>(parsed.length).fill(false);
   const keeps: Array<() => void> = [];
   let next = 0;

@@ -32,21 +32,24 @@ export async function storeRawOnce(
   });
 }
 
-/** Bytes held in memory, written unless the object at key already holds them; `written` says which. */
+/**
+ * Bytes held in memory, written unless the object at key already holds them; `written` says which, and
+ * `thisRun` whether the object is this run's (written now, or by an earlier try of the same run's work).
+ */
 export async function storeBytesOnce(
   ctx: ProviderContext,
   key: string,
   body: Buffer,
   meta: ObjectMeta,
-): Promise<StoredObject & { written: boolean }> {
+): Promise<StoredObject & { written: boolean; thisRun: boolean }> {
   const sha256 = createHash('sha256').update(body).digest('hex');
-  if (await ctx.sink.holds?.(key, sha256, meta.sameAs))
-    return { key, sha256, bytes: body.length, written: false };
+  const held = await ctx.sink.holds?.(key, sha256, meta.sameAs);
+  if (held) return { key, sha256, bytes: body.length, written: false, thisRun: held.runId === ctx.runId };
   const stored = await ctx.sink.putStream(key, Readable.from([body]), {
     ...meta,
     expectedBytes: body.length,
   });
-  return { ...stored, written: true };
+  return { ...stored, written: true, thisRun: true };
 }
 
 /** Something that is not a provider answer (a value the provider sent that did not fit, with why), as JSON. */

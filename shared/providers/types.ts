@@ -78,9 +78,15 @@ export interface Sink {
   getStream?(key: string): Promise<Readable | undefined>;
   /**
    * Whether the object at key holds exactly these bytes (its recorded sha256; objects held whole carry it),
-   * or, given `sameAs`, was written with that same `sameAs` (ObjectMeta.sameAs).
+   * or, given `sameAs`, was written with that same `sameAs` (ObjectMeta.sameAs): undefined if not, else
+   * the run that wrote it.
    */
-  holds?(key: string, sha256: string, sameAs?: string): Promise<boolean>;
+  holds?(key: string, sha256: string, sameAs?: string): Promise<Held | undefined>;
+}
+
+/** An object found holding the bytes asked for; `runId` is the run that wrote it (metadata `run-id`). */
+export interface Held {
+  runId?: string;
 }
 
 export type ExportState = 'CREATING' | 'PENDING' | 'DONE' | 'FAILED' | 'EXPIRED';

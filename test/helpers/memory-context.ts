@@ -45,7 +45,7 @@ export class MemorySink implements Sink {
   async putStream(
     key: string,
     body: Readable,
-    meta?: { onChunk?: (chunk: Buffer) => void; sameAs?: string },
+    meta?: { onChunk?: (chunk: Buffer) => void; sameAs?: string; runId?: string },
   ) {
     const chunks: Buffer[] = [];
     for await (const c of body as AsyncIterable<Buffer | string>) {
@@ -55,15 +55,23 @@ export class MemorySink implements Sink {
     }
     if (meta?.sameAs) this.sameAs.set(key, meta.sameAs);
     else this.sameAs.delete(key);
+    if (meta?.runId) this.runIds.set(key, meta.runId);
+    else this.runIds.delete(key);
     return this.store(key, Buffer.concat(chunks));
   }
   /** ObjectMeta.sameAs of each object written with one. */
   readonly sameAs = new Map<string, string>();
+  /** ObjectMeta.runId of each object streamed with one. */
+  readonly runIds = new Map<string, string>();
   async holds(key: string, sha256: string, sameAs?: string) {
     const body = this.objects.get(key);
-    if (body === undefined) return false;
-    if (sameAs !== undefined && this.sameAs.get(key) === sameAs) return true;
-    return createHash('sha256').update(body).digest('hex') === sha256;
+    if (body === undefined) return undefined;
+    const same =
+      (sameAs !== undefined && this.sameAs.get(key) === sameAs) ||
+      createHash('sha256').update(body).digest('hex') === sha256;
+    if (!same) return undefined;
+    const runId = this.runIds.get(key);
+    return runId ? { runId } : {};
   }
   async getText(key: string) {
     return this.objects.get(key)?.toString();

@@ -46,11 +46,10 @@ const FAULTS = {
       'download',
     ],
   },
-  // Every operation but the create (as Amazon Ads') and the ZIP's download: a ZIP cut short on a poll whose
-  // receive then fails is counted short (the next receive finds its XMLs stored and counts none), a known
-  // gap left for its own fix; its links still expire. SP-API's run makes a dozen requests or so (its
-  // listing pages hold 100 invoices, its XMLs come in one ZIP): higher shares, a 429 every other request of
-  // an operation and a fault seed whose dozen requests meet every kind of fault (asserted below).
+  // Every operation but the create (as Amazon Ads'). SP-API's run makes a dozen requests or so (its listing
+  // pages hold 100 invoices, its XMLs come in one ZIP): higher shares, a 429 every other request of an
+  // operation and a fault seed whose dozen requests meet every kind of fault (asserted below), a ZIP cut
+  // short on a poll whose receive then fails among them (its XMLs stored before the break count once).
   'sp-api': {
     ...EVERY_FAULT,
     seed: 8,
@@ -66,6 +65,7 @@ const FAULTS = {
       'getInvoicesExports',
       'getInvoicesExport',
       'getInvoicesDocument',
+      'downloadInvoicesDocument',
     ],
   },
 };

@@ -21,6 +21,7 @@ import { ExpiredUrlError } from '../../shared/http/errors.ts';
 import type { PollMessage } from '../../shared/jobs/messages.ts';
 import { MAX_DELAY_SECONDS, moveToDlq, SqsJobQueue } from '../../shared/jobs/queue.ts';
 import type { Counter, ExportCheck, ProviderContext } from '../../shared/providers/types.ts';
+import { MessageCounters } from '../../shared/runtime/steps/message-counters.ts';
 
 let standins: Standins;
 let resources: LocalResources;
@@ -491,6 +492,34 @@ describe('export poller', () => {
     const again = setup([], []);
     expect(await pollExport(msg, again.ctx, again.spec, { state, schedule })).toBe('done');
     expect(again.opened()).toBe(0);
+  });
+
+  it('counts what a copy stored on the way only from the try that lands: cut short, tried again, counted once', async () => {
+    const msg = await register('cut-short');
+    const t = setup([{ state: 'DONE', documentIds: ['z'] }], []);
+    const counters = new MessageCounters();
+    let tries = 0;
+    (t.spec.jobs[0] as ExportJob).open = async (_m, documentId, ctx) => {
+      tries += 1;
+      // What SP-API's ZIP does: each XML stored on the way counts as a document of its own.
+      ctx.count('documents');
+      return {
+        key: `exports/sp-api/sp-br/M/E/${documentId}.zip`,
+        operation: 'getInvoicesDocument',
+        counter: 'documents',
+        response: { status: 200, stream: patterned(tries === 1 ? 600 : 1000), contentLength: 1000 },
+      };
+    };
+    const ctx = {
+      ...t.ctx,
+      count: counters.count,
+      tallied: counters.tallied,
+      sink: new S3Sink(s3, resources.bucket, { onStored: (s) => counters.count('bytes', s.bytes) }),
+    };
+    expect(await pollExport(msg, ctx, t.spec, { state, schedule })).toBe('done');
+    expect(tries).toBe(2);
+    expect(counters.counts.documents).toBe(2);
+    expect(counters.counts.bytes).toBe(1000);
   });
 
   it('records a failed export in the export and the run, and counts it for the alarm', async () => {

@@ -165,9 +165,11 @@ export async function openDocument(
       ctx.reportProblem({ code: 'NFE_UNREADABLE', message: `${name}: ${(err as Error).message}` });
     }
     const key = documentKey('sp-api', conn.id, marketplaceId, nfe?.accessKey ?? stem, stem, 'xml');
-    // Each day's export holds every XML of its window: one already stored with these bytes is not written again.
+    // Each day's export holds every XML of its window: one already stored with these bytes is not written
+    // again, and counts only if this run stored it (a try of this poll that broke off after it, or one
+    // whose receive then failed, stored it; the poller keeps the counts of the try that lands).
     const stored = await storeBytesOnce(ctx, key, data, { ...meta(), contentType: 'application/xml' });
-    if (stored.written) ctx.count('documents');
+    if (stored.thisRun) ctx.count('documents');
     let month = UNDATED;
     if (nfe?.issuedAt) {
       try {
