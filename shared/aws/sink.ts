@@ -29,7 +29,7 @@ export interface SinkOptions {
   partSize?: number;
   /** Parts in flight at once: memory is about partSize * (concurrency + 1). */
   concurrency?: number;
-  /** Called once per streamed copy (what was copied from a provider), for the run's byte count. */
+  /** Called once per streamed object copied from a provider (not `derived`), for the run's byte count. */
   onStored?: (stored: StoredObject) => void;
 }
 
@@ -93,7 +93,11 @@ const unsignedPayload: BuildMiddleware<UploadPartCommandInput, UploadPartCommand
     return next(args);
   };
 
-type StreamMeta = ObjectMeta & { expectedBytes?: number; onChunk?: (chunk: Buffer) => void };
+type StreamMeta = ObjectMeta & {
+  expectedBytes?: number;
+  onChunk?: (chunk: Buffer) => void;
+  derived?: boolean;
+};
 
 export class S3Sink implements Sink {
   private readonly partSize: number;
@@ -234,7 +238,7 @@ export class S3Sink implements Sink {
       size !== undefined && size > this.partSize && size <= MAX_SINGLE_PUT && (await this.withChecksums())
         ? await this.putStreamed(key, body, meta, size)
         : await this.putInParts(key, body, meta);
-    this.options.onStored?.(stored);
+    if (!meta.derived) this.options.onStored?.(stored);
     return stored;
   }
 

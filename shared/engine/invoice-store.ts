@@ -95,6 +95,7 @@ export async function publishMonths(
       await ctx.sink.putStream(key, Readable.from(jsonLines(all, decorate)), {
         ...meta,
         contentType: 'application/x-ndjson',
+        derived: true,
       });
     });
     await ctx.state.addMonthFile?.(ctx.runId, key);

@@ -97,6 +97,7 @@ export async function reconcileConnection<C extends Connection>(
     runId,
     fetchedAt: ctx.now().toISOString(),
     contentType: 'application/x-ndjson',
+    derived: true,
   });
   await state.setReconciliation(summary!);
   ctx.count('reconciliationGaps', gaps);

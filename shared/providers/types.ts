@@ -71,7 +71,12 @@ export interface Sink {
   putStream(
     key: string,
     body: Readable,
-    meta: ObjectMeta & { expectedBytes?: number; onChunk?: (chunk: Buffer) => void },
+    meta: ObjectMeta & {
+      expectedBytes?: number;
+      onChunk?: (chunk: Buffer) => void;
+      /** Made by the pipeline (month files, reconciliation), not copied from the provider: not in BytesCopied. */
+      derived?: boolean;
+    },
   ): Promise<StoredObject>;
   getText(key: string): Promise<string | undefined>;
   /** The object's bytes as a stream (undefined when there is none): a report read back is never held whole. */

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ByteCountError, S3Sink } from '../../shared/aws/sink.ts';
+import type { StoredObject } from '../../shared/providers/types.ts';
 
 /**
  * The sink as it runs in Lambda, with the SDK's default checksums (s3rver, in runtime-aws.test.ts, has none).
@@ -98,7 +99,7 @@ beforeEach(() => {
   seen.length = 0;
 });
 
-const sink = () =>
+const sink = (options: { onStored?: (stored: StoredObject) => void } = {}) =>
   new S3Sink(
     new S3Client({
       region: 'us-east-1',
@@ -107,7 +108,7 @@ const sink = () =>
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     }),
     'bucket',
-    { partSize: 5 * 1024 * 1024 },
+    { partSize: 5 * 1024 * 1024, ...options },
   );
 const meta = { sourceOperation: 'test', runId: 'r', fetchedAt: '2026-01-01T00:00:00.000Z' };
 
@@ -217,5 +218,15 @@ describe('S3 sink with S3 checksums (as in Lambda)', () => {
     );
     expect(small.bytes).toBe(Buffer.byteLength('{"a":"ç"}\n{"b":1}\n'));
     expect(seen.map((r) => r.body.toString('utf8'))).toEqual(['{"a":"ç"}\n{"b":1}\n']);
+  });
+  it('counts the bytes of what it copied for the run, not of the files made from them (derived)', async () => {
+    const counted: string[] = [];
+    const counting = sink({ onStored: (s) => counted.push(`${s.key} ${s.bytes}`) });
+    await counting.putStream('documents/a.pdf', Readable.from([Buffer.alloc(10)]), {
+      ...meta,
+      expectedBytes: 10,
+    });
+    await counting.putStream('invoices/m.jsonl', Readable.from(['{"a":1}\n']), { ...meta, derived: true });
+    expect(counted).toEqual(['documents/a.pdf 10']);
   });
 });

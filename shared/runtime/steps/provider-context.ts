@@ -62,7 +62,8 @@ export async function providerContext(
     runId: message.runId,
     secret,
     http,
-    // Bytes count what was copied from the provider (documents, reports, ZIPs), not our own JSON.
+    // Bytes count what was copied from the provider (answers, documents, reports, ZIPs), not the month or
+    // reconciliation files made from it (`derived`).
     sink: new S3Sink(s3Client(), deps.env.bucket, { onStored: (stored) => count('bytes', stored.bytes) }),
     state: deps.state,
     invoices: deps.state.invoices,
