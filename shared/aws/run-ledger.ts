@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ProviderId } from '../config/schema.ts';
 import type { ReconciliationSummary } from '../engine/reconciliation.ts';
@@ -353,15 +354,11 @@ export class RunLedger {
       await this.startReconcile(headOf(runId, out.Attributes));
     } catch (err) {
       for (const connection of request.connections) {
-        await this.addProblem(
-          runId,
-          {
-            connection,
-            code: 'reconciliation.not-started',
-            message: `control totals were not checked: ${(err as Error).message}`,
-          },
-          `reconcile#${connection}`,
-        );
+        await this.addProblem(runId, {
+          connection,
+          code: 'reconciliation.not-started',
+          message: `control totals were not checked: ${(err as Error).message}`,
+        });
       }
       await this.count(runId, -n);
     }
@@ -584,33 +581,46 @@ export class RunLedger {
 
   /**
    * A problem of the run. One that left something out (kept raw, pending, not copied) makes the run
-   * PARTIAL; a `note` (a normal state worth knowing, e.g. an item that landed another way) does not.
+   * PARTIAL; a `note` (a normal state worth knowing, e.g. an item that landed another way) does not. A
+   * problem is recorded once per run, named by what it says: work done again (a redelivered receive, a
+   * listing's items handed back half done) reports it again, and it must not count twice.
    */
   async addProblem(
     runId: string,
     problem: { connection: string; code: string; message: string; key?: string; note?: boolean },
-    id: string,
   ): Promise<void> {
     const at = this.now().toISOString();
     const { note, ...rest } = problem;
-    await this.ddb.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: {
-          pk: `RUN#${runId}`,
-          sk: `PROBLEM#${at}#${id}`,
-          at,
-          ...rest,
-          ...(note ? { note: true } : {}),
-          expiresAt: ttl(RUN_TTL_DAYS, this.now()),
+    const id = createHash('sha256')
+      .update(JSON.stringify([rest.connection, rest.code, rest.message, rest.key ?? null, note ?? false]))
+      .digest('hex')
+      .slice(0, 32);
+    const added = await this.ddb
+      .send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: `RUN#${runId}`,
+            sk: `PROBLEM#${id}`,
+            at,
+            ...rest,
+            ...(note ? { note: true } : {}),
+            expiresAt: ttl(RUN_TTL_DAYS, this.now()),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      )
+      .then(
+        () => true,
+        (err: unknown) => {
+          if (isConditionFailure(err)) return false;
+          throw err;
         },
-      }),
-    );
-    if (note) return;
+      );
+    if (!added || note) return;
     await this.bump(runId, 'gapCount');
   }
 
-  /** Adds one to a count on the run's record (the settle reads it); a run that is gone is no error. */
   private async bump(runId: string, field: 'failureCount' | 'gapCount'): Promise<void> {
     await this.ddb
       .send(
@@ -683,7 +693,8 @@ export class RunLedger {
       pending,
       connections,
       failures,
-      problems,
+      // In the order they were first reported (their keys name what they say, not when).
+      problems: problems.sort((a, b) => a.at.localeCompare(b.at)),
       monthFiles: monthFiles.sort(),
       reconciliations,
     };

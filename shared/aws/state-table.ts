@@ -9,7 +9,7 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
  *                                             PendingDocuments: documents not landed yet, retried by later runs
  *   RUN#<runId>             / RUN             RunLedger: what was asked, pending message count, status
  *   RUN#<runId>             / CONN#<conn>     RunLedger: counters per connection
- *   RUN#<runId>             / FAIL#|PROBLEM#  RunLedger: failures and reported problems (FAIL#dlq#<messageId>:
+ *   RUN#<runId>             / FAIL#|PROBLEM#  RunLedger: failures and reported problems (PROBLEM#<hash of what it says>, FAIL#dlq#<messageId>:
  *                                              a message the reconciler found unsettled in a DLQ)
  *   RUNS#RUNNING            / <runId>         RunningRuns: a marker while the run is RUNNING (the reconciler's list)
  *   INVOICE#<prov>#<conn>#<scope>          / ID#<invoiceId>  DynamoInvoiceTable: which month an invoice is in

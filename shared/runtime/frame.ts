@@ -67,7 +67,6 @@ export function sqsHandler(options: FrameOptions) {
   const work = async (
     d: FrameDeps,
     message: JobMessage,
-    record: SQSRecord,
     context: Context,
     queue: SqsJobQueue,
     counters: MessageCounters,
@@ -101,7 +100,7 @@ export function sqsHandler(options: FrameOptions) {
     if (!spec)
       throw new InvalidMessageError(`${options.functionName} does not handle provider ${message.provider}`);
 
-    const { ctx, settled } = await providerContext(d, spec, message, record, context, queue, counters);
+    const { ctx, settled } = await providerContext(d, spec, message, context, queue, counters);
     let deferral: unknown;
     try {
       await options.process(message, ctx, spec);
@@ -144,7 +143,7 @@ export function sqsHandler(options: FrameOptions) {
         await rejectToDlq(d, record, message, looping, settle);
         return;
       }
-      await work(d, message, record, context, queue, counters);
+      await work(d, message, context, queue, counters);
       await counters.record(d, message);
       await settle();
     } catch (err) {

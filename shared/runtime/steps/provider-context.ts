@@ -1,4 +1,4 @@
-import type { Context, SQSRecord } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import { s3Client } from '../../aws/clients.ts';
 import { S3Sink } from '../../aws/sink.ts';
 import { findConnection, runtimeConfig } from '../../config/load.ts';
@@ -30,7 +30,6 @@ export async function providerContext(
   deps: FrameDeps,
   spec: ProviderSpec,
   message: JobMessage,
-  record: SQSRecord,
   context: Context,
   queue: JobQueue,
   counters: Pick<MessageCounters, 'count' | 'tallied'>,
@@ -74,13 +73,8 @@ export async function providerContext(
     reportProblem: (p) => {
       log.warn('problem', { code: p.code, problem: p.message, key: p.key });
       problems.push(
-        // Numbered per message: two problems in the same millisecond must not overwrite each other.
         deps.state
-          .addProblem(
-            message.runId,
-            { connection: message.connection, ...p },
-            `${record.messageId}#${problems.length}`,
-          )
+          .addProblem(message.runId, { connection: message.connection, ...p })
           .catch((err: unknown) => {
             problemError ??= err;
           }),
