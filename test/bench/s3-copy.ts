@@ -10,6 +10,7 @@ import { POLLER_SETTINGS } from '../../infra/aws/settings.ts';
 import { localS3Client } from '../../infra/local/clients.ts';
 import { startStandins } from '../../infra/local/standins.ts';
 import { spawnDiscardingS3 } from './discard-s3.ts';
+import { lambdaNodeFlags } from './lambda-node-flags.ts';
 
 const run$ = promisify(execFile);
 const LABELS = {
@@ -68,16 +69,20 @@ async function bundleChild(dir: string): Promise<string> {
   return outfile;
 }
 
+/**
+ * V8 sizes its heap (and young generation) from the memory it may use: the copier runs with the flags
+ * Lambda's runtime gives the export poller's memory, not sized from this machine (BENCH_NODE_FLAGS overrides).
+ */
+const copierFlags = (): string[] =>
+  process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? lambdaNodeFlags(POLLER_SETTINGS.memoryMb);
+
 async function child(
   script: string,
   args: string[],
 ): Promise<{ bytes: number; seconds: number; maxRssKb: number }> {
-  // V8 sizes its heap (and young generation) from the memory it may use: give the copier the export
-  // poller's memory limit, as on Lambda, not this machine's.
-  const flags = (process.env.BENCH_NODE_FLAGS ?? `--max-old-space-size=${POLLER_SETTINGS.memoryMb}`)
-    .split(' ')
-    .filter(Boolean);
-  const { stdout } = await run$(process.execPath, [...flags, script, ...args], { maxBuffer: 1024 * 1024 });
+  const { stdout } = await run$(process.execPath, [...copierFlags(), script, ...args], {
+    maxBuffer: 1024 * 1024,
+  });
   return JSON.parse(stdout) as { bytes: number; seconds: number; maxRssKb: number };
 }
 
@@ -138,7 +143,9 @@ export async function run(): Promise<void> {
     await discard.close();
     await standins.close();
   }
-  console.log(`${runs} rounds; min / median / max; ratio = MB/s over the baseline's in the same round`);
+  console.log(
+    `node ${process.version}; copier flags ${copierFlags().join(' ')}; ${runs} rounds; min / median / max; ratio = MB/s over the baseline's in the same round`,
+  );
   const ratios = (mode: Mode, size: number) =>
     results.get(`${mode}-${size}`)!.map((c, i) => c.mbps / results.get(`file-${size}`)![i]!.mbps);
   for (const size of sizes) {
