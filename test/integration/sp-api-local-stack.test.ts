@@ -11,6 +11,7 @@ import { type NormalizedInvoice, normalizedInvoiceSchema } from '../../shared/in
 import { addDecimals, toDecimal } from '../../shared/invoice/money.ts';
 import { brazilDay } from '../../shared/providers/sp-api/normalize.ts';
 import { listKeys as bucketKeys, getText as bucketText } from '../helpers/bucket.ts';
+import { countAwsCalls } from '../helpers/count-aws-calls.ts';
 import {
   keysAfterRerun,
   type ProviderStack,
@@ -281,6 +282,33 @@ describe('sp-api on the local stack', () => {
     const lines = await normalized(FAST);
     expect(lines).toHaveLength(60);
     expect(lines.every((l) => l.documents.length === 1 && l.total !== null)).toBe(true);
+  });
+
+  it("a later window's export finds its XMLs in the index: none asked for again, written or counted", async () => {
+    const exportsBefore = await simExports(FAST);
+    const xmls = (await listKeys(`documents/sp-api/${FAST}/${MP}/`)).filter((k) => k.endsWith('.xml'));
+    expect(xmls).toHaveLength(60);
+    const counter = countAwsCalls(stack.endpoints);
+    let record: RunRecord;
+    try {
+      record = await run(FAST, { window: { from: '2000-01-06', to: TODAY } });
+    } finally {
+      counter.stop();
+    }
+    const calls = counter.snapshot();
+    expect(record.failures).toEqual([]);
+    const made = (await simExports(FAST)).filter(
+      (e) => !exportsBefore.some((b) => b.exportId === e.exportId),
+    );
+    expect(made).toHaveLength(1);
+    expect(await listKeys(`exports/sp-api/${FAST}/${MP}/${made[0]!.exportId}/`)).toHaveLength(
+      made[0]!.documentIds.length,
+    );
+    // Each XML of the new export's ZIPs was indexed by the first one with these bytes: no HEAD for it (a
+    // HEAD an XML a day before), no PUT, and the run counts the ZIPs it copied, not the XMLs it already had.
+    expect(calls.s3.requests.HeadObject ?? 0).toBeLessThan(10);
+    expect(calls.s3.writes.document ?? 0).toBeLessThan(10);
+    expect(record.connections[FAST]?.documents).toBe(made[0]!.documentIds.length);
   });
 
   it('records an export that ends in ERROR with its errorMessage, and still lists the invoices', async () => {

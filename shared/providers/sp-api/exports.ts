@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { documentKey, spApiExportKey } from '../../aws/keys.ts';
@@ -27,7 +28,7 @@ import {
   type SpExport,
 } from './schemas.ts';
 import type { SpApiConnection } from './spec.ts';
-import { UNDATED, writeXmlIndex, type XmlIndexEntry } from './xml-index.ts';
+import { readXmlIndex, UNDATED, writeXmlIndex, type XmlIndexEntry } from './xml-index.ts';
 import { linkXmls } from './xml-linking.ts';
 import { type ZipEntry, zipLimitsFromEnv, zipTee } from './zip-tee.ts';
 
@@ -152,6 +153,27 @@ export async function openDocument(
   });
   const entries: XmlIndexEntry[] = [];
   let skipped = 0;
+  // The XMLs indexed so far, by month (read once each): their keys, bytes' sha256 and the export they came from.
+  const indexed = new Map<
+    string,
+    Promise<Map<string, { sha256: string; exportId: string; documentId: string }>>
+  >();
+  const indexedFor = (month: string) => {
+    let known = indexed.get(month);
+    if (!known) {
+      known = readXmlIndex(ctx.sink, conn.id, marketplaceId, month).then(
+        (list) =>
+          new Map(
+            list.map((e) => [
+              e.document.key,
+              { sha256: e.document.sha256, exportId: e.exportId, documentId: e.documentId },
+            ]),
+          ),
+      );
+      indexed.set(month, known);
+    }
+    return known;
+  };
   const onEntry = async ({ name, data }: ZipEntry) => {
     if (!/\.xml$/i.test(name)) {
       skipped += 1;
@@ -165,11 +187,6 @@ export async function openDocument(
       ctx.reportProblem({ code: 'NFE_UNREADABLE', message: `${name}: ${(err as Error).message}` });
     }
     const key = documentKey('sp-api', conn.id, marketplaceId, nfe?.accessKey ?? stem, stem, 'xml');
-    // Each day's export holds every XML of its window: one already stored with these bytes is not written
-    // again, and counts only if this run stored it (a try of this poll that broke off after it, or one
-    // whose receive then failed, stored it; the poller keeps the counts of the try that lands).
-    const stored = await storeBytesOnce(ctx, key, data, { ...meta(), contentType: 'application/xml' });
-    if (stored.thisRun) ctx.count('documents');
     let month = UNDATED;
     if (nfe?.issuedAt) {
       try {
@@ -182,6 +199,18 @@ export async function openDocument(
         });
       }
     }
+    // Each day's export holds every XML of its window. One an earlier export indexed with these bytes is
+    // stored (the index names what is stored): neither asked for (a HEAD an XML a day) nor written again.
+    // Else it is written unless the object holds these bytes, and counts only if this run stored it (a try
+    // of this poll that broke off after it, or one whose receive then failed, stored it; the poller keeps
+    // the counts of the try that lands).
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const known = (await indexedFor(month)).get(key);
+    const stored =
+      known?.sha256 === sha256 && !(known.exportId === message.exportId && known.documentId === documentId)
+        ? { key, sha256, bytes: data.length, thisRun: false }
+        : await storeBytesOnce(ctx, key, data, { ...meta(), contentType: 'application/xml' });
+    if (stored.thisRun) ctx.count('documents');
     entries.push({
       id: nfe?.accessKey ?? stem,
       ...(nfe?.accessKey ? { accessKey: nfe.accessKey } : {}),
