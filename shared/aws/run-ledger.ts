@@ -621,6 +621,7 @@ export class RunLedger {
     await this.bump(runId, 'gapCount');
   }
 
+  /** Adds one to a count on the run's record (the settle reads it); a run that is gone is no error. */
   private async bump(runId: string, field: 'failureCount' | 'gapCount'): Promise<void> {
     await this.ddb
       .send(

@@ -1,6 +1,6 @@
 import type { DynamoStateStore } from '../aws/state-store.ts';
 import type { PollMessage } from '../jobs/messages.ts';
-import type { ExportRecord, OpenedDocument, ProviderContext } from '../providers/types.ts';
+import type { ExportRecord, ProviderContext } from '../providers/types.ts';
 import { numberEnv } from '../runtime/env.ts';
 import type { ExportJob, ProviderSpec } from './provider-spec.ts';
 import { tallied } from './tallied.ts';
@@ -176,7 +176,7 @@ async function copyWithFreshUrl(
   message: PollMessage,
   documentId: string,
   ctx: ProviderContext,
-  open: (m: PollMessage, id: string, c: ProviderContext) => Promise<OpenedDocument>,
+  open: ExportJob['open'],
 ): Promise<{ key: string; sha256: string; bytes: number }> {
   return withUrlRenewal(
     URL_RENEWALS,
@@ -196,7 +196,7 @@ async function copyOnce(
   message: PollMessage,
   documentId: string,
   ctx: ProviderContext,
-  open: (m: PollMessage, id: string, c: ProviderContext) => Promise<OpenedDocument>,
+  open: ExportJob['open'],
 ): Promise<{ key: string; sha256: string; bytes: number }> {
   const doc = await open(message, documentId, ctx);
   const stored = await ctx.sink.putStream(doc.key, doc.response.stream, {

@@ -35,14 +35,15 @@ export async function storeRawOnce(
 /**
  * Bytes held in memory, written unless the object at key already holds them; `written` says which, and
  * `thisRun` whether the object is this run's (written now, or by an earlier try of the same run's work).
+ * `sha256` is the body's, when the caller has it already.
  */
 export async function storeBytesOnce(
   ctx: ProviderContext,
   key: string,
   body: Buffer,
   meta: ObjectMeta,
+  sha256 = createHash('sha256').update(body).digest('hex'),
 ): Promise<StoredObject & { written: boolean; thisRun: boolean }> {
-  const sha256 = createHash('sha256').update(body).digest('hex');
   const held = await ctx.sink.holds?.(key, sha256, meta.sameAs);
   if (held) return { key, sha256, bytes: body.length, written: false, thisRun: held.runId === ctx.runId };
   const stored = await ctx.sink.putStream(key, Readable.from([body]), {

@@ -209,7 +209,7 @@ export async function openDocument(
     const stored =
       known?.sha256 === sha256 && !(known.exportId === message.exportId && known.documentId === documentId)
         ? { key, sha256, bytes: data.length, thisRun: false }
-        : await storeBytesOnce(ctx, key, data, { ...meta(), contentType: 'application/xml' });
+        : await storeBytesOnce(ctx, key, data, { ...meta(), contentType: 'application/xml' }, sha256);
     if (stored.thisRun) ctx.count('documents');
     entries.push({
       id: nfe?.accessKey ?? stem,
