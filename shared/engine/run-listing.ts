@@ -209,7 +209,8 @@ async function landItems<C extends Connection>(
       { ctx, scope, args },
     );
   }
-  const land = async (p: (typeof parsed)[number]) => {
+  /** Lands an item's objects; what it returns puts the invoice in the store, once the item is kept. */
+  const land = async (p: (typeof parsed)[number]): Promise<(() => void) | undefined> => {
     const rawKey = keyOf(p);
     // An item whose enrichment reported a problem (a document not copied...) lands without its fingerprint,
     // so the next run works it again even if it is unchanged and final.
@@ -243,20 +244,22 @@ async function landItems<C extends Connection>(
         key: rawKey,
       });
       await pending.settle(scope, p.id, p.issuedOn, []);
-      return;
+      return undefined;
     }
     // Control totals of the invoice's own parts; one with gaps is checked again by the next run too.
     const gaps = job.check?.(p.item, enrichment, invoice) ?? [];
     for (const gap of gaps) ctx.reportGap?.(gap);
     if (gaps.length) troubled = true;
-    store.add(withCurrencyDigits(invoice), p.item, troubled ? undefined : p.fingerprint);
     ctx.count('invoices');
     await pending.settle(scope, p.id, p.issuedOn, invoice.documents);
+    return () => store.add(withCurrencyDigits(invoice), p.item, troubled ? undefined : p.fingerprint);
   };
   // Items are started in order; after a failure or a stop none is started, those in flight finish. An
   // item's counts are held apart (tallied): the continuation resumes from the first item not done, so one
   // that finished after it, or failed half way (a first document landed, the second kept breaking), is
-  // worked again and counted then; counts are kept only for items behind that point, each once.
+  // worked again and counted then; counts are kept only for items behind that point, each once. So is its
+  // invoice (with its fingerprint): stored, it would make the item worked again look unchanged, and its
+  // invoice and documents would not be counted at all.
   const finished = new Array<boolean>(parsed.length).fill(false);
   const keeps: Array<() => void> = [];
   let next = 0;
@@ -267,7 +270,11 @@ async function landItems<C extends Connection>(
       if (opts.stop?.()) break;
       const k = next++;
       try {
-        keeps[k] = (await tallied(ctx, () => land(parsed[k]!))).keep;
+        const { value: add, keep } = await tallied(ctx, () => land(parsed[k]!));
+        keeps[k] = () => {
+          add?.();
+          keep();
+        };
         finished[k] = true;
       } catch (err) {
         if (!failed) failure = err;

@@ -475,7 +475,8 @@ describe('runListing', () => {
   it('counts each invoice and document once when an invoice is handed back half done, alone or with others', async () => {
     // Each invoice has two PDFs; the second of inv-0004 is throttled once (past the client's retries) after
     // the first landed, so the listing hands back the rest of the page and the continuation works inv-0004
-    // (and any that finished after it) again.
+    // (and any that finished after it) again. Final invoices too: one that finished after inv-0004 must not
+    // be found unchanged by the continuation (its fingerprint stored), or it and its PDFs go uncounted.
     const downloads: string[] = [];
     let throttled = 1;
     const http = {
@@ -499,10 +500,15 @@ describe('runListing', () => {
         };
       },
     } as ProviderHttp;
-    for (const concurrency of [1, 3]) {
+    for (const [concurrency, final] of [
+      [1, false],
+      [3, false],
+      [1, true],
+      [3, true],
+    ] as const) {
       throttled = 1;
       downloads.length = 0;
-      const listing = job(fakeApi([Array.from({ length: 6 }, (_, n) => item(n))]), {
+      const base = job(fakeApi([Array.from({ length: 6 }, (_, n) => item(n))]), {
         concurrency,
         enrich: async (i, at) => {
           const documents = [];
@@ -519,12 +525,14 @@ describe('runListing', () => {
           return { documents };
         },
       });
+      const listing = { ...base, item: { ...base.item, isFinal: () => final } };
       const { landed, documents, invocations } = await drain(listing, { http });
-      expect(invocations, `concurrency ${concurrency}`).toBe(2);
+      const label = `concurrency ${concurrency}, final ${final}`;
+      expect(invocations, label).toBe(2);
       // Worked again: inv-0004's first PDF was downloaded twice (and, three at a time, those after it).
-      expect(downloads.length, `concurrency ${concurrency}`).toBeGreaterThan(12);
-      expect(landed, `concurrency ${concurrency}`).toBe(6);
-      expect(documents, `concurrency ${concurrency}`).toBe(12);
+      expect(downloads.length, label).toBeGreaterThan(12);
+      expect(landed, label).toBe(6);
+      expect(documents, label).toBe(12);
     }
   });
 
