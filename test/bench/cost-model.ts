@@ -36,9 +36,10 @@ import type { RunCount } from './rerun.ts';
  * - Storage: a rewritten raw invoice or document is an old version kept 90 days (none is rewritten
  *   unless its bytes changed: r and u write none); pages, statements and export ZIPs are new keys every run (kept: the bucket has no expiry for current objects). What is
  *   kept accumulates, so it is given apart, per month kept.
- * - Lambda: the handlers' measured time at their memory (local, so the providers answer in milliseconds;
- *   it includes the client's sleeps between paced calls), plus PROVIDER_LATENCY_S for each provider
- *   request and INIT_S for each invocation (init is billed since August 2025) at 512 MB.
+ * - Lambda: the handlers' measured time at their memory, every provider answer held 300 ms by the
+ *   simulators (rerun.ts, PROVIDER_LATENCY_MS), so a paced call's latency falls inside its pacing interval
+ *   as it does on AWS, and the client's sleeps between paced calls are in it; plus INIT_S for each
+ *   invocation (init is billed since August 2025) at 512 MB. The AWS stand-ins answer faster than AWS.
  */
 
 /** us-east-1 list prices, as assumed on 2026-11-30 (S3 Standard, DynamoDB on-demand standard, SQS standard, Lambda arm64). */
@@ -66,7 +67,6 @@ const seenAgain = (provider: string) => SEEN_AGAIN[provider] ?? 31;
 /** Months an old version of a raw invoice or document is kept (90 days). */
 const RAW_NONCURRENT_MONTHS = 90 / RUNS_A_MONTH;
 const MONTH_FILE_NONCURRENT_DAYS = 3;
-const PROVIDER_LATENCY_S = 0.3;
 const INIT_S = 0.2;
 const PROVIDER_MEMORY_GB = 0.5;
 const PART_BYTES = 8 * 1024 * 1024;
@@ -169,17 +169,12 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
         reconciliation: 1212,
       },
       rru: 149,
-      wru: 166,
-      tableBytes: 29751,
-      publish: {
-        files: 2,
-        lines: 201,
-        bytes: 48307,
-        itemBytes: 62721,
-      },
+      wru: 165,
+      tableBytes: 29742,
+      publish: { files: 2, lines: 201, bytes: 48307, itemBytes: 62694 },
       sqsMessages: 7,
       invocations: 6,
-      gbSeconds: 7.172,
+      gbSeconds: 9.4875,
       providerRequests: 152,
     },
     second: {
@@ -187,21 +182,14 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       unchanged: 24,
       puts: 1,
       gets: 62,
-      bytes: {
-        reconciliation: 1212,
-      },
+      bytes: { reconciliation: 1212 },
       rru: 208,
-      wru: 20,
+      wru: 19,
       tableBytes: 0,
-      publish: {
-        files: 0,
-        lines: 134,
-        bytes: 0,
-        itemBytes: 41814,
-      },
+      publish: { files: 0, lines: 134, bytes: 0, itemBytes: 41796 },
       sqsMessages: 6,
       invocations: 5,
-      gbSeconds: 4.032,
+      gbSeconds: 4.6274999999999995,
       providerRequests: 46,
     },
     nextDay: {
@@ -209,23 +197,14 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       unchanged: 21,
       puts: 3,
       gets: 58,
-      bytes: {
-        page: 38429,
-        report: 17968,
-        reconciliation: 1211,
-      },
+      bytes: { page: 38429, report: 17968, reconciliation: 1211 },
       rru: 200,
-      wru: 29,
+      wru: 28,
       tableBytes: 0,
-      publish: {
-        files: 0,
-        lines: 134,
-        bytes: 0,
-        itemBytes: 41814,
-      },
+      publish: { files: 0, lines: 134, bytes: 0, itemBytes: 41796 },
       sqsMessages: 7,
       invocations: 6,
-      gbSeconds: 3.8925,
+      gbSeconds: 5.6095,
       providerRequests: 48,
     },
     empty: {
@@ -233,23 +212,14 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       unchanged: 0,
       puts: 3,
       gets: 4,
-      bytes: {
-        page: 72,
-        report: 99,
-        reconciliation: 568,
-      },
+      bytes: { page: 72, report: 99, reconciliation: 568 },
       rru: 14,
-      wru: 28,
+      wru: 27,
       tableBytes: 0,
-      publish: {
-        files: 0,
-        lines: 0,
-        bytes: 0,
-        itemBytes: 0,
-      },
+      publish: { files: 0, lines: 0, bytes: 0, itemBytes: 0 },
       sqsMessages: 7,
       invocations: 6,
-      gbSeconds: 0.331,
+      gbSeconds: 1.7650000000000001,
       providerRequests: 7,
     },
   },
@@ -269,11 +239,11 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       },
       rru: 198,
       wru: 219,
-      tableBytes: 40443,
-      publish: { files: 4, lines: 372, bytes: 132827, itemBytes: 106344 },
+      tableBytes: 40483,
+      publish: { files: 4, lines: 372, bytes: 132827, itemBytes: 106504 },
       sqsMessages: 6,
       invocations: 5,
-      gbSeconds: 1.7319999999999998,
+      gbSeconds: 3.578,
       providerRequests: 6,
     },
     second: {
@@ -285,10 +255,10 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       rru: 104,
       wru: 21,
       tableBytes: 0,
-      publish: { files: 0, lines: 186, bytes: 0, itemBytes: 53172 },
+      publish: { files: 0, lines: 186, bytes: 0, itemBytes: 53252 },
       sqsMessages: 5,
       invocations: 4,
-      gbSeconds: 0.132,
+      gbSeconds: 0.49850000000000005,
       providerRequests: 2,
     },
     nextDay: {
@@ -297,13 +267,13 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       puts: 5,
       gets: 22,
       bytes: { page: 30587, document: 63550, export: 83943, reconciliation: 834 },
-      rru: 104,
-      wru: 36,
+      rru: 103,
+      wru: 33,
       tableBytes: 0,
-      publish: { files: 2, lines: 279, bytes: 78687, itemBytes: 79758 },
+      publish: { files: 2, lines: 279, bytes: 78687, itemBytes: 79878 },
       sqsMessages: 6,
       invocations: 5,
-      gbSeconds: 1.4489999999999998,
+      gbSeconds: 3.0035,
       providerRequests: 6,
     },
     empty: {
@@ -318,7 +288,7 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       publish: { files: 0, lines: 0, bytes: 0, itemBytes: 0 },
       sqsMessages: 6,
       invocations: 5,
-      gbSeconds: 0.13,
+      gbSeconds: 0.955,
       providerRequests: 4,
     },
   },
@@ -328,23 +298,14 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       unchanged: 0,
       puts: 146,
       gets: 18,
-      bytes: {
-        page: 351226,
-        'raw-invoice': 300431,
-        reconciliation: 891,
-      },
+      bytes: { page: 351226, 'raw-invoice': 300431, reconciliation: 891 },
       rru: 261,
-      wru: 274,
-      tableBytes: 55458,
-      publish: {
-        files: 2,
-        lines: 254,
-        bytes: 83823,
-        itemBytes: 77896,
-      },
+      wru: 273,
+      tableBytes: 55419,
+      publish: { files: 2, lines: 254, bytes: 83823, itemBytes: 77818 },
       sqsMessages: 4,
       invocations: 3,
-      gbSeconds: 0.6045,
+      gbSeconds: 3.7735000000000003,
       providerRequests: 18,
     },
     second: {
@@ -352,21 +313,14 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       unchanged: 28,
       puts: 1,
       gets: 117,
-      bytes: {
-        reconciliation: 891,
-      },
+      bytes: { reconciliation: 891 },
       rru: 431,
-      wru: 18,
+      wru: 17,
       tableBytes: 0,
-      publish: {
-        files: 0,
-        lines: 127,
-        bytes: 0,
-        itemBytes: 38948,
-      },
+      publish: { files: 0, lines: 127, bytes: 0, itemBytes: 38909 },
       sqsMessages: 4,
       invocations: 3,
-      gbSeconds: 0.2945,
+      gbSeconds: 3.4255,
       providerRequests: 18,
     },
     nextDay: {
@@ -374,22 +328,14 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       unchanged: 26,
       puts: 18,
       gets: 114,
-      bytes: {
-        page: 342706,
-        reconciliation: 787,
-      },
+      bytes: { page: 342706, reconciliation: 787 },
       rru: 421,
-      wru: 18,
+      wru: 17,
       tableBytes: 0,
-      publish: {
-        files: 0,
-        lines: 127,
-        bytes: 0,
-        itemBytes: 38948,
-      },
+      publish: { files: 0, lines: 127, bytes: 0, itemBytes: 38909 },
       sqsMessages: 4,
       invocations: 3,
-      gbSeconds: 0.3915,
+      gbSeconds: 3.0929999999999995,
       providerRequests: 17,
     },
     empty: {
@@ -397,22 +343,14 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       unchanged: 0,
       puts: 2,
       gets: 1,
-      bytes: {
-        page: 19,
-        reconciliation: 456,
-      },
+      bytes: { page: 19, reconciliation: 456 },
       rru: 7,
-      wru: 14,
+      wru: 13,
       tableBytes: 0,
-      publish: {
-        files: 0,
-        lines: 0,
-        bytes: 0,
-        itemBytes: 0,
-      },
+      publish: { files: 0, lines: 0, bytes: 0, itemBytes: 0 },
       sqsMessages: 4,
       invocations: 3,
-      gbSeconds: 0.062,
+      gbSeconds: 0.272,
       providerRequests: 1,
     },
   },
@@ -422,24 +360,14 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       unchanged: 0,
       puts: 94,
       gets: 17,
-      bytes: {
-        page: 35489,
-        document: 43048,
-        'raw-invoice': 32108,
-        reconciliation: 1377,
-      },
+      bytes: { page: 35489, document: 43048, 'raw-invoice': 32108, reconciliation: 1377 },
       rru: 95,
-      wru: 145,
-      tableBytes: 16469,
-      publish: {
-        files: 10,
-        lines: 76,
-        bytes: 28047,
-        itemBytes: 24122,
-      },
+      wru: 144,
+      tableBytes: 16470,
+      publish: { files: 10, lines: 76, bytes: 28047, itemBytes: 24124 },
       sqsMessages: 9,
       invocations: 8,
-      gbSeconds: 16.791999999999998,
+      gbSeconds: 17.487,
       providerRequests: 55,
     },
     second: {
@@ -447,21 +375,14 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       unchanged: 38,
       puts: 1,
       gets: 17,
-      bytes: {
-        reconciliation: 1377,
-      },
+      bytes: { reconciliation: 1377 },
       rru: 50,
-      wru: 57,
+      wru: 56,
       tableBytes: 0,
-      publish: {
-        files: 0,
-        lines: 38,
-        bytes: 0,
-        itemBytes: 12061,
-      },
+      publish: { files: 0, lines: 38, bytes: 0, itemBytes: 12062 },
       sqsMessages: 9,
       invocations: 8,
-      gbSeconds: 3.0925000000000002,
+      gbSeconds: 3.4435000000000002,
       providerRequests: 17,
     },
     nextDay: {
@@ -469,21 +390,14 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       unchanged: 38,
       puts: 1,
       gets: 17,
-      bytes: {
-        reconciliation: 1377,
-      },
+      bytes: { reconciliation: 1377 },
       rru: 50,
-      wru: 57,
+      wru: 56,
       tableBytes: 0,
-      publish: {
-        files: 0,
-        lines: 38,
-        bytes: 0,
-        itemBytes: 12061,
-      },
+      publish: { files: 0, lines: 38, bytes: 0, itemBytes: 12062 },
       sqsMessages: 9,
       invocations: 8,
-      gbSeconds: 3.1055,
+      gbSeconds: 3.4404999999999997,
       providerRequests: 17,
     },
     empty: {
@@ -491,22 +405,14 @@ const COUNTED: Record<string, { first: Counted; second: Counted; nextDay: Counte
       unchanged: 0,
       puts: 7,
       gets: 7,
-      bytes: {
-        page: 505,
-        reconciliation: 870,
-      },
+      bytes: { page: 505, reconciliation: 870 },
       rru: 12,
-      wru: 47,
+      wru: 46,
       tableBytes: 0,
-      publish: {
-        files: 0,
-        lines: 0,
-        bytes: 0,
-        itemBytes: 0,
-      },
+      publish: { files: 0, lines: 0, bytes: 0, itemBytes: 0 },
       sqsMessages: 9,
       invocations: 8,
-      gbSeconds: 0.18,
+      gbSeconds: 1.4169999999999998,
       providerRequests: 7,
     },
   },
@@ -660,9 +566,7 @@ export function costOf(provider: string, R: number, f: number, publishesPerRun?:
   const dynamodb =
     ((v.rru + publishRru) * PRICES.ddbRruPerMillion + (v.wru + publishWru) * PRICES.ddbWruPerMillion) / 1e6;
   const sqs = (v.sqsMessages * SQS_REQUESTS_A_MESSAGE * PRICES.sqsPerMillion) / 1e6;
-  const gbSeconds =
-    v.gbSeconds +
-    (v.providerRequests * PROVIDER_LATENCY_S + v.invocations * INIT_S + publishSeconds) * PROVIDER_MEMORY_GB;
+  const gbSeconds = v.gbSeconds + (v.invocations * INIT_S + publishSeconds) * PROVIDER_MEMORY_GB;
   const lambda = gbSeconds * PRICES.lambdaGbSecond + (v.invocations * PRICES.lambdaPerMillion) / 1e6;
   const keptPerMonth =
     (keptBytes / GB) * PRICES.s3GbMonth +

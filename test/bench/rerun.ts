@@ -17,7 +17,8 @@ import { countedOf } from './cost-model.ts';
 /**
  * Issue 18's rerun: each provider's whole job (a `run` message for its connection, every job of it) over a
  * window, then again over the same window against the same state, with the sandbox's clock pinned to a
- * past day and a fixed seed, so both runs see the same data. Printed for the second run: S3 writes per
+ * past day and a fixed seed, so both runs see the same data, and every provider answer held
+ * PROVIDER_LATENCY_MS. Printed for the second run: S3 writes per
  * invoice seen, detail calls per unchanged final invoice, documents downloaded again, and its wall time
  * over the first's; min / median / max over BENCH_RERUN_REPS (3) repetitions, each a fresh stack.
  *
@@ -35,6 +36,12 @@ const SEED = 7;
 /** A daily run's window with a 30-day lookback: the watermark (yesterday) less 30 days, to today. */
 const WINDOW = { from: '2026-01-29', to: '2026-03-01' };
 const EMPTY_WINDOW = { from: '1990-01-01', to: '1990-01-02' };
+/**
+ * Real milliseconds each simulator holds every answer (the sandbox's latency fault), as a provider across
+ * the internet would: the handlers' measured time, which the cost model bills, then has a paced call's
+ * latency inside its pacing interval, as on AWS, instead of a figure added on top of every request.
+ */
+export const PROVIDER_LATENCY_MS = 300;
 
 interface BenchCase {
   provider: ProviderId;
@@ -261,6 +268,7 @@ async function repeat(c: BenchCase, withModelRuns: boolean): Promise<Repetition>
       timeScale: 60,
       size: c.size,
       simulators: [c.simulator],
+      faults: { '*': { latencyMs: PROVIDER_LATENCY_MS } },
       ...(c.options ? { options: { [c.simulator.name]: c.options } } : {}),
     },
     functions: c.functions,
@@ -345,7 +353,8 @@ export async function run(): Promise<void> {
   const only = process.env.BENCH_RERUN_PROVIDERS?.split(',');
   const model: Record<string, Repetition> = {};
   console.log(
-    `clock pinned to ${CLOCK}, seed ${SEED}, time scale 60, window ${WINDOW.from}..${WINDOW.to}; ` +
+    `clock pinned to ${CLOCK}, seed ${SEED}, time scale 60, window ${WINDOW.from}..${WINDOW.to}, ` +
+      `every provider answer held ${PROVIDER_LATENCY_MS} ms; ` +
       `${reps} repetitions, each a fresh stack and two runs over the window`,
   );
   for (const c of CASES.filter((x) => !only || only.includes(x.provider))) {
