@@ -13,6 +13,7 @@ import {
   fileId,
   fileOf,
   type InvoiceTable,
+  type Landed,
   type MonthFile,
   monthOf,
   type TableEntry,
@@ -34,10 +35,11 @@ const UNPROCESSED_TRIES = 8;
 
 type Key = { pk: string; sk: string };
 /**
- * An invoice's pointer: its month, the token of the write that put it there, its fingerprint, and a hash of
- * the entry it holds (`h`, fetch time left out) so an upsert of the same entry writes nothing.
+ * An invoice's pointer: its month, the token of the write that put it there, its fingerprint, its raw
+ * object's stamp (`r`), and a hash of the entry it holds (`h`, fetch time left out) so an upsert of the same
+ * entry writes nothing.
  */
-type Pointer = { m: string; t: string; f?: string; h?: string };
+type Pointer = { m: string; t: string; f?: string; r?: string; h?: string };
 
 function identityPk(file: Omit<MonthFile, 'month'>): string {
   return `INVOICE#${[file.provider, file.connection, file.scope].map(encodeURIComponent).join('#')}`;
@@ -118,7 +120,7 @@ function unpack(d: Uint8Array): TableEntry {
 /**
  * The invoice table in the state table. Two items an invoice:
  *   INVOICE#<provider>#<connection>#<scope>           / ID#<invoiceId>  pointer: month `m`, token `t`,
- *                                                                       fingerprint `f`
+ *                                                                       fingerprint `f`, raw stamp `r`
  *   INVMONTH#<provider>#<connection>#<scope>#<month>  / ID#<invoiceId>  the entry, deflated `d`, token `t`
  * (the table's layout is in state-table.ts)
  * An upsert writes the month item, then the pointer, then (when the month changed) deletes the old month
@@ -150,9 +152,10 @@ export class DynamoInvoiceTable implements InvoiceTable {
       return before?.m === monthOf(e.invoice) && before.h === hashes.get(identity(e.invoice));
     };
     const changed = list.filter((e) => !held(e));
-    const refingerprinted = list.filter(
-      (e) => held(e) && pointers.get(identity(e.invoice))?.f !== e.fingerprint,
-    );
+    const refingerprinted = list.filter((e) => {
+      const before = pointers.get(identity(e.invoice));
+      return held(e) && (before?.f !== e.fingerprint || before?.r !== e.raw);
+    });
     await this.writeAll(
       changed.map((e) => ({
         PutRequest: {
@@ -173,6 +176,7 @@ export class DynamoInvoiceTable implements InvoiceTable {
             m: monthOf(e.invoice),
             t: token,
             f: e.fingerprint,
+            r: e.raw,
             h: hashes.get(identity(e.invoice)),
           },
         },
@@ -180,7 +184,12 @@ export class DynamoInvoiceTable implements InvoiceTable {
       // The month item keeps its token: the pointer must keep naming it.
       ...refingerprinted.map((e) => ({
         PutRequest: {
-          Item: { ...pointerKey(e.invoice), ...pointers.get(identity(e.invoice)), f: e.fingerprint },
+          Item: {
+            ...pointerKey(e.invoice),
+            ...pointers.get(identity(e.invoice)),
+            f: e.fingerprint,
+            r: e.raw,
+          },
         },
       })),
     ]);
@@ -199,16 +208,13 @@ export class DynamoInvoiceTable implements InvoiceTable {
     return [...touched.values()];
   }
 
-  async fingerprints(
-    scope: Omit<MonthFile, 'month'>,
-    invoiceIds: readonly string[],
-  ): Promise<Map<string, string>> {
+  async landed(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]): Promise<Map<string, Landed>> {
     const pk = identityPk(scope);
     const pointers = await this.pointers(invoiceIds.map((id) => ({ pk, sk: `ID#${id}` })));
-    const out = new Map<string, string>();
+    const out = new Map<string, Landed>();
     for (const id of invoiceIds) {
-      const f = pointers.get(`${pk}ID#${id}`)?.f;
-      if (f) out.set(id, f);
+      const p = pointers.get(`${pk}ID#${id}`);
+      if (p?.f || p?.r) out.set(id, { ...(p.f ? { fingerprint: p.f } : {}), ...(p.r ? { raw: p.r } : {}) });
     }
     return out;
   }
@@ -343,11 +349,12 @@ export class DynamoInvoiceTable implements InvoiceTable {
       else byPk.set(k.pk, [k]);
     }
     for (const [pk, group] of byPk) {
-      for (const item of await this.batchGet(group, ['sk', 'm', 't', 'f', 'h'], 'pointers')) {
+      for (const item of await this.batchGet(group, ['sk', 'm', 't', 'f', 'r', 'h'], 'pointers')) {
         out.set(pk + String(item.sk), {
           m: String(item.m),
           t: String(item.t),
           ...(item.f ? { f: String(item.f) } : {}),
+          ...(item.r ? { r: String(item.r) } : {}),
           ...(item.h ? { h: String(item.h) } : {}),
         });
       }

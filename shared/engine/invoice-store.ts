@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { normalizedMonthKey } from '../aws/keys.ts';
 import type { NormalizedInvoice } from '../invoice/model.ts';
 import type { ObjectMeta, ProviderContext } from '../providers/types.ts';
-import { fileId, type InvoiceTable, type MonthFile, type TableEntry } from './invoice-table.ts';
+import { fileId, type InvoiceTable, type Landed, type MonthFile, type TableEntry } from './invoice-table.ts';
 
 /**
  * Where the engine hands normalized invoices: `add` holds them, `flush` upserts them into the invoice table
@@ -10,8 +10,11 @@ import { fileId, type InvoiceTable, type MonthFile, type TableEntry } from './in
  * listing publishes each of those once, at its end.
  */
 export interface InvoiceStore {
-  /** `source` is the provider's item, for the keys a publish links by (see ListingJob.publish). */
-  add(invoice: NormalizedInvoice, source?: unknown, fingerprint?: string): void;
+  /**
+   * `source` is the provider's item, for the keys a publish links by (see ListingJob.publish); `landed`
+   * what the next run compares its item and raw object with.
+   */
+  add(invoice: NormalizedInvoice, source?: unknown, landed?: Landed): void;
   /** Writes what was added since the last flush. Called before any hand-over to the queue. */
   flush(): Promise<void>;
   /** Invoices added since the last flush. */
@@ -33,9 +36,15 @@ export class TableStore implements InvoiceStore {
     return this.#pending.length;
   }
 
-  add(invoice: NormalizedInvoice, source?: unknown, fingerprint?: string): void {
+  add(invoice: NormalizedInvoice, source?: unknown, landed: Landed = {}): void {
     const match = source === undefined ? undefined : this.matchOf?.(source);
-    this.#pending.push({ invoice, ...(match ? { match } : {}), ...(fingerprint ? { fingerprint } : {}) });
+    const { fingerprint, raw } = landed;
+    this.#pending.push({
+      invoice,
+      ...(match ? { match } : {}),
+      ...(fingerprint ? { fingerprint } : {}),
+      ...(raw ? { raw } : {}),
+    });
   }
 
   async flush(): Promise<void> {

@@ -18,7 +18,12 @@ export interface TableEntry {
   match?: Record<string, string>;
   /** What the invoice's listing item was when it landed (see ListingJob.item.fingerprint). */
   fingerprint?: string;
+  /** Its raw object as it landed: `rawStamp` of the key and the bytes' SHA-256. */
+  raw?: string;
 }
+
+/** What the table says an invoice last landed as (see TableEntry). */
+export type Landed = Pick<TableEntry, 'fingerprint' | 'raw'>;
 
 /**
  * The normalized invoices of every run, one entry per invoice identity (provider, connection, scope,
@@ -31,8 +36,8 @@ export interface InvoiceTable {
    * files changed: each entry's month, and the month an entry left when its issue date moved.
    */
   upsert(entries: readonly TableEntry[]): Promise<MonthFile[]>;
-  /** The fingerprints the scope's invoices last landed with, by invoiceId (none: never landed, or landed without). */
-  fingerprints(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]): Promise<Map<string, string>>;
+  /** What the scope's invoices last landed as, by invoiceId (none: never landed, or landed without either). */
+  landed(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]): Promise<Map<string, Landed>>;
   /** The documents the scope's invoices last landed with, by invoiceId (those the table holds). */
   documents(
     scope: Omit<MonthFile, 'month'>,

@@ -8,12 +8,13 @@ import type { FetchMessage, JobMessageInput } from '../jobs/messages.ts';
 import type { ProviderContext } from '../providers/types.ts';
 import { handOver } from './hand-over.ts';
 import { type InvoiceStore, publishMonths, TableStore } from './invoice-store.ts';
+import type { Landed } from './invoice-table.ts';
 import { describeIssues } from './issues.ts';
 import { type ListingState, listingState } from './listing-state.ts';
 import { PendingDocumentTracker } from './pending-document-tracker.ts';
 import type { Enrichment, ItemContext, ListingJob, ListingPage, RawAnswer } from './provider-spec.ts';
 import { retryPendingDocuments } from './retry-pending-documents.ts';
-import { storeRaw, storeRawOnce, storeValue } from './store-raw.ts';
+import { storeInvoiceRaw, storeRaw, storeRawOnce, storeValue } from './store-raw.ts';
 import { tallied } from './tallied.ts';
 
 /**
@@ -162,7 +163,7 @@ async function landItems<C extends Connection>(
   const isFinal = job.item.isFinal;
   // What each item last landed as: an unchanged final item is skipped; an unchanged open one is worked
   // again, but its raw bytes and documents are written only where they differ or are missing.
-  let last = new Map<string, string>();
+  let last = new Map<string, Landed>();
   let kept = new Map<string, InvoiceDocument[]>();
   const unchangedAt: number[] = [];
   // Where a continuation would resume: what is before it is done and counted, what is after is worked again.
@@ -172,16 +173,16 @@ async function landItems<C extends Connection>(
   };
   if (opts.skipUnchanged && parsed.length > 0) {
     const scopeOf = { provider, connection: ctx.connection.id, scope };
-    last = await ctx.invoices.fingerprints(
+    last = await ctx.invoices.landed(
       scopeOf,
       parsed.map((p) => p.id),
     );
     parsed = parsed.filter((p) => {
-      const unchanged = last.get(p.id) === p.fingerprint && isFinal?.(p.item) === true;
+      const unchanged = last.get(p.id)?.fingerprint === p.fingerprint && isFinal?.(p.item) === true;
       if (unchanged) unchangedAt.push(p.index);
       return !unchanged;
     });
-    const same = parsed.filter((p) => last.get(p.id) === p.fingerprint).map((p) => p.id);
+    const same = parsed.filter((p) => last.get(p.id)?.fingerprint === p.fingerprint).map((p) => p.id);
     if (same.length > 0) kept = await ctx.invoices.documents(scopeOf, same);
   }
   if (parsed.length === 0) {
@@ -232,7 +233,8 @@ async function landItems<C extends Connection>(
     const enrichment: Enrichment =
       batch?.get(p.id) ?? (job.enrich ? await job.enrich(p.item, at(rawKey, itemCtx)) : {});
     const raw = enrichment.raw ?? p.raw;
-    if (raw) await (last.has(p.id) ? storeRawOnce(ctx, rawKey, raw) : storeRaw(ctx, rawKey, raw));
+    let stamp: string | undefined;
+    if (raw) stamp = await storeInvoiceRaw(ctx, rawKey, raw, last.get(p.id));
     else await storeValue(ctx, rawKey, p.item, job.name);
     let invoice: NormalizedInvoice;
     try {
@@ -252,7 +254,11 @@ async function landItems<C extends Connection>(
     if (gaps.length) troubled = true;
     ctx.count('invoices');
     await pending.settle(scope, p.id, p.issuedOn, invoice.documents);
-    return () => store.add(withCurrencyDigits(invoice), p.item, troubled ? undefined : p.fingerprint);
+    return () =>
+      store.add(withCurrencyDigits(invoice), p.item, {
+        ...(troubled ? {} : { fingerprint: p.fingerprint }),
+        ...(stamp ? { raw: stamp } : {}),
+      });
   };
   // Items are started in order; after a failure or a stop none is started, those in flight finish. An
   // item's counts are held apart (tallied): the continuation resumes from the first item not done, so one

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ObjectMeta, ProviderContext, StoredObject } from '../providers/types.ts';
+import type { Landed } from './invoice-table.ts';
 import type { RawAnswer } from './provider-spec.ts';
 
 /** Stores a provider's answer exactly as it came: re-serializing parsed JSON would change its bytes (and round its numbers). */
@@ -30,6 +31,46 @@ export async function storeRawOnce(
     contentType: raw.contentType ?? 'application/json',
     ...(sameAs ? { sameAs } : {}),
   });
+}
+
+/** What the invoice table keeps of a raw object: its key and its bytes' SHA-256, hashed. */
+export function rawStamp(key: string, sha256: string): string {
+  return createHash('sha256').update(`${key}\n${sha256}`).digest('base64url').slice(0, 22);
+}
+
+/**
+ * An invoice's raw answer. The table's stamp of what it landed with says whether these bytes are already at
+ * this key: then nothing is written or asked for (an open invoice worked again every day, its answer the
+ * same). Otherwise it is written, unless, for an invoice that landed before, the object holds these bytes
+ * (one HEAD). Returns the stamp to keep in the table.
+ */
+export async function storeInvoiceRaw(
+  ctx: ProviderContext,
+  key: string,
+  raw: RawAnswer,
+  landed: Landed | undefined,
+): Promise<string> {
+  const body = Buffer.from(raw.body, 'utf8');
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  const stamp = rawStamp(key, sha256);
+  if (landed?.raw === stamp) return stamp;
+  if (!landed) {
+    await storeRaw(ctx, key, raw);
+    return stamp;
+  }
+  await storeBytesOnce(
+    ctx,
+    key,
+    body,
+    {
+      sourceOperation: raw.operation,
+      runId: ctx.runId,
+      fetchedAt: ctx.now().toISOString(),
+      contentType: raw.contentType ?? 'application/json',
+    },
+    sha256,
+  );
+  return stamp;
 }
 
 /**

@@ -22,8 +22,12 @@ import { type MemoryInvoiceTable, tableOf } from './memory-invoice-table.ts';
 export class MemorySink implements Sink {
   readonly objects = new Map<string, Buffer>();
   puts = 0;
+  /** Keys written (a PUT each) and asked for with holds (a HEAD each), in order. */
+  readonly written: string[] = [];
+  readonly asked: string[] = [];
   private store(key: string, body: Buffer): StoredObject {
     this.puts += 1;
+    this.written.push(key);
     this.objects.set(key, body);
     return { key, sha256: createHash('sha256').update(body).digest('hex'), bytes: body.length };
   }
@@ -64,6 +68,7 @@ export class MemorySink implements Sink {
   /** ObjectMeta.runId of each object streamed with one. */
   readonly runIds = new Map<string, string>();
   async holds(key: string, sha256: string, sameAs?: string) {
+    this.asked.push(key);
     const body = this.objects.get(key);
     if (body === undefined) return undefined;
     const same =

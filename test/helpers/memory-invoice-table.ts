@@ -2,6 +2,7 @@ import {
   fileId,
   fileOf,
   type InvoiceTable,
+  type Landed,
   type MonthFile,
   type TableEntry,
 } from '../../shared/engine/invoice-table.ts';
@@ -12,7 +13,7 @@ export class MemoryInvoiceTable implements InvoiceTable {
   readonly byIdentity = new Map<string, TableEntry>();
   upserts = 0;
   publishes = 0;
-  /** Calls to fingerprints(): DynamoDB reads of the pointers, a BatchGetItem per 100 ids. */
+  /** Calls to landed(): DynamoDB reads of the pointers, a BatchGetItem per 100 ids. */
   fingerprintReads = 0;
 
   async upsert(entries: readonly TableEntry[]): Promise<MonthFile[]> {
@@ -23,12 +24,14 @@ export class MemoryInvoiceTable implements InvoiceTable {
       const id = `${fileId({ ...file, month: '' })}${entry.invoice.invoiceId}`;
       const before = this.byIdentity.get(id);
       if (before && sameEntry(before, entry)) {
-        // As DynamoInvoiceTable: an entry held as it is touches no month; only its fingerprint is kept.
+        // As DynamoInvoiceTable: an entry held as it is touches no month; only its fingerprint and raw
+        // stamp are kept.
+        const { fingerprint: _f, raw: _r, ...held } = before;
         this.byIdentity.set(id, {
-          ...before,
+          ...held,
           ...(entry.fingerprint ? { fingerprint: entry.fingerprint } : {}),
+          ...(entry.raw ? { raw: entry.raw } : {}),
         });
-        if (!entry.fingerprint) delete this.byIdentity.get(id)!.fingerprint;
         continue;
       }
       if (before) touched.set(fileId(fileOf(before.invoice)), fileOf(before.invoice));
@@ -38,12 +41,17 @@ export class MemoryInvoiceTable implements InvoiceTable {
     return [...touched.values()];
   }
 
-  async fingerprints(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]) {
+  async landed(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]) {
     this.fingerprintReads += 1;
-    const out = new Map<string, string>();
+    const out = new Map<string, Landed>();
     for (const id of invoiceIds) {
-      const f = this.byIdentity.get(`${fileId({ ...scope, month: '' })}${id}`)?.fingerprint;
-      if (f) out.set(id, f);
+      const e = this.byIdentity.get(`${fileId({ ...scope, month: '' })}${id}`);
+      if (e?.fingerprint || e?.raw) {
+        out.set(id, {
+          ...(e.fingerprint ? { fingerprint: e.fingerprint } : {}),
+          ...(e.raw ? { raw: e.raw } : {}),
+        });
+      }
     }
     return out;
   }
@@ -62,7 +70,7 @@ export class MemoryInvoiceTable implements InvoiceTable {
     const list = [...this.byIdentity.values()]
       .filter((e) => fileId(fileOf(e.invoice)) === want)
       .sort((a, b) => (a.invoice.invoiceId < b.invoice.invoiceId ? -1 : 1));
-    for (const { fingerprint: _f, ...e } of list) yield structuredClone(e);
+    for (const { fingerprint: _f, raw: _r, ...e } of list) yield structuredClone(e);
   }
 
   async publish(_file: MonthFile, _leaseUntil: number, write: () => Promise<void>): Promise<boolean> {

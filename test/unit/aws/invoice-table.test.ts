@@ -72,9 +72,14 @@ describe('DynamoInvoiceTable', () => {
     const later = { ...invoice('a', '2026-03-01'), fetchedAt: '2026-03-02T00:00:00.000Z' };
     expect(await table.upsert([{ invoice: later, fingerprint: 'f1' }])).toEqual([]);
     expect(await table.upsert([{ invoice: later, fingerprint: 'f2' }])).toEqual([]);
-    expect(
-      await table.fingerprints({ provider: 'cm360', connection: 'c1', scope: later.account }, ['a']),
-    ).toEqual(new Map([['a', 'f2']]));
+    expect(await table.landed({ provider: 'cm360', connection: 'c1', scope: later.account }, ['a'])).toEqual(
+      new Map([['a', { fingerprint: 'f2' }]]),
+    );
+    // So is a new raw stamp, with the fingerprint it came with.
+    expect(await table.upsert([{ invoice: later, fingerprint: 'f2', raw: 'r1' }])).toEqual([]);
+    expect(await table.landed({ provider: 'cm360', connection: 'c1', scope: later.account }, ['a'])).toEqual(
+      new Map([['a', { fingerprint: 'f2', raw: 'r1' }]]),
+    );
     // The line keeps the fetch time of the version that landed; a changed amount lands and touches its month.
     expect((await read('2026-03'))[0]?.invoice.fetchedAt).toBe('2026-03-01T00:00:00.000Z');
     const touched = await table.upsert([{ invoice: { ...later, total: '2.00' }, fingerprint: 'f3' }]);

@@ -472,6 +472,38 @@ describe('runListing', () => {
     expect(tableOf(sink).fingerprintReads).toBe(3);
   });
 
+  it('works an open invoice again but neither writes nor asks S3 for its raw answer while the table says it is the same', async () => {
+    let detail = 'v1';
+    const listing = job(fakeApi([[item(1), item(2)]]), {
+      enrich: async (i) => ({
+        raw: {
+          body: `{"id":"${i.id}","detail":"${i.id === 'inv-0002' ? detail : 'v1'}"}`,
+          operation: 'getThing',
+        },
+      }),
+    });
+    const sink = new MemorySink();
+    const rawOf = (keys: string[], id: string) =>
+      keys.filter((k) => k.startsWith('raw/') && k.endsWith(`/${id}.json`));
+    await drain(listing, { sink });
+    expect(rawOf(sink.written, 'inv-0001')).toHaveLength(1);
+    sink.written.length = 0;
+    sink.asked.length = 0;
+    // Open (no final status): both are worked again; inv-0002's answer changed, inv-0001's did not.
+    detail = 'v2';
+    const { landed } = await drain(listing, { sink });
+    expect(landed).toBe(2);
+    expect(rawOf(sink.asked, 'inv-0001')).toEqual([]);
+    expect(rawOf(sink.written, 'inv-0001')).toEqual([]);
+    expect(rawOf(sink.asked, 'inv-0002')).toHaveLength(1);
+    expect(rawOf(sink.written, 'inv-0002')).toHaveLength(1);
+    expect(sink.text(rawOf([...sink.objects.keys()], 'inv-0002')[0]!)).toContain('"v2"');
+    // A full run writes both again, whatever the table says.
+    sink.written.length = 0;
+    await drain(listing, { sink, full: true });
+    expect(rawOf(sink.written, 'inv-0001')).toHaveLength(1);
+  });
+
   it('counts each invoice and document once when an invoice is handed back half done, alone or with others', async () => {
     // Each invoice has two PDFs; the second of inv-0004 is throttled once (past the client's retries) after
     // the first landed, so the listing hands back the rest of the page and the continuation works inv-0004
