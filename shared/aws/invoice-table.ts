@@ -214,22 +214,19 @@ export class DynamoInvoiceTable implements InvoiceTable {
     const out = new Map<string, Landed>();
     for (const id of invoiceIds) {
       const p = pointers.get(`${pk}ID#${id}`);
-      if (p?.f || p?.r) out.set(id, { ...(p.f ? { fingerprint: p.f } : {}), ...(p.r ? { raw: p.r } : {}) });
+      if (p?.f || p?.r) {
+        out.set(id, { ...(p.f ? { fingerprint: p.f } : {}), ...(p.r ? { raw: p.r } : {}), month: p.m });
+      }
     }
     return out;
   }
 
   async documents(
     scope: Omit<MonthFile, 'month'>,
-    invoiceIds: readonly string[],
+    months: ReadonlyMap<string, string>,
   ): Promise<Map<string, InvoiceDocument[]>> {
-    const pk = identityPk(scope);
-    const pointers = await this.pointers(invoiceIds.map((id) => ({ pk, sk: `ID#${id}` })));
     const keys: Key[] = [];
-    for (const id of invoiceIds) {
-      const m = pointers.get(`${pk}ID#${id}`)?.m;
-      if (m) keys.push({ pk: monthPk({ ...scope, month: m }), sk: `ID#${id}` });
-    }
+    for (const [id, month] of months) keys.push({ pk: monthPk({ ...scope, month }), sk: `ID#${id}` });
     const out = new Map<string, InvoiceDocument[]>();
     for (const item of await this.batchGet(keys, ['d'], 'entries')) {
       const { invoice } = unpack(item.d as Uint8Array);

@@ -22,8 +22,8 @@ export interface TableEntry {
   raw?: string;
 }
 
-/** What the table says an invoice last landed as (see TableEntry). */
-export type Landed = Pick<TableEntry, 'fingerprint' | 'raw'>;
+/** What the table says an invoice last landed as (see TableEntry), and the month its entry is in. */
+export type Landed = Pick<TableEntry, 'fingerprint' | 'raw'> & { month?: string };
 
 /**
  * The normalized invoices of every run, one entry per invoice identity (provider, connection, scope,
@@ -38,10 +38,13 @@ export interface InvoiceTable {
   upsert(entries: readonly TableEntry[]): Promise<MonthFile[]>;
   /** What the scope's invoices last landed as, by invoiceId (none: never landed, or landed without either). */
   landed(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]): Promise<Map<string, Landed>>;
-  /** The documents the scope's invoices last landed with, by invoiceId (those the table holds). */
+  /**
+   * The documents the scope's invoices last landed with, by invoiceId (those the table holds), given the
+   * month each one's entry is in (as `landed` said: the pointers are not read again).
+   */
   documents(
     scope: Omit<MonthFile, 'month'>,
-    invoiceIds: readonly string[],
+    months: ReadonlyMap<string, string>,
   ): Promise<Map<string, InvoiceDocument[]>>;
   /** The entries of a month, ordered by invoiceId, each invoice once. */
   entries(file: MonthFile): AsyncIterable<TableEntry>;

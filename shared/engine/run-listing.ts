@@ -182,8 +182,12 @@ async function landItems<C extends Connection>(
       if (unchanged) unchangedAt.push(p.index);
       return !unchanged;
     });
-    const same = parsed.filter((p) => last.get(p.id)?.fingerprint === p.fingerprint).map((p) => p.id);
-    if (same.length > 0) kept = await ctx.invoices.documents(scopeOf, same);
+    const same = new Map<string, string>();
+    for (const p of parsed) {
+      const before = last.get(p.id);
+      if (before?.fingerprint === p.fingerprint && before.month) same.set(p.id, before.month);
+    }
+    if (same.size > 0) kept = await ctx.invoices.documents(scopeOf, same);
   }
   if (parsed.length === 0) {
     resumeAt(end);

@@ -50,17 +50,19 @@ export class MemoryInvoiceTable implements InvoiceTable {
         out.set(id, {
           ...(e.fingerprint ? { fingerprint: e.fingerprint } : {}),
           ...(e.raw ? { raw: e.raw } : {}),
+          month: e.invoice.issuedOn.slice(0, 7),
         });
       }
     }
     return out;
   }
 
-  async documents(scope: Omit<MonthFile, 'month'>, invoiceIds: readonly string[]) {
+  async documents(scope: Omit<MonthFile, 'month'>, months: ReadonlyMap<string, string>) {
     const out = new Map<string, InvoiceDocument[]>();
-    for (const id of invoiceIds) {
+    for (const [id, month] of months) {
       const e = this.byIdentity.get(`${fileId({ ...scope, month: '' })}${id}`);
-      if (e) out.set(id, structuredClone(e.invoice.documents));
+      // As DynamoInvoiceTable: the entry of that month, none if the invoice is in another.
+      if (e && e.invoice.issuedOn.slice(0, 7) === month) out.set(id, structuredClone(e.invoice.documents));
     }
     return out;
   }

@@ -73,18 +73,32 @@ describe('DynamoInvoiceTable', () => {
     expect(await table.upsert([{ invoice: later, fingerprint: 'f1' }])).toEqual([]);
     expect(await table.upsert([{ invoice: later, fingerprint: 'f2' }])).toEqual([]);
     expect(await table.landed({ provider: 'cm360', connection: 'c1', scope: later.account }, ['a'])).toEqual(
-      new Map([['a', { fingerprint: 'f2' }]]),
+      new Map([['a', { fingerprint: 'f2', month: '2026-03' }]]),
     );
     // So is a new raw stamp, with the fingerprint it came with.
     expect(await table.upsert([{ invoice: later, fingerprint: 'f2', raw: 'r1' }])).toEqual([]);
     expect(await table.landed({ provider: 'cm360', connection: 'c1', scope: later.account }, ['a'])).toEqual(
-      new Map([['a', { fingerprint: 'f2', raw: 'r1' }]]),
+      new Map([['a', { fingerprint: 'f2', raw: 'r1', month: '2026-03' }]]),
     );
     // The line keeps the fetch time of the version that landed; a changed amount lands and touches its month.
     expect((await read('2026-03'))[0]?.invoice.fetchedAt).toBe('2026-03-01T00:00:00.000Z');
     const touched = await table.upsert([{ invoice: { ...later, total: '2.00' }, fingerprint: 'f3' }]);
     expect(touched.map((f) => f.month)).toEqual(['2026-03']);
     expect((await read('2026-03'))[0]?.invoice.total).toBe('2.00');
+  });
+
+  it('reads the documents an invoice landed with from the month `landed` names, and none from another month', async () => {
+    const { table, invoice } = fresh();
+    const doc = { type: 'INVOICE', key: 'documents/a.pdf', sha256: 'ab'.repeat(32), bytes: 5 };
+    const a = { ...invoice('a', '2026-03-05'), documents: [doc] };
+    await table.upsert([{ invoice: a, fingerprint: 'f1' }, { invoice: invoice('b', '2026-03-06') }]);
+    const scope = { provider: 'cm360', connection: 'c1', scope: a.account } as const;
+    const landed = await table.landed(scope, ['a', 'b', 'c']);
+    // b landed without a fingerprint or stamp, c never: only a is named.
+    expect([...landed.keys()]).toEqual(['a']);
+    const months = new Map([['a', landed.get('a')?.month ?? '']]);
+    expect(await table.documents(scope, months)).toEqual(new Map([['a', [doc]]]));
+    expect(await table.documents(scope, new Map([['a', '2026-04']]))).toEqual(new Map());
   });
 
   it('moves an invoice whose issue date changed month: it leaves the old month, and both months are touched', async () => {
