@@ -36,10 +36,10 @@ const UNPROCESSED_TRIES = 8;
 type Key = { pk: string; sk: string };
 /**
  * An invoice's pointer: its month, the token of the write that put it there, its fingerprint, its raw
- * object's stamp (`r`), and a hash of the entry it holds (`h`, fetch time left out) so an upsert of the same
- * entry writes nothing.
+ * object's stamp (`r`), a hash of the entry it holds (`h`, fetch time left out) so an upsert of the same
+ * entry writes nothing, and how many documents that entry holds (`n`: none, its month item is not read).
  */
-type Pointer = { m: string; t: string; f?: string; r?: string; h?: string };
+type Pointer = { m: string; t: string; f?: string; r?: string; h?: string; n?: number };
 
 function identityPk(file: Omit<MonthFile, 'month'>): string {
   return `INVOICE#${[file.provider, file.connection, file.scope].map(encodeURIComponent).join('#')}`;
@@ -120,7 +120,8 @@ function unpack(d: Uint8Array): TableEntry {
 /**
  * The invoice table in the state table. Two items an invoice:
  *   INVOICE#<provider>#<connection>#<scope>           / ID#<invoiceId>  pointer: month `m`, token `t`,
- *                                                                       fingerprint `f`, raw stamp `r`
+ *                                                                       fingerprint `f`, raw stamp `r`,
+ *                                                                       entry hash `h`, documents `n`
  *   INVMONTH#<provider>#<connection>#<scope>#<month>  / ID#<invoiceId>  the entry, deflated `d`, token `t`
  * (the table's layout is in state-table.ts)
  * An upsert writes the month item, then the pointer, then (when the month changed) deletes the old month
@@ -139,14 +140,27 @@ export class DynamoInvoiceTable implements InvoiceTable {
   async upsert(entries: readonly TableEntry[]): Promise<MonthFile[]> {
     const latest = new Map<string, TableEntry>();
     for (const e of entries) latest.set(identity(e.invoice), e);
-    const list = [...latest.values()];
+    const hashes = new Map([...latest].map(([id, e]) => [id, contentHash(e)]));
+    // An entry the pointer said moments ago (`before`, from the listing's one read) is held as it is, in
+    // every part, is neither read again nor written: an open invoice worked again and found the same.
+    const asBefore = (e: TableEntry) => {
+      const b = e.before;
+      return (
+        b?.hash !== undefined &&
+        b.hash === hashes.get(identity(e.invoice)) &&
+        b.month === monthOf(e.invoice) &&
+        b.fingerprint === e.fingerprint &&
+        b.raw === e.raw &&
+        b.documents === e.invoice.documents.length
+      );
+    };
+    const list = [...latest.values()].filter((e) => !asBefore(e));
     if (list.length === 0) return [];
 
     const pointers = await this.pointers(list.map((e) => pointerKey(e.invoice)));
     const token = randomUUID().slice(0, 13);
     // An entry the table already holds, in the same month, is not written again and touches no month file
     // (only its pointer, when its fingerprint changed): a rerun over unchanged invoices republishes nothing.
-    const hashes = new Map(list.map((e) => [identity(e.invoice), contentHash(e)]));
     const held = (e: TableEntry) => {
       const before = pointers.get(identity(e.invoice));
       return before?.m === monthOf(e.invoice) && before.h === hashes.get(identity(e.invoice));
@@ -154,7 +168,10 @@ export class DynamoInvoiceTable implements InvoiceTable {
     const changed = list.filter((e) => !held(e));
     const refingerprinted = list.filter((e) => {
       const before = pointers.get(identity(e.invoice));
-      return held(e) && (before?.f !== e.fingerprint || before?.r !== e.raw);
+      return (
+        held(e) &&
+        (before?.f !== e.fingerprint || before?.r !== e.raw || before?.n !== e.invoice.documents.length)
+      );
     });
     await this.writeAll(
       changed.map((e) => ({
@@ -178,6 +195,7 @@ export class DynamoInvoiceTable implements InvoiceTable {
             f: e.fingerprint,
             r: e.raw,
             h: hashes.get(identity(e.invoice)),
+            n: e.invoice.documents.length,
           },
         },
       })),
@@ -189,6 +207,7 @@ export class DynamoInvoiceTable implements InvoiceTable {
             ...pointers.get(identity(e.invoice)),
             f: e.fingerprint,
             r: e.raw,
+            n: e.invoice.documents.length,
           },
         },
       })),
@@ -215,7 +234,13 @@ export class DynamoInvoiceTable implements InvoiceTable {
     for (const id of invoiceIds) {
       const p = pointers.get(`${pk}ID#${id}`);
       if (p?.f || p?.r) {
-        out.set(id, { ...(p.f ? { fingerprint: p.f } : {}), ...(p.r ? { raw: p.r } : {}), month: p.m });
+        out.set(id, {
+          ...(p.f ? { fingerprint: p.f } : {}),
+          ...(p.r ? { raw: p.r } : {}),
+          month: p.m,
+          ...(p.h ? { hash: p.h } : {}),
+          ...(p.n !== undefined ? { documents: p.n } : {}),
+        });
       }
     }
     return out;
@@ -346,13 +371,14 @@ export class DynamoInvoiceTable implements InvoiceTable {
       else byPk.set(k.pk, [k]);
     }
     for (const [pk, group] of byPk) {
-      for (const item of await this.batchGet(group, ['sk', 'm', 't', 'f', 'r', 'h'], 'pointers')) {
+      for (const item of await this.batchGet(group, ['sk', 'm', 't', 'f', 'r', 'h', 'n'], 'pointers')) {
         out.set(pk + String(item.sk), {
           m: String(item.m),
           t: String(item.t),
           ...(item.f ? { f: String(item.f) } : {}),
           ...(item.r ? { r: String(item.r) } : {}),
           ...(item.h ? { h: String(item.h) } : {}),
+          ...(item.n !== undefined ? { n: Number(item.n) } : {}),
         });
       }
     }

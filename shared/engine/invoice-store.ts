@@ -12,9 +12,10 @@ import { fileId, type InvoiceTable, type Landed, type MonthFile, type TableEntry
 export interface InvoiceStore {
   /**
    * `source` is the provider's item, for the keys a publish links by (see ListingJob.publish); `landed`
-   * what the next run compares its item and raw object with.
+   * what the next run compares its item and raw object with; `before` what the table said of it (see
+   * TableEntry.before).
    */
-  add(invoice: NormalizedInvoice, source?: unknown, landed?: Landed): void;
+  add(invoice: NormalizedInvoice, source?: unknown, landed?: Landed, before?: Landed): void;
   /** Writes what was added since the last flush. Called before any hand-over to the queue. */
   flush(): Promise<void>;
   /** Invoices added since the last flush. */
@@ -36,7 +37,7 @@ export class TableStore implements InvoiceStore {
     return this.#pending.length;
   }
 
-  add(invoice: NormalizedInvoice, source?: unknown, landed: Landed = {}): void {
+  add(invoice: NormalizedInvoice, source?: unknown, landed: Landed = {}, before?: Landed): void {
     const match = source === undefined ? undefined : this.matchOf?.(source);
     const { fingerprint, raw } = landed;
     this.#pending.push({
@@ -44,6 +45,7 @@ export class TableStore implements InvoiceStore {
       ...(match ? { match } : {}),
       ...(fingerprint ? { fingerprint } : {}),
       ...(raw ? { raw } : {}),
+      ...(before ? { before } : {}),
     });
   }
 

@@ -20,10 +20,22 @@ export interface TableEntry {
   fingerprint?: string;
   /** Its raw object as it landed: `rawStamp` of the key and the bytes' SHA-256. */
   raw?: string;
+  /**
+   * What `landed` said of the invoice when its landing began: an entry that matches it in every part is
+   * not written, and its pointer is not read again to find that out.
+   */
+  before?: Landed;
 }
 
-/** What the table says an invoice last landed as (see TableEntry), and the month its entry is in. */
-export type Landed = Pick<TableEntry, 'fingerprint' | 'raw'> & { month?: string };
+/**
+ * What the table says an invoice last landed as (see TableEntry): the month its entry is in, the table's
+ * own hash of that entry, and how many documents it holds (unknown for entries written before it was kept).
+ */
+export type Landed = Pick<TableEntry, 'fingerprint' | 'raw'> & {
+  month?: string;
+  hash?: string;
+  documents?: number;
+};
 
 /**
  * The normalized invoices of every run, one entry per invoice identity (provider, connection, scope,

@@ -182,12 +182,18 @@ async function landItems<C extends Connection>(
       if (unchanged) unchangedAt.push(p.index);
       return !unchanged;
     });
+    // The documents of those worked again with their item unchanged, read where the pointer said they are
+    // (nothing to read for one that landed with none).
     const same = new Map<string, string>();
+    kept = new Map();
     for (const p of parsed) {
       const before = last.get(p.id);
-      if (before?.fingerprint === p.fingerprint && before.month) same.set(p.id, before.month);
+      if (before?.fingerprint !== p.fingerprint || !before.month) continue;
+      if (before.documents === 0) kept.set(p.id, []);
+      else same.set(p.id, before.month);
     }
-    if (same.size > 0) kept = await ctx.invoices.documents(scopeOf, same);
+    if (same.size > 0)
+      for (const [id, docs] of await ctx.invoices.documents(scopeOf, same)) kept.set(id, docs);
   }
   if (parsed.length === 0) {
     resumeAt(end);
@@ -259,10 +265,12 @@ async function landItems<C extends Connection>(
     ctx.count('invoices');
     await pending.settle(scope, p.id, p.issuedOn, invoice.documents);
     return () =>
-      store.add(withCurrencyDigits(invoice), p.item, {
-        ...(troubled ? {} : { fingerprint: p.fingerprint }),
-        ...(stamp ? { raw: stamp } : {}),
-      });
+      store.add(
+        withCurrencyDigits(invoice),
+        p.item,
+        { ...(troubled ? {} : { fingerprint: p.fingerprint }), ...(stamp ? { raw: stamp } : {}) },
+        last.get(p.id),
+      );
   };
   // Items are started in order; after a failure or a stop none is started, those in flight finish. An
   // item's counts are held apart (tallied): the continuation resumes from the first item not done, so one

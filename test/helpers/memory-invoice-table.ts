@@ -15,6 +15,8 @@ export class MemoryInvoiceTable implements InvoiceTable {
   publishes = 0;
   /** Calls to landed(): DynamoDB reads of the pointers, a BatchGetItem per 100 ids. */
   fingerprintReads = 0;
+  /** Calls to documents(): DynamoDB reads of month items. */
+  documentReads = 0;
 
   async upsert(entries: readonly TableEntry[]): Promise<MonthFile[]> {
     const touched = new Map<string, MonthFile>();
@@ -36,7 +38,8 @@ export class MemoryInvoiceTable implements InvoiceTable {
       }
       if (before) touched.set(fileId(fileOf(before.invoice)), fileOf(before.invoice));
       touched.set(fileId(file), file);
-      this.byIdentity.set(id, structuredClone(entry));
+      const { before: _b, ...kept } = entry;
+      this.byIdentity.set(id, structuredClone(kept));
     }
     return [...touched.values()];
   }
@@ -51,6 +54,7 @@ export class MemoryInvoiceTable implements InvoiceTable {
           ...(e.fingerprint ? { fingerprint: e.fingerprint } : {}),
           ...(e.raw ? { raw: e.raw } : {}),
           month: e.invoice.issuedOn.slice(0, 7),
+          documents: e.invoice.documents.length,
         });
       }
     }
@@ -58,6 +62,7 @@ export class MemoryInvoiceTable implements InvoiceTable {
   }
 
   async documents(scope: Omit<MonthFile, 'month'>, months: ReadonlyMap<string, string>) {
+    this.documentReads += 1;
     const out = new Map<string, InvoiceDocument[]>();
     for (const [id, month] of months) {
       const e = this.byIdentity.get(`${fileId({ ...scope, month: '' })}${id}`);

@@ -72,14 +72,14 @@ describe('DynamoInvoiceTable', () => {
     const later = { ...invoice('a', '2026-03-01'), fetchedAt: '2026-03-02T00:00:00.000Z' };
     expect(await table.upsert([{ invoice: later, fingerprint: 'f1' }])).toEqual([]);
     expect(await table.upsert([{ invoice: later, fingerprint: 'f2' }])).toEqual([]);
-    expect(await table.landed({ provider: 'cm360', connection: 'c1', scope: later.account }, ['a'])).toEqual(
-      new Map([['a', { fingerprint: 'f2', month: '2026-03' }]]),
-    );
+    expect(
+      (await table.landed({ provider: 'cm360', connection: 'c1', scope: later.account }, ['a'])).get('a'),
+    ).toMatchObject({ fingerprint: 'f2', month: '2026-03', documents: 0 });
     // So is a new raw stamp, with the fingerprint it came with.
     expect(await table.upsert([{ invoice: later, fingerprint: 'f2', raw: 'r1' }])).toEqual([]);
-    expect(await table.landed({ provider: 'cm360', connection: 'c1', scope: later.account }, ['a'])).toEqual(
-      new Map([['a', { fingerprint: 'f2', raw: 'r1', month: '2026-03' }]]),
-    );
+    expect(
+      (await table.landed({ provider: 'cm360', connection: 'c1', scope: later.account }, ['a'])).get('a'),
+    ).toMatchObject({ fingerprint: 'f2', raw: 'r1', month: '2026-03' });
     // The line keeps the fetch time of the version that landed; a changed amount lands and touches its month.
     expect((await read('2026-03'))[0]?.invoice.fetchedAt).toBe('2026-03-01T00:00:00.000Z');
     const touched = await table.upsert([{ invoice: { ...later, total: '2.00' }, fingerprint: 'f3' }]);
@@ -99,6 +99,29 @@ describe('DynamoInvoiceTable', () => {
     const months = new Map([['a', landed.get('a')?.month ?? '']]);
     expect(await table.documents(scope, months)).toEqual(new Map([['a', [doc]]]));
     expect(await table.documents(scope, new Map([['a', '2026-04']]))).toEqual(new Map());
+  });
+
+  it('neither reads nor writes an entry that matches, in every part, what landed() said of it', async () => {
+    const { table, invoice } = fresh();
+    const a = invoice('a', '2026-03-05');
+    await table.upsert([{ invoice: a, fingerprint: 'f1', raw: 'r1' }]);
+    const scope = { provider: 'cm360', connection: 'c1', scope: a.account } as const;
+    const before = (await table.landed(scope, ['a'])).get('a');
+    const sent: string[] = [];
+    const ddb = {
+      send: (command: { constructor: { name: string } }) => {
+        sent.push(command.constructor.name);
+        return db.ddb.send(command as never);
+      },
+    };
+    const counted = new DynamoInvoiceTable(ddb as never, db.table);
+    const later = { ...a, fetchedAt: '2026-03-02T00:00:00.000Z' };
+    expect(await counted.upsert([{ invoice: later, fingerprint: 'f1', raw: 'r1', before }])).toEqual([]);
+    expect(sent).toEqual([]);
+    // Its raw stamp changed: the pointer is read and written again, its month file untouched.
+    expect(await counted.upsert([{ invoice: later, fingerprint: 'f1', raw: 'r2', before }])).toEqual([]);
+    expect(sent).toEqual(['BatchGetCommand', 'BatchWriteCommand']);
+    expect((await table.landed(scope, ['a'])).get('a')).toMatchObject({ fingerprint: 'f1', raw: 'r2' });
   });
 
   it('moves an invoice whose issue date changed month: it leaves the old month, and both months are touched', async () => {

@@ -493,6 +493,8 @@ describe('runListing', () => {
     detail = 'v2';
     const { landed } = await drain(listing, { sink });
     expect(landed).toBe(2);
+    // Nor are their landed documents read: the pointers said there are none.
+    expect(tableOf(sink).documentReads).toBe(0);
     expect(rawOf(sink.asked, 'inv-0001')).toEqual([]);
     expect(rawOf(sink.written, 'inv-0001')).toEqual([]);
     expect(rawOf(sink.asked, 'inv-0002')).toHaveLength(1);
