@@ -258,12 +258,13 @@ describe('amazon-ads on the local stack', () => {
     const linesBefore = new Map((await normalized()).map((l) => [l.invoiceId, l]));
     const record = await run({});
     expect(record.failures).toEqual([]);
-    // Every invoice of the lookback is seen: the open ones (the one just paid among them) are worked again,
-    // those already final and unchanged since they landed are left alone.
-    const worked = simCalls('getInvoice') - detailsBefore;
+    // Every invoice of the lookback is seen once: the open ones (the one just paid among them) are worked
+    // again, each with its detail call, those already final and unchanged since they landed are left alone.
+    const worked = record.connections[CONNECTION]?.invoices ?? 0;
     const unchanged = record.connections[CONNECTION]?.unchanged ?? 0;
     expect(worked + unchanged).toBe(recent.length);
     expect(worked).toBeGreaterThanOrEqual(open.length);
+    expect(simCalls('getInvoice') - detailsBefore).toBeGreaterThanOrEqual(worked);
     expect(unchanged).toBeGreaterThan(0);
     // Open invoices whose summary did not change keep the documents they landed with, without asking
     // GetDocument for new links to them: only the invoice just paid may list its documents again.
