@@ -13,9 +13,9 @@ import type { RunCount } from './rerun.ts';
  *   again (CM360 more: SEEN_AGAIN), worked again if it is open (not final), else left unchanged.
  * - w: what a first landing costs, from the first run (every invoice new), less the empty run.
  *   r: what an open invoice worked again with its listing item unchanged costs: the detail call, a HEAD
- *   for its raw answer and one per document (Amazon Ads also GetDocument), its pointer and documents read,
- *   the table writes; no PUT (its raw bytes are the stored object's) and no download (its documents are
- *   still there with their sha256). From the second run over the same window (nothing new, nothing
+ *   per document (none for its raw answer while its pointer's stamp matches), its pointer read (and its
+ *   documents, when it landed with some), the table writes when its line changed; no PUT (its raw bytes
+ *   are the stored object's) and no download (its documents are still there with their sha256). From the second run over the same window (nothing new, nothing
  *   changed): (second - empty) / worked again, each figure floored at zero. This folds the second run's
  *   unchanged invoices (a pointer read each) into r and takes off the empty run's statement and page
  *   writes, which a second run over the same window does not repeat (its export is registered, its pages
