@@ -193,8 +193,10 @@ describe('sp-api on the local stack', () => {
       expect(line.currency).toBe('BRL');
       expect(line.subtotal).toBe(toDecimal(formatMinorUnits(inv.vProdCents)));
       expect(line.total).toBe(toDecimal(formatMinorUnits(inv.vNFCents)));
+      // Filed under the month of that day: a UTC date-time early on the 1st is the month before in Brazil.
+      const day = brazilDay(inv.date);
       expect(line.rawKey).toBe(
-        `raw/sp-api/${MAIN}/${MP}/${inv.date.slice(0, 4)}/${inv.date.slice(5, 7)}/${inv.id}.json`,
+        `raw/sp-api/${MAIN}/${MP}/${day.slice(0, 4)}/${day.slice(5, 7)}/${inv.id}.json`,
       );
       expect(JSON.parse(await getText(line.rawKey))).toMatchObject({ id: inv.id, series: inv.series });
       expect(line.documents).toHaveLength(1);
