@@ -41,6 +41,25 @@ type Key = { pk: string; sk: string };
  */
 type Pointer = { m: string; t: string; f?: string; r?: string; h?: string; n?: number };
 
+/** What a pointer says of its invoice's last landing, as `landed` answers it. */
+function landedOf(p: Pointer): Landed {
+  return {
+    ...(p.f ? { fingerprint: p.f } : {}),
+    ...(p.r ? { raw: p.r } : {}),
+    month: p.m,
+    ...(p.h ? { hash: p.h } : {}),
+    ...(p.n !== undefined ? { documents: p.n } : {}),
+  };
+}
+
+/** Whether the landing `l` holds this entry (its month and hash), and with the same marks beside it. */
+function holds(l: Landed | undefined, e: TableEntry, hash: string | undefined) {
+  const entry = l?.hash !== undefined && l.hash === hash && l.month === monthOf(e.invoice);
+  const marks =
+    l?.fingerprint === e.fingerprint && l?.raw === e.raw && l?.documents === e.invoice.documents.length;
+  return { entry, marks };
+}
+
 function identityPk(file: Omit<MonthFile, 'month'>): string {
   return `INVOICE#${[file.provider, file.connection, file.scope].map(encodeURIComponent).join('#')}`;
 }
@@ -143,35 +162,25 @@ export class DynamoInvoiceTable implements InvoiceTable {
     const hashes = new Map([...latest].map(([id, e]) => [id, contentHash(e)]));
     // An entry the pointer said moments ago (`before`, from the listing's one read) is held as it is, in
     // every part, is neither read again nor written: an open invoice worked again and found the same.
-    const asBefore = (e: TableEntry) => {
-      const b = e.before;
-      return (
-        b?.hash !== undefined &&
-        b.hash === hashes.get(identity(e.invoice)) &&
-        b.month === monthOf(e.invoice) &&
-        b.fingerprint === e.fingerprint &&
-        b.raw === e.raw &&
-        b.documents === e.invoice.documents.length
-      );
-    };
-    const list = [...latest.values()].filter((e) => !asBefore(e));
+    const held = (l: Landed | undefined, e: TableEntry) => holds(l, e, hashes.get(identity(e.invoice)));
+    const list = [...latest.values()].filter((e) => {
+      const { entry, marks } = held(e.before, e);
+      return !(entry && marks);
+    });
     if (list.length === 0) return [];
 
     const pointers = await this.pointers(list.map((e) => pointerKey(e.invoice)));
     const token = randomUUID().slice(0, 13);
     // An entry the table already holds, in the same month, is not written again and touches no month file
     // (only its pointer, when its fingerprint changed): a rerun over unchanged invoices republishes nothing.
-    const held = (e: TableEntry) => {
-      const before = pointers.get(identity(e.invoice));
-      return before?.m === monthOf(e.invoice) && before.h === hashes.get(identity(e.invoice));
+    const current = (e: TableEntry) => {
+      const p = pointers.get(identity(e.invoice));
+      return held(p && landedOf(p), e);
     };
-    const changed = list.filter((e) => !held(e));
+    const changed = list.filter((e) => !current(e).entry);
     const refingerprinted = list.filter((e) => {
-      const before = pointers.get(identity(e.invoice));
-      return (
-        held(e) &&
-        (before?.f !== e.fingerprint || before?.r !== e.raw || before?.n !== e.invoice.documents.length)
-      );
+      const { entry, marks } = current(e);
+      return entry && !marks;
     });
     await this.writeAll(
       changed.map((e) => ({
@@ -233,15 +242,7 @@ export class DynamoInvoiceTable implements InvoiceTable {
     const out = new Map<string, Landed>();
     for (const id of invoiceIds) {
       const p = pointers.get(`${pk}ID#${id}`);
-      if (p?.f || p?.r) {
-        out.set(id, {
-          ...(p.f ? { fingerprint: p.f } : {}),
-          ...(p.r ? { raw: p.r } : {}),
-          month: p.m,
-          ...(p.h ? { hash: p.h } : {}),
-          ...(p.n !== undefined ? { documents: p.n } : {}),
-        });
-      }
+      if (p?.f || p?.r) out.set(id, landedOf(p));
     }
     return out;
   }

@@ -164,7 +164,7 @@ async function landItems<C extends Connection>(
   // What each item last landed as: an unchanged final item is skipped; an unchanged open one is worked
   // again, but its raw bytes and documents are written only where they differ or are missing.
   let last = new Map<string, Landed>();
-  let kept = new Map<string, InvoiceDocument[]>();
+  const kept = new Map<string, InvoiceDocument[]>();
   const unchangedAt: number[] = [];
   // Where a continuation would resume: what is before it is done and counted, what is after is worked again.
   const resumeAt = (index: number) => {
@@ -185,7 +185,6 @@ async function landItems<C extends Connection>(
     // The documents of those worked again with their item unchanged, read where the pointer said they are
     // (nothing to read for one that landed with none).
     const same = new Map<string, string>();
-    kept = new Map();
     for (const p of parsed) {
       const before = last.get(p.id);
       if (before?.fingerprint !== p.fingerprint || !before.month) continue;

@@ -4,14 +4,19 @@ import type { ObjectMeta, ProviderContext, StoredObject } from '../providers/typ
 import type { Landed } from './invoice-table.ts';
 import type { RawAnswer } from './provider-spec.ts';
 
-/** Stores a provider's answer exactly as it came: re-serializing parsed JSON would change its bytes (and round its numbers). */
-export function storeRaw(ctx: ProviderContext, key: string, raw: RawAnswer): Promise<StoredObject> {
-  return ctx.sink.putStream(key, Readable.from([Buffer.from(raw.body, 'utf8')]), {
+/** The metadata a provider's answer is stored with. */
+function rawMeta(ctx: ProviderContext, raw: RawAnswer): ObjectMeta {
+  return {
     sourceOperation: raw.operation,
     runId: ctx.runId,
     fetchedAt: ctx.now().toISOString(),
     contentType: raw.contentType ?? 'application/json',
-  });
+  };
+}
+
+/** Stores a provider's answer exactly as it came: re-serializing parsed JSON would change its bytes (and round its numbers). */
+export function storeRaw(ctx: ProviderContext, key: string, raw: RawAnswer): Promise<StoredObject> {
+  return ctx.sink.putStream(key, Readable.from([Buffer.from(raw.body, 'utf8')]), rawMeta(ctx, raw));
 }
 
 /**
@@ -25,10 +30,7 @@ export async function storeRawOnce(
   sameAs?: string,
 ): Promise<StoredObject> {
   return storeBytesOnce(ctx, key, Buffer.from(raw.body, 'utf8'), {
-    sourceOperation: raw.operation,
-    runId: ctx.runId,
-    fetchedAt: ctx.now().toISOString(),
-    contentType: raw.contentType ?? 'application/json',
+    ...rawMeta(ctx, raw),
     ...(sameAs ? { sameAs } : {}),
   });
 }
@@ -54,22 +56,8 @@ export async function storeInvoiceRaw(
   const sha256 = createHash('sha256').update(body).digest('hex');
   const stamp = rawStamp(key, sha256);
   if (landed?.raw === stamp) return stamp;
-  if (!landed) {
-    await storeRaw(ctx, key, raw);
-    return stamp;
-  }
-  await storeBytesOnce(
-    ctx,
-    key,
-    body,
-    {
-      sourceOperation: raw.operation,
-      runId: ctx.runId,
-      fetchedAt: ctx.now().toISOString(),
-      contentType: raw.contentType ?? 'application/json',
-    },
-    sha256,
-  );
+  if (landed) await storeBytesOnce(ctx, key, body, rawMeta(ctx, raw), sha256);
+  else await ctx.sink.putStream(key, Readable.from([body]), rawMeta(ctx, raw));
   return stamp;
 }
 

@@ -4,6 +4,7 @@ import {
   type InvoiceTable,
   type Landed,
   type MonthFile,
+  monthOf,
   type TableEntry,
 } from '../../shared/engine/invoice-table.ts';
 import type { InvoiceDocument } from '../../shared/invoice/model.ts';
@@ -53,7 +54,7 @@ export class MemoryInvoiceTable implements InvoiceTable {
         out.set(id, {
           ...(e.fingerprint ? { fingerprint: e.fingerprint } : {}),
           ...(e.raw ? { raw: e.raw } : {}),
-          month: e.invoice.issuedOn.slice(0, 7),
+          month: monthOf(e.invoice),
           documents: e.invoice.documents.length,
         });
       }
@@ -67,7 +68,7 @@ export class MemoryInvoiceTable implements InvoiceTable {
     for (const [id, month] of months) {
       const e = this.byIdentity.get(`${fileId({ ...scope, month: '' })}${id}`);
       // As DynamoInvoiceTable: the entry of that month, none if the invoice is in another.
-      if (e && e.invoice.issuedOn.slice(0, 7) === month) out.set(id, structuredClone(e.invoice.documents));
+      if (e && monthOf(e.invoice) === month) out.set(id, structuredClone(e.invoice.documents));
     }
     return out;
   }
