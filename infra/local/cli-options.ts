@@ -155,6 +155,10 @@ export function parseCliOptions(argv: string[], now = new Date()): CliOptions {
     if (err instanceof FunctionSettingError) throw new UsageError(err.message);
     throw err;
   }
+  if (v.live && settings.RATE_PLAN_SCALE !== undefined && Number(settings.RATE_PLAN_SCALE) !== 1) {
+    // Real APIs keep real time: a scaled plan would send faster than the provider allows.
+    throw new UsageError(`--set RATE_PLAN_SCALE=${settings.RATE_PLAN_SCALE} is for the sandbox, not --live`);
+  }
   const timeScale = positiveNumber('time-scale', v['time-scale'], 60, false);
   if (timeScale <= 0) throw new UsageError('--time-scale: must be above 0');
   return {

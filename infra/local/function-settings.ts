@@ -36,6 +36,10 @@ export const FUNCTION_SETTINGS: Record<string, FunctionSetting> = {
   POLL_FIRST_DELAY_SECONDS: { default: '30', check: number(0) },
   POLL_FACTOR: { default: '1.5', check: number(1) },
   POLL_MAX_DELAY_SECONDS: { default: '900', check: number(0) },
+  RATE_PLAN_SCALE: {
+    default: '1',
+    check: (v) => number(0)(v) ?? (Number(v) > 0 ? undefined : 'expected a number above 0'),
+  },
   // Derived from the queues' settings when not given (shared/runtime/stale-after.ts): 375 with the defaults.
   RUN_STALE_AFTER_MINUTES: { default: '375', check: number(0) },
   SP_API_EXPORT_DEADLINE_HOURS: { default: '12', check: number(0) },

@@ -2,7 +2,7 @@ import { googleTokenSource } from '../auth/google.ts';
 import { lwaTokenSource } from '../auth/lwa.ts';
 import type { GoogleSecret, LwaSecret } from '../auth/secret-schemas.ts';
 import type { Connection } from '../config/schema.ts';
-import { HttpClient, type HttpClientOptions } from '../http/client.ts';
+import { HttpClient, type HttpClientOptions, type OperationSpec } from '../http/client.ts';
 import type { HttpRuntime, ProviderHttp } from '../providers/types.ts';
 import type { ClientSpec } from './provider-spec.ts';
 
@@ -34,7 +34,7 @@ export function specHttp<C extends Connection>(
     provider,
     connection: connection.id,
     baseUrl: connection.endpoints?.api ?? client.baseUrl(connection),
-    operations: client.operations,
+    operations: scalePlans(client.operations, runtime.ratePlanScale ?? 1),
     auth: { style: client.auth === 'lwa-x-amz-access-token' ? 'x-amz-access-token' : 'bearer', tokens },
     ...(client.headers ? { defaultHeaders: client.headers(connection, secret) } : {}),
     ...(client.isExpiredTokenError ? { isExpiredTokenError: client.isExpiredTokenError } : {}),
@@ -49,4 +49,20 @@ export function specHttp<C extends Connection>(
     onEvent: (e) => runtime.onEvent(e),
     ...overrides,
   });
+}
+
+/**
+ * The operations with their rates multiplied by `scale`: a sandbox whose clock runs N times real time
+ * enforces its plans N times faster, and a client that has not yet seen the provider's rate header (its
+ * first request answered by a reset, say) would otherwise wait out a real-time interval, a minute for
+ * SP-API's getInvoicesDocument. Bursts are counts, not rates, and stay as they are.
+ */
+export function scalePlans(
+  operations: Record<string, OperationSpec>,
+  scale: number,
+): Record<string, OperationSpec> {
+  if (scale === 1) return operations;
+  return Object.fromEntries(
+    Object.entries(operations).map(([name, op]) => [name, { ...op, rate: op.rate * scale }]),
+  );
 }

@@ -261,6 +261,8 @@ export interface HttpRuntime {
   extraDownloadHosts: string[];
   /** The longest wait slept inside an invocation; a longer one is handed back to the queue. */
   deferThresholdMs: number;
+  /** Every operation's rate plan multiplied by this (RATE_PLAN_SCALE: a sandbox clock N times real time); default 1. */
+  ratePlanScale?: number;
   /** The rate plans the provider's containers share (the state table's), for operations marked `shared`. */
   sharedRate?: SharedRate;
   /** Containers that may call a connection at once (the provider's maxConcurrency): each gets that share of a burst. */

@@ -52,6 +52,7 @@ export async function providerContext(
     allowLoopback: deps.env.allowLoopback,
     extraDownloadHosts: [...deps.env.extraDownloadHosts, ...(connection.endpoints?.downloadHosts ?? [])],
     deferThresholdMs: deps.env.deferThresholdMs,
+    ratePlanScale: deps.env.ratePlanScale,
     sharedRate: deps.state.rates,
     // The provider's function may run this many containers at once, each with its own buckets.
     containers: providerSettings(config, spec.id).maxConcurrency,

@@ -62,6 +62,15 @@ describe('npm start --set and --env-file', () => {
     expect(usage('--set', 'EXTRA_DOWNLOAD_HOSTS=https://x.example.com')).toMatch(/expected host names/);
     expect(usage('--set', 'POWERTOOLS_LOG_LEVEL=LOUD')).toMatch(/expected one of TRACE, DEBUG, INFO/);
     expect(usage('--set', 'POLL_FACTOR')).toBe('--set POLL_FACTOR: expected NAME=value');
+    expect(usage('--set', 'RATE_PLAN_SCALE=0')).toBe('--set: RATE_PLAN_SCALE=0: expected a number above 0');
+  });
+
+  it('scales the rate plans for the sandbox only: refused with --live', () => {
+    expect(parse('--set', 'RATE_PLAN_SCALE=60').settings).toEqual({ RATE_PLAN_SCALE: '60' });
+    expect(usage('--live', '--set', 'RATE_PLAN_SCALE=60')).toBe(
+      '--set RATE_PLAN_SCALE=60 is for the sandbox, not --live',
+    );
+    expect(parse('--live', '--set', 'RATE_PLAN_SCALE=1').settings).toEqual({ RATE_PLAN_SCALE: '1' });
   });
 
   it('names the env file and the line that is wrong, and a file that is not there', () => {
