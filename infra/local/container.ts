@@ -157,8 +157,11 @@ export class FunctionContainer {
         );
       }
     } else if (output === 'stderr') {
-      worker.stdout.pipe(process.stderr, { end: false });
-      worker.stderr.pipe(process.stderr, { end: false });
+      // Written, not piped: every pipe adds its listeners to process.stderr, and a stack's dozen worker
+      // streams set off Node's MaxListenersExceededWarning on the user's terminal. (stderr is synchronous
+      // for files and pipes, so there is no backpressure to keep.)
+      for (const stream of [worker.stdout, worker.stderr])
+        stream.on('data', (chunk: Buffer) => process.stderr.write(chunk));
     }
     this.worker = worker;
     const initStarted = performance.now();

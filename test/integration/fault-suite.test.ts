@@ -122,6 +122,9 @@ describe('fault suite: every provider, every request fault at once', () => {
     expect(clean.ok, diagnosis(clean)).toBe(true);
     const faulted = await start('faulted', '--faults', faults);
     expect(faulted.ok, diagnosis(faulted)).toBe(true);
+    // The functions' lines reach stderr, and nothing of the local stack's own plumbing with them.
+    expect(faulted.stderr).toMatch(/"message":"retrying"/);
+    expect(faulted.stderr).not.toMatch(/MaxListenersExceededWarning/);
     expect(
       faulted.rows.map((r) => r.status),
       diagnosis(faulted),
