@@ -15,7 +15,7 @@ import { SIMULATORS } from '../sandbox/simulators.ts';
 import { type CliOptions, parseCliOptions, USAGE, UsageError } from './cli-options.ts';
 import { localDynamoClient, localSqsClient } from './clients.ts';
 import { describeRunCompleted } from './consumer.ts';
-import { SANDBOX_SETTINGS } from './function-settings.ts';
+import { sandboxSettings } from './function-settings.ts';
 import { startProgress } from './progress.ts';
 import { scheduleReconciler } from './reconciler-schedule.ts';
 import { liveSecrets, pinnedRuns, sandboxConfig } from './sandbox-config.ts';
@@ -168,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
       POWERTOOLS_LOG_LEVEL: options.verbose ? 'INFO' : 'ERROR',
       POWERTOOLS_METRICS_DISABLED: 'true',
       ...QUIET_SDK,
-      ...(sandbox ? SANDBOX_SETTINGS : { ALLOW_LOOPBACK_DOWNLOADS: '0' }),
+      ...(sandbox ? sandboxSettings(options.timeScale) : { ALLOW_LOOPBACK_DOWNLOADS: '0' }),
       ...options.settings,
     };
     const showFunctionLogs = options.verbose || 'POWERTOOLS_LOG_LEVEL' in options.settings;

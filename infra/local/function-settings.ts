@@ -24,7 +24,7 @@ const HOST = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
 
 export interface FunctionSetting {
-  /** The default in the functions' code (the sandbox run may start from other values, see SANDBOX_SETTINGS). */
+  /** The default in the functions' code (the sandbox run may start from other values, see sandboxSettings). */
   default: string;
   check: Check;
 }
@@ -68,13 +68,17 @@ export const FUNCTION_SETTINGS: Record<string, FunctionSetting> = {
 
 /**
  * What a sandbox run starts from: the simulators finish exports in seconds at their time scale, so the
- * poller checks every second or so instead of after 30 s. `--set` overrides these too.
+ * poller checks every second or so instead of after 30 s; and they enforce their rate plans in simulated
+ * time, so the functions' plans run at the same scale. `--set` overrides these too.
  */
-export const SANDBOX_SETTINGS: Record<string, string> = {
-  POLL_FIRST_DELAY_SECONDS: '1',
-  POLL_FACTOR: '1.5',
-  POLL_MAX_DELAY_SECONDS: '5',
-};
+export function sandboxSettings(timeScale: number): Record<string, string> {
+  return {
+    POLL_FIRST_DELAY_SECONDS: '1',
+    POLL_FACTOR: '1.5',
+    POLL_MAX_DELAY_SECONDS: '5',
+    RATE_PLAN_SCALE: String(timeScale),
+  };
+}
 
 export class FunctionSettingError extends Error {
   override name = 'FunctionSettingError';

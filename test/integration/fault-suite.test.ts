@@ -20,12 +20,6 @@ import {
  */
 
 const CLOCK = '2026-03-01T00:00:00Z';
-/**
- * The sandbox runs 60 times real time, and so do the functions' rate plans: a request answered by a reset
- * carries no rate header, and the real plan would then hold the retry for a real minute (SP-API's
- * getInvoicesDocument).
- */
-const TIME_SCALE = '60';
 
 const EVERY_FAULT = {
   serverErrorRate: 0.15,
@@ -57,7 +51,8 @@ const FAULTS = {
   // operation and a fault seed whose requests meet every kind of fault (asserted below), a poll whose
   // receive fails after its retries among them (delivered again by SQS; asserted too). With these shares
   // the ZIP's URL and download are tried again and again, so the run's length is the seed's luck: seeds 1
-  // to 7 took 23 to 155 s, seed 8 over 200 (README "Function settings", RATE_PLAN_SCALE); seed 2, 30 s.
+  // to 7 took 23 to 155 s, seed 8 over 200, with the rate plans at the sandbox's scale (README "Function
+  // settings", RATE_PLAN_SCALE); seed 2, 30 s.
   'sp-api': {
     ...EVERY_FAULT,
     seed: 2,
@@ -103,10 +98,6 @@ describe('fault suite: every provider, every request fault at once', () => {
           '3',
           '--clock',
           CLOCK,
-          '--time-scale',
-          TIME_SCALE,
-          '--set',
-          `RATE_PLAN_SCALE=${TIME_SCALE}`,
           '--out',
           join(dir, out),
           '--state',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCliOptions, UsageError } from '../../../infra/local/cli-options.ts';
-import { FUNCTION_SETTINGS } from '../../../infra/local/function-settings.ts';
+import { FUNCTION_SETTINGS, sandboxSettings } from '../../../infra/local/function-settings.ts';
 import { REPO_ROOT } from '../../../infra/local/stack.ts';
 
 /** `npm start -- --set NAME=value --env-file <file>`: the functions' settings for a local run. */
@@ -63,6 +63,14 @@ describe('npm start --set and --env-file', () => {
     expect(usage('--set', 'POWERTOOLS_LOG_LEVEL=LOUD')).toMatch(/expected one of TRACE, DEBUG, INFO/);
     expect(usage('--set', 'POLL_FACTOR')).toBe('--set POLL_FACTOR: expected NAME=value');
     expect(usage('--set', 'RATE_PLAN_SCALE=0')).toBe('--set: RATE_PLAN_SCALE=0: expected a number above 0');
+  });
+
+  it('starts a sandbox run from settings the functions read, its rate plans at the --time-scale', () => {
+    const settings = sandboxSettings(30);
+    expect(settings.RATE_PLAN_SCALE).toBe('30');
+    for (const [name, value] of Object.entries(settings)) {
+      expect(FUNCTION_SETTINGS[name]?.check(value), `${name}=${value}`).toBeUndefined();
+    }
   });
 
   it('scales the rate plans for the sandbox only: refused with --live', () => {
