@@ -35,7 +35,8 @@ Options:
   --live                real provider endpoints; credentials from --secrets
   --secrets <file>      with --live: JSON of secret name -> secret (default: config/secrets.local.json)
   --seed <n>            sandbox data seed (default 1)
-  --time-scale <n>      sandbox simulated seconds per real second (default 60)
+  --time-scale <n>      sandbox simulated seconds per real second (default 60); the functions' rate
+                        plans run at the same scale (RATE_PLAN_SCALE)
   --faults <file>       sandbox fault injection, JSON by simulator name
   --simulate <file>     simulator settings, JSON by simulator name, over npm start's own (e.g. the
                         switches that make control totals gaps: README "Control totals")
