@@ -38,6 +38,11 @@ export async function startProviderStack(options: {
   sandbox: Omit<SandboxOptions, 'connections' | 'log'>;
   functions: ReadonlyArray<QueueFedFunction['name']>;
   env?: Record<string, string>;
+  /**
+   * The functions' rate plans at the sandbox's time scale, as `npm start` runs them (RATE_PLAN_SCALE); left
+   * out, the real plans (the benchmarks, whose Lambda time the cost model bills).
+   */
+  ratePlansAtTimeScale?: boolean;
 }): Promise<ProviderStack> {
   const sandbox = await startSandbox({
     ...options.sandbox,
@@ -45,7 +50,11 @@ export async function startProviderStack(options: {
     log: () => {},
   });
   const local = await sandboxConfig(options.config, sandbox);
-  const env = { ...TEST_ENV, ...options.env };
+  const env = {
+    ...TEST_ENV,
+    ...(options.ratePlansAtTimeScale ? { RATE_PLAN_SCALE: String(sandbox.clock.timeScale) } : {}),
+    ...options.env,
+  };
   const stack = await startLocalStack({
     config: local.config,
     configPath: local.path,

@@ -152,9 +152,9 @@ describe('cm360 on the local stack', () => {
         options: { cm360: { lastIssueMonth: '202405', months: 3, advertisers: 3, maxPageSize: 2 } },
       },
       functions: ['cm360-invoices'],
-      // The function paces at the sandbox's time scale too (README "Function settings"), not at the real
-      // quota of 1 request a second that the simulator, 60 times faster, never comes near.
-      env: { RATE_PLAN_SCALE: '60' },
+      // Not at the real quota of 1 request a second, which the simulator, 60 times faster, never comes near
+      // (README "Function settings", RATE_PLAN_SCALE).
+      ratePlansAtTimeScale: true,
     });
     ({ sandbox, stack, s3, state } = provider);
     sim = sandbox.endpoints.cm360!;
