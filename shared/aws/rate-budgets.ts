@@ -1,6 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { RateKey, Reservation, SharedRate } from '../http/shared-rate.ts';
-import type { BucketSpec } from '../http/token-bucket.ts';
+import type { RateKey, Reservation, SharedPlan, SharedRate } from '../http/shared-rate.ts';
 import { isConditionFailure, ttl } from './state-table.ts';
 
 /** A call that takes longer than this is taken as the table being out of reach. */
@@ -20,7 +19,10 @@ export class RateBudgetUnavailableError extends Error {
  * bucket kept as one number, so one conditional write takes a slot). A slot further off than the caller will
  * wait is not taken: the caller hands its work back to the queue and nothing is held for it. When a container
  * comes with another rate (x-amzn-RateLimit-Limit corrected it), what is booked past now is converted to it:
- * the debt is in requests, as a token bucket's would be, not in the time the old rate gave them.
+ * the debt is in requests, as a token bucket's would be, not in the time the old rate gave them. The item
+ * also says whether its rate is one the provider told (`told`): a container that has only the documented
+ * default (new, or not yet answered) takes that rate instead of converting the plan back to its default, so
+ * a seller's own plan is learned once per connection, not once per container.
  */
 export class RateBudgets implements SharedRate {
   /** Where each plan's booking stood at this container's last write: which of the two writes to try first. */
@@ -34,7 +36,7 @@ export class RateBudgets implements SharedRate {
     private readonly timeoutMs = CALL_TIMEOUT_MS,
   ) {}
 
-  async reserve(key: RateKey, plan: BucketSpec, maxWaitMs: number): Promise<Reservation> {
+  async reserve(key: RateKey, plan: SharedPlan, maxWaitMs: number): Promise<Reservation> {
     const now = this.now();
     if (now < this.#pausedUntil) {
       throw new RateBudgetUnavailableError(
@@ -51,53 +53,75 @@ export class RateBudgets implements SharedRate {
     }
   }
 
-  async #reserve(key: RateKey, plan: BucketSpec, maxWaitMs: number, now: number): Promise<Reservation> {
+  async #reserve(key: RateKey, plan: SharedPlan, maxWaitMs: number, now: number): Promise<Reservation> {
     const id = describe(key);
-    const interval = 1000 / plan.rate;
-    // How far past now the booking may reach with the request still going at once: the rest of the burst.
-    const tolerance = (plan.burst - 1) * interval;
+    let interval = intervalOf(plan.rate);
+    let told = plan.told === true;
+    // Set when this container takes the rate the item says the provider told another.
+    let toldRate: number | undefined;
     const seen = this.#seen.get(id);
     const idleFirst = seen === undefined || seen <= now;
     // A write can lose to another container's between two tries, so a few rounds before giving up.
     for (let round = 0; round < 3; round++) {
+      // How far past now the booking may reach with the request still going at once: the rest of the burst.
+      const tolerance = (plan.burst - 1) * interval;
       for (const idle of idleFirst ? [true, false] : [false, true]) {
         const booked = idle
-          ? await this.#bookIdle(key, now, interval)
+          ? await this.#bookIdle(key, now, interval, told)
           : await this.#bookQueued(key, now, interval, now + tolerance + maxWaitMs);
         if (booked === undefined) continue;
         this.#seen.set(id, booked);
-        return { reserved: true, waitMs: Math.max(0, Math.ceil(booked - interval - tolerance - now)) };
+        const waitMs = Math.max(0, Math.ceil(booked - interval - tolerance - now));
+        return { reserved: true, waitMs, ...(toldRate !== undefined ? { toldRate } : {}) };
       }
       // Neither write took: the plan is booked beyond what the caller would wait (the usual case), booked at
       // another rate, or changed in between.
       const item = await this.#read(key);
       if (!item) continue;
       if (item.interval !== interval) {
-        await this.#convert(key, item, now, interval);
+        if (item.told && !told) {
+          interval = item.interval;
+          told = true;
+          toldRate = 1000 / interval;
+        } else {
+          await this.#convert(key, item, now, interval, told);
+        }
         continue;
       }
       if (item.bookedUntil > now + tolerance + maxWaitMs) {
         this.#seen.set(id, item.bookedUntil);
-        return { reserved: false, waitMs: Math.ceil(item.bookedUntil - tolerance - now) };
+        return {
+          reserved: false,
+          waitMs: Math.ceil(item.bookedUntil - tolerance - now),
+          ...(toldRate !== undefined ? { toldRate } : {}),
+        };
       }
     }
     throw new Error('the booking kept changing under this container (3 rounds)');
   }
 
-  /** An idle plan (never booked, or booked only up to now): the slot is now, the booking one interval on. */
-  async #bookIdle(key: RateKey, now: number, interval: number): Promise<number | undefined> {
+  /**
+   * An idle plan (never booked, or booked only up to now): the slot is now, the booking one interval on.
+   * A container with only the default rate does not set it over a rate the provider told.
+   */
+  async #bookIdle(key: RateKey, now: number, interval: number, told: boolean): Promise<number | undefined> {
     const booked = now + interval;
+    const idle = 'attribute_not_exists(bookedUntil) OR bookedUntil <= :now';
     try {
       await this.ddb.send(
         new UpdateCommand({
           TableName: this.table,
           Key: itemKey(key),
-          UpdateExpression: 'SET bookedUntil = :booked, #interval = :interval, expiresAt = :ttl',
-          ConditionExpression: 'attribute_not_exists(bookedUntil) OR bookedUntil <= :now',
+          // Told: the item says so. Not told: the item keeps what it said (its rate, if told, is this one).
+          UpdateExpression: `SET bookedUntil = :booked, #interval = :interval, expiresAt = :ttl${told ? ', told = :true' : ''}`,
+          ConditionExpression: told
+            ? idle
+            : `(${idle}) AND (attribute_not_exists(told) OR told = :false OR #interval = :interval)`,
           ExpressionAttributeNames: { '#interval': 'interval' },
           ExpressionAttributeValues: {
             ':booked': booked,
             ':interval': interval,
+            ...(told ? { ':true': true } : { ':false': false }),
             ':now': now,
             ':ttl': ttl(1, new Date(now)),
           },
@@ -143,26 +167,27 @@ export class RateBudgets implements SharedRate {
       new GetCommand({ TableName: this.table, Key: itemKey(key), ConsistentRead: true }),
       { abortSignal: AbortSignal.timeout(this.timeoutMs) },
     );
-    const { bookedUntil, interval } = out.Item ?? {};
+    const { bookedUntil, interval, told } = out.Item ?? {};
     return typeof bookedUntil === 'number' && typeof interval === 'number'
-      ? { bookedUntil, interval }
+      ? { bookedUntil, interval, told: told === true }
       : undefined;
   }
 
   /** The requests booked past now, re-booked at this container's interval (unless another container moved it first). */
-  async #convert(key: RateKey, item: Booking, now: number, interval: number): Promise<void> {
+  async #convert(key: RateKey, item: Booking, now: number, interval: number, told: boolean): Promise<void> {
     const ahead = Math.max(0, item.bookedUntil - now);
     try {
       await this.ddb.send(
         new UpdateCommand({
           TableName: this.table,
           Key: itemKey(key),
-          UpdateExpression: 'SET bookedUntil = :booked, #interval = :interval',
+          UpdateExpression: 'SET bookedUntil = :booked, #interval = :interval, told = :told',
           ConditionExpression: 'bookedUntil = :was AND #interval = :wasInterval',
           ExpressionAttributeNames: { '#interval': 'interval' },
           ExpressionAttributeValues: {
             ':booked': now + (ahead / item.interval) * interval,
             ':interval': interval,
+            ':told': told,
             ':was': item.bookedUntil,
             ':wasInterval': item.interval,
           },
@@ -178,6 +203,16 @@ export class RateBudgets implements SharedRate {
 interface Booking {
   bookedUntil: number;
   interval: number;
+  /** The interval is a rate the provider told (x-amzn-RateLimit-Limit), not a spec's default. */
+  told: boolean;
+}
+
+/**
+ * A rate's interval in ms, to the microsecond: a rate taken back from an item (1000 / interval) then gives
+ * the same interval again, which the conditional writes compare exactly.
+ */
+function intervalOf(rate: number): number {
+  return Math.round(1_000_000 / rate) / 1000;
 }
 
 function itemKey(key: RateKey): { pk: string; sk: string } {

@@ -17,7 +17,8 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
  *   PUBLISH#<prov>#<conn>#<scope>#<month>  / PUBLISH         DynamoInvoiceTable: who writes the month file
  *   RUN#<runId>             / SCOPE#<conn>#<job>#<scope>, RECON#<conn>   RunControls: what a run covered, its control totals
  *   RUNGAP#<runId>#<conn>   / <scope>#<invoiceId>#<code>#<field>          RunControls: gaps invoices showed as they landed
- *   RATE#<prov>#<conn>      / <operation>     RateBudgets: an operation's rate plan, shared by the containers
+ *   RATE#<prov>#<conn>      / <operation>     RateBudgets: an operation's rate plan, shared by the containers (and whether the
+ *                                             provider told its rate)
  */
 
 /** Epoch seconds `days` from now, for the table's TTL attribute. */

@@ -496,11 +496,20 @@ export class HttpClient implements ProviderHttp {
     if (!spec?.shared || !shared) return undefined;
     const maxWaitMs = Math.min(this.#pacingSleepMs(bucket.rate), this.#o.budget.remainingMs() - 1);
     try {
-      return await shared.reserve(
+      const r = await shared.reserve(
         { provider: this.#o.provider, connection: this.#o.connection, operation },
-        { rate: bucket.rate, burst: spec.burst },
+        { rate: bucket.rate, burst: spec.burst, told: bucket.told },
         maxWaitMs,
       );
+      if (r.toldRate !== undefined && !bucket.told) {
+        this.#debug('rate taken from the shared plan, as the provider told another container', {
+          operation,
+          from: bucket.rate,
+          to: r.toldRate,
+        });
+        bucket.setRate(r.toldRate);
+      }
+      return r;
     } catch (err) {
       this.#warn('shared rate plan out of reach, pacing on this container alone', {
         operation,
@@ -564,8 +573,11 @@ export class HttpClient implements ProviderHttp {
     if (value === undefined) return;
     const rate = Number.parseFloat(value);
     const bucket = this.#bucket(operation);
-    if (!bucket || !(rate > 0) || rate === bucket.rate) return;
-    this.#debug('rate corrected by x-amzn-RateLimit-Limit', { operation, from: bucket.rate, to: rate });
+    if (!bucket || !(rate > 0) || (rate === bucket.rate && bucket.told)) return;
+    // The same rate as the default is still news: the shared plan keeps a told rate over a default one.
+    if (rate !== bucket.rate) {
+      this.#debug('rate corrected by x-amzn-RateLimit-Limit', { operation, from: bucket.rate, to: rate });
+    }
     bucket.setRate(rate);
   }
 

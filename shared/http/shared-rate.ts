@@ -7,11 +7,22 @@ export interface RateKey {
   operation: string;
 }
 
+/** A container's plan for the operation: the documented default, or the rate the provider said. */
+export interface SharedPlan extends BucketSpec {
+  /** The rate came from the provider (x-amzn-RateLimit-Limit), not from the spec's documented default. */
+  told?: boolean;
+}
+
 /** A send slot, or how far off the next one is. */
 export interface Reservation {
   /** True: the slot is taken, send after `waitMs`. False: nothing was taken, none comes within the wait asked. */
   reserved: boolean;
   waitMs: number;
+  /**
+   * The rate another container was told by the provider, when this one came with only the default: the
+   * slot was reckoned at it, and the caller paces at it from now on.
+   */
+  toldRate?: number;
 }
 
 /**
@@ -24,5 +35,5 @@ export interface SharedRate {
    * Takes the next send slot if it comes within `maxWaitMs`; otherwise takes nothing and says how long until
    * one would. Throws when the shared state cannot be reached: the caller then paces on its own bucket.
    */
-  reserve(key: RateKey, plan: BucketSpec, maxWaitMs: number): Promise<Reservation>;
+  reserve(key: RateKey, plan: SharedPlan, maxWaitMs: number): Promise<Reservation>;
 }

@@ -11,6 +11,7 @@ export interface BucketSpec {
 
 export class TokenBucket {
   #rate: number;
+  #told = false;
   readonly burst: number;
   #tokens: number;
   #last: number;
@@ -57,11 +58,20 @@ export class TokenBucket {
     return this.#waitFor(this.#tokens);
   }
 
-  /** Corrects the rate (x-amzn-RateLimit-Limit); tokens earned so far are kept at the old rate. */
+  /** True once the provider said the rate (setRate): the seeded one is only the documented default. */
+  get told(): boolean {
+    return this.#told;
+  }
+
+  /**
+   * The rate the provider says (x-amzn-RateLimit-Limit, itself or through the shared plan); tokens earned
+   * so far are kept at the old rate.
+   */
   setRate(rate: number): void {
     if (!(rate > 0) || !Number.isFinite(rate)) return;
     this.#refill();
     this.#rate = rate;
+    this.#told = true;
   }
 }
 

@@ -71,6 +71,39 @@ describe('RateBudgets', () => {
     });
   });
 
+  it('a container with only the default plan takes the rate the provider told another, not its default', async () => {
+    const { key, container } = setup();
+    // A told 1/s (x-amzn-RateLimit-Limit); the documented default is 0.1/s.
+    await container().reserve(key, { rate: 1, burst: 1, told: true }, 60_000);
+    // Converted to the default, the next slot would be 10 s away: not within the 5 s this caller waits.
+    expect(await container().reserve(key, { rate: 0.1, burst: 1 }, 5_000)).toEqual({
+      reserved: true,
+      waitMs: 1_000,
+      toldRate: 1,
+    });
+    // The plan is still the told one for the next container.
+    expect(await container().reserve(key, { rate: 0.1, burst: 1 }, 5_000)).toMatchObject({ waitMs: 2_000 });
+  });
+
+  it('keeps a told rate over an idle spell, and a newer told rate replaces it', async () => {
+    const { clock, key, container } = setup();
+    await container().reserve(key, { rate: 1 / 3, burst: 1, told: true }, 60_000);
+    clock.advance(60_000);
+    const idle = await container().reserve(key, { rate: 0.1, burst: 1 }, 0);
+    expect(idle).toEqual({ reserved: true, waitMs: 0, toldRate: 1000 / 3000 });
+    // Taken back as 1000 / interval, the rate gives the same interval: no conversion, the next slot 3 s on.
+    expect(await container().reserve(key, { rate: idle.toldRate!, burst: 1, told: true }, 5_000)).toEqual({
+      reserved: true,
+      waitMs: 3_000,
+    });
+    // The provider now says 2/s: the debt (one request booked ahead) is converted to it.
+    expect(await container().reserve(key, { rate: 2, burst: 1, told: true }, 5_000)).toEqual({
+      reserved: true,
+      waitMs: 1_000,
+    });
+    expect(await container().reserve(key, { rate: 0.1, burst: 1 }, 5_000)).toMatchObject({ toldRate: 2 });
+  });
+
   it('keeps each operation and connection apart', async () => {
     const { key, container } = setup();
     const a = container();

@@ -161,8 +161,9 @@ describe('pacing shared by the containers of a connection', () => {
     count: number,
     op: HttpClientOptions['operations'][string],
     shared: (clock: ReturnType<typeof simulatedClock>) => SharedRate | undefined,
+    handler: Handler = ok,
   ) {
-    server = await startServer(ok);
+    server = await startServer(handler);
     const clock = simulatedClock();
     const connection = `conn-${++n}`;
     const warnings: string[] = [];
@@ -215,6 +216,32 @@ describe('pacing shared by the containers of a connection', () => {
     clock.advance(10_000);
     await b.request('op', { path: '/x' });
     expect(clock.slept).toEqual([]);
+  });
+
+  it('a container not yet answered paces at the rate the provider told another, not at its default', async () => {
+    const told: Handler = (_req, res) => sendJson(res, 200, {}, { 'x-amzn-RateLimit-Limit': '5.0' });
+    const { clients, clock } = await containers(2, { rate: 0.5, burst: 1, shared: true }, onTable, told);
+    const [a, b] = clients as [HttpClient, HttpClient];
+    // a is told 5/s by its first answer; the plan learns it with a's next request (200 ms on).
+    await a.request('op', { path: '/x' });
+    await a.request('op', { path: '/x' });
+    // b's default (0.5/s) would convert the plan back and wait 2 s; it takes the told 5/s instead, and
+    // keeps that pace on its own bucket.
+    await b.request('op', { path: '/x' });
+    await b.request('op', { path: '/x' });
+    expect(clock.slept).toEqual([200, 200, 200]);
+  });
+
+  it('a container told a slower rate than the default paces the others at it', async () => {
+    const told: Handler = (_req, res) => sendJson(res, 200, {}, { 'x-amzn-RateLimit-Limit': '0.25' });
+    const { clients, clock } = await containers(2, { rate: 1, burst: 1, shared: true }, onTable, told);
+    const [a, b] = clients as [HttpClient, HttpClient];
+    await a.request('op', { path: '/x' });
+    await a.request('op', { path: '/x' });
+    // a was told 0.25/s by its first answer: its second request waits 4 s (the one request booked ahead,
+    // at the told rate), and b's first 4 s more, though b's default is 1/s.
+    await b.request('op', { path: '/x' });
+    expect(clock.slept).toEqual([4000, 4000]);
   });
 
   it('operations not marked shared pace on each container, with its share of the burst', async () => {
