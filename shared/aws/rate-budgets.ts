@@ -36,7 +36,22 @@ export class RateBudgets implements SharedRate {
     private readonly timeoutMs = CALL_TIMEOUT_MS,
   ) {}
 
-  async reserve(key: RateKey, plan: SharedPlan, maxWaitMs: number): Promise<Reservation> {
+  reserve(key: RateKey, plan: SharedPlan, maxWaitMs: number): Promise<Reservation> {
+    return this.#guarded(key, (now) => this.#reserve(key, plan, Math.max(0, maxWaitMs), now));
+  }
+
+  tell(key: RateKey, plan: SharedPlan): Promise<void> {
+    return this.#guarded(key, async (now) => {
+      const interval = intervalOf(plan.rate);
+      const item = await this.#read(key);
+      // Nothing booked yet: the first slot's idle booking writes the told rate.
+      if (!item || (item.interval === interval && item.told)) return;
+      await this.#convert(key, item, now, interval, true);
+    });
+  }
+
+  /** A call to the table, failing fast (and for a while) once the table has failed. */
+  async #guarded<T>(key: RateKey, call: (now: number) => Promise<T>): Promise<T> {
     const now = this.now();
     if (now < this.#pausedUntil) {
       throw new RateBudgetUnavailableError(
@@ -44,7 +59,7 @@ export class RateBudgets implements SharedRate {
       );
     }
     try {
-      return await this.#reserve(key, plan, Math.max(0, maxWaitMs), now);
+      return await call(now);
     } catch (err) {
       this.#pausedUntil = now + PAUSE_AFTER_FAILURE_MS;
       throw new RateBudgetUnavailableError(`rate budget ${describe(key)}: ${(err as Error).message}`, {

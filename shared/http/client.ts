@@ -331,7 +331,7 @@ export class HttpClient implements ProviderHttp {
         }
         const status = res.statusCode;
         const resHeaders = flattenHeaders(res.headers);
-        this.#correctRate(operation, resHeaders);
+        if (this.#correctRate(operation, resHeaders)) await this.#tellShared(operation);
         this.#debug('http answer', { operation, method: target.method, url: redactUrl(url), status });
 
         if (isDownload && REDIRECTS.has(status)) {
@@ -567,18 +567,43 @@ export class HttpClient implements ProviderHttp {
     );
   }
 
-  /** x-amzn-RateLimit-Limit is the seller's actual rate for this operation (requests per second). */
-  #correctRate(operation: string, headers: Record<string, string>): void {
+  /**
+   * x-amzn-RateLimit-Limit is the seller's actual rate for this operation (requests per second). True when
+   * it is news: a rate this container had not been told (the same rate as the default is news too, since
+   * the shared plan keeps a told rate over a default one).
+   */
+  #correctRate(operation: string, headers: Record<string, string>): boolean {
     const value = headers['x-amzn-ratelimit-limit'];
-    if (value === undefined) return;
+    if (value === undefined) return false;
     const rate = Number.parseFloat(value);
     const bucket = this.#bucket(operation);
-    if (!bucket || !(rate > 0) || (rate === bucket.rate && bucket.told)) return;
-    // The same rate as the default is still news: the shared plan keeps a told rate over a default one.
+    if (!bucket || !(rate > 0) || !Number.isFinite(rate) || (rate === bucket.rate && bucket.told))
+      return false;
     if (rate !== bucket.rate) {
       this.#debug('rate corrected by x-amzn-RateLimit-Limit', { operation, from: bucket.rate, to: rate });
     }
     bucket.setRate(rate);
+    return true;
+  }
+
+  /** A told rate of a shared operation, written to the plan at once rather than with this container's next slot. */
+  async #tellShared(operation: string): Promise<void> {
+    const spec = this.#o.operations[operation];
+    const tell = this.#o.sharedRate?.tell?.bind(this.#o.sharedRate);
+    const bucket = this.#bucket(operation);
+    if (!spec?.shared || !tell || !bucket) return;
+    try {
+      await tell(
+        { provider: this.#o.provider, connection: this.#o.connection, operation },
+        { rate: bucket.rate, burst: spec.burst, told: true },
+      );
+    } catch (err) {
+      // The next slot's reservation carries the told rate anyway; only the others learn it later.
+      this.#warn('shared rate plan out of reach, the told rate not written to it', {
+        operation,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 
   #providerError(

@@ -36,4 +36,9 @@ export interface SharedRate {
    * one would. Throws when the shared state cannot be reached: the caller then paces on its own bucket.
    */
   reserve(key: RateKey, plan: SharedPlan, maxWaitMs: number): Promise<Reservation>;
+  /**
+   * Sets the plan to a rate the provider has just told (what is booked converted to it), so the other
+   * containers pace at it from their next slot, not from this container's. Throws like `reserve`.
+   */
+  tell?(key: RateKey, plan: SharedPlan): Promise<void>;
 }

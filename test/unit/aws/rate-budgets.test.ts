@@ -104,6 +104,19 @@ describe('RateBudgets', () => {
     expect(await container().reserve(key, { rate: 0.1, burst: 1 }, 5_000)).toMatchObject({ toldRate: 2 });
   });
 
+  it('takes a told rate at once, with what is booked converted to it', async () => {
+    const { key, container } = setup();
+    const a = container();
+    await a.reserve(key, { rate: 0.1, burst: 1 }, 60_000);
+    // a's answer said 1/s: the one request booked ahead is 1 s of the plan, not 10 s, for every container.
+    await a.tell(key, { rate: 1, burst: 1, told: true });
+    expect(await container().reserve(key, { rate: 0.1, burst: 1 }, 5_000)).toEqual({
+      reserved: true,
+      waitMs: 1_000,
+      toldRate: 1,
+    });
+  });
+
   it('keeps each operation and connection apart', async () => {
     const { key, container } = setup();
     const a = container();

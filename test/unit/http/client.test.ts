@@ -222,26 +222,45 @@ describe('pacing shared by the containers of a connection', () => {
     const told: Handler = (_req, res) => sendJson(res, 200, {}, { 'x-amzn-RateLimit-Limit': '5.0' });
     const { clients, clock } = await containers(2, { rate: 0.5, burst: 1, shared: true }, onTable, told);
     const [a, b] = clients as [HttpClient, HttpClient];
-    // a is told 5/s by its first answer; the plan learns it with a's next request (200 ms on).
-    await a.request('op', { path: '/x' });
+    // a is told 5/s by its first answer, and writes it to the plan then.
     await a.request('op', { path: '/x' });
     // b's default (0.5/s) would convert the plan back and wait 2 s; it takes the told 5/s instead, and
     // keeps that pace on its own bucket.
     await b.request('op', { path: '/x' });
     await b.request('op', { path: '/x' });
-    expect(clock.slept).toEqual([200, 200, 200]);
+    expect(clock.slept).toEqual([200, 200]);
   });
 
   it('a container told a slower rate than the default paces the others at it', async () => {
     const told: Handler = (_req, res) => sendJson(res, 200, {}, { 'x-amzn-RateLimit-Limit': '0.25' });
     const { clients, clock } = await containers(2, { rate: 1, burst: 1, shared: true }, onTable, told);
     const [a, b] = clients as [HttpClient, HttpClient];
+    // a is told 0.25/s by its first answer: the one request booked ahead is now 4 s of the plan, not 1 s.
     await a.request('op', { path: '/x' });
-    await a.request('op', { path: '/x' });
-    // a was told 0.25/s by its first answer: its second request waits 4 s (the one request booked ahead,
-    // at the told rate), and b's first 4 s more, though b's default is 1/s.
+    // b's default is 1/s, but it waits the told 4 s, and a 4 s more.
     await b.request('op', { path: '/x' });
+    await a.request('op', { path: '/x' });
     expect(clock.slept).toEqual([4000, 4000]);
+  });
+
+  it('a told rate the plan cannot take is no failure: the answer is used, and the container says so', async () => {
+    const told: Handler = (_req, res) =>
+      sendJson(res, 200, { ok: true }, { 'x-amzn-RateLimit-Limit': '5.0' });
+    const { clients, warnings } = await containers(
+      1,
+      { rate: 0.5, burst: 1, shared: true },
+      (c) => {
+        const table = onTable(c);
+        return {
+          reserve: (...args) => table.reserve(...args),
+          tell: () => Promise.reject(new Error('timed out')),
+        };
+      },
+      told,
+    );
+    const [a] = clients as [HttpClient];
+    expect((await a.request('op', { path: '/x' })).data).toEqual({ ok: true });
+    expect(warnings).toEqual(['shared rate plan out of reach, the told rate not written to it']);
   });
 
   it('operations not marked shared pace on each container, with its share of the burst', async () => {
