@@ -26,7 +26,7 @@ import {
 import { looksLikeExpiredToken, looksLikeExpiredUrl } from './expiry.ts';
 import { discard, type HttpMethod, type ResponseData, readText, request } from './request.ts';
 import { backoffMs, DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from './retry.ts';
-import type { Reservation, SharedRate } from './shared-rate.ts';
+import type { RateKey, Reservation, SharedPlan, SharedRate } from './shared-rate.ts';
 import { type BucketRegistry, type BucketSpec, bucketFor, type TokenBucket } from './token-bucket.ts';
 
 export type QueryArrayStyle = 'comma' | 'repeat';
@@ -331,7 +331,8 @@ export class HttpClient implements ProviderHttp {
         }
         const status = res.statusCode;
         const resHeaders = flattenHeaders(res.headers);
-        if (this.#correctRate(operation, resHeaders)) await this.#tellShared(operation);
+        const told = this.#correctRate(operation, resHeaders);
+        if (told) await this.#tellShared(operation, told);
         this.#debug('http answer', { operation, method: target.method, url: redactUrl(url), status });
 
         if (isDownload && REDIRECTS.has(status)) {
@@ -489,18 +490,28 @@ export class HttpClient implements ProviderHttp {
     if (wait > 0) await this.#sleep(wait);
   }
 
-  /** A slot of the shared plan, for an operation marked shared; undefined: pace on the container's bucket. */
-  async #reserveShared(operation: string, bucket: TokenBucket): Promise<Reservation | undefined> {
+  /** The shared plan of an operation marked shared, and this container's view of it; undefined: none. */
+  #sharedPlan(
+    operation: string,
+    bucket: TokenBucket,
+  ): { shared: SharedRate; key: RateKey; plan: SharedPlan } | undefined {
     const spec = this.#o.operations[operation];
     const shared = this.#o.sharedRate;
     if (!spec?.shared || !shared) return undefined;
+    return {
+      shared,
+      key: { provider: this.#o.provider, connection: this.#o.connection, operation },
+      plan: { rate: bucket.rate, burst: spec.burst, told: bucket.told },
+    };
+  }
+
+  /** A slot of the shared plan, for an operation marked shared; undefined: pace on the container's bucket. */
+  async #reserveShared(operation: string, bucket: TokenBucket): Promise<Reservation | undefined> {
+    const target = this.#sharedPlan(operation, bucket);
+    if (!target) return undefined;
     const maxWaitMs = Math.min(this.#pacingSleepMs(bucket.rate), this.#o.budget.remainingMs() - 1);
     try {
-      const r = await shared.reserve(
-        { provider: this.#o.provider, connection: this.#o.connection, operation },
-        { rate: bucket.rate, burst: spec.burst, told: bucket.told },
-        maxWaitMs,
-      );
+      const r = await target.shared.reserve(target.key, target.plan, maxWaitMs);
       if (r.toldRate !== undefined && !bucket.told) {
         this.#debug('rate taken from the shared plan, as the provider told another container', {
           operation,
@@ -568,35 +579,30 @@ export class HttpClient implements ProviderHttp {
   }
 
   /**
-   * x-amzn-RateLimit-Limit is the seller's actual rate for this operation (requests per second). True when
-   * it is news: a rate this container had not been told (the same rate as the default is news too, since
-   * the shared plan keeps a told rate over a default one).
+   * x-amzn-RateLimit-Limit is the seller's actual rate for this operation (requests per second). Returns
+   * the operation's bucket when it is news: a rate this container had not been told (the same rate as the
+   * default is news too, since the shared plan keeps a told rate over a default one).
    */
-  #correctRate(operation: string, headers: Record<string, string>): boolean {
+  #correctRate(operation: string, headers: Record<string, string>): TokenBucket | undefined {
     const value = headers['x-amzn-ratelimit-limit'];
-    if (value === undefined) return false;
+    if (value === undefined) return undefined;
     const rate = Number.parseFloat(value);
     const bucket = this.#bucket(operation);
     if (!bucket || !(rate > 0) || !Number.isFinite(rate) || (rate === bucket.rate && bucket.told))
-      return false;
+      return undefined;
     if (rate !== bucket.rate) {
       this.#debug('rate corrected by x-amzn-RateLimit-Limit', { operation, from: bucket.rate, to: rate });
     }
     bucket.setRate(rate);
-    return true;
+    return bucket;
   }
 
   /** A told rate of a shared operation, written to the plan at once rather than with this container's next slot. */
-  async #tellShared(operation: string): Promise<void> {
-    const spec = this.#o.operations[operation];
-    const tell = this.#o.sharedRate?.tell?.bind(this.#o.sharedRate);
-    const bucket = this.#bucket(operation);
-    if (!spec?.shared || !tell || !bucket) return;
+  async #tellShared(operation: string, bucket: TokenBucket): Promise<void> {
+    const target = this.#sharedPlan(operation, bucket);
+    if (!target?.shared.tell) return;
     try {
-      await tell(
-        { provider: this.#o.provider, connection: this.#o.connection, operation },
-        { rate: bucket.rate, burst: spec.burst, told: true },
-      );
+      await target.shared.tell(target.key, target.plan);
     } catch (err) {
       // The next slot's reservation carries the told rate anyway; only the others learn it later.
       this.#warn('shared rate plan out of reach, the told rate not written to it', {
